@@ -1,0 +1,35 @@
+// Unit tests (*.spec.ts) are fast and pure; integration tests (*.int-spec.ts, *.e2e-spec.ts) start real
+// stores and servers on temporary data dirs. `npm test` runs both.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+      keepClassNames: true,
+    },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  },
+];
+const moduleNameMapper = {
+  '^@ledger/event-store/testing$': '<rootDir>/libs/event-store/src/testing',
+  '^@ledger/([a-z-]+)$': '<rootDir>/libs/$1/src',
+};
+const common = {
+  rootDir: __dirname,
+  transform: { '^.+\\.ts$': swc },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper,
+  testEnvironment: 'node',
+  testTimeout: 60000,
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],
+};
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['**/*.spec.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['**/*.int-spec.ts', '**/*.e2e-spec.ts'] },
+  ],
+  testTimeout: 60000,
+};

@@ -1,0 +1,6 @@
+export * from './ids';
+export * from './time';
+export * from './errors';
+export * from './events';
+export * from './access-timeline';
+export * from './device.decider';

@@ -1,0 +1,106 @@
+import type { Observable } from 'rxjs';
+import type { LogPosition } from './position';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { readonly [key: string]: JsonValue | undefined };
+
+/**
+ * What a writer must state about the stream's current revision. There is deliberately no default: a caller
+ * who does not care says `'any'` out loud.
+ */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+export interface NewEvent {
+  /** UUID. Appending an event id that is already in the store is a no-op for that event (idempotent retry). */
+  readonly eventId: string;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata?: JsonObject;
+}
+
+export interface RecordedEvent {
+  readonly eventId: string;
+  readonly stream: string;
+  /** 0-based position of the event in its stream. */
+  readonly revision: bigint;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata: JsonObject;
+  readonly position: LogPosition;
+}
+
+export interface AppendResult {
+  /** Revision of the last event now in the stream. */
+  readonly nextExpectedRevision: bigint;
+  /** Global position of the last event of this append. */
+  readonly position: LogPosition;
+  /** Global positions of each appended event, in order. */
+  readonly positions: readonly LogPosition[];
+}
+
+export interface AppendRequest {
+  readonly stream: string;
+  readonly events: readonly NewEvent[];
+  readonly expectedRevision: ExpectedRevision;
+}
+
+export interface ReadStreamOptions {
+  readonly fromRevision?: bigint;
+  readonly direction?: 'forwards' | 'backwards';
+  readonly maxCount?: number;
+}
+
+/** Limits `$all` reads and subscriptions to some streams (by prefix) and/or some event types. */
+export interface AllFilter {
+  readonly streamPrefixes?: readonly string[];
+  readonly eventTypes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /**
+   * Forwards: events strictly after this position (START for the beginning).
+   * Backwards: events strictly before this position ('end' for the head).
+   */
+  readonly from: LogPosition | 'end';
+  readonly direction: 'forwards' | 'backwards';
+  readonly maxCount: number;
+  readonly filter?: AllFilter;
+}
+
+export interface ReadAllPage {
+  readonly events: readonly RecordedEvent[];
+  /** Pass as `from` to read the next page; equal to the request's `from` when nothing was read. */
+  readonly next: LogPosition | 'end';
+  readonly isEnd: boolean;
+}
+
+export type SubscriptionMessage =
+  | { readonly kind: 'event'; readonly event: RecordedEvent }
+  /** Everything up to `position` has been delivered; later messages are live. */
+  | { readonly kind: 'caught-up'; readonly position: LogPosition };
+
+export interface SubscribeOptions {
+  /** Deliver events strictly after this position. */
+  readonly from: LogPosition;
+  readonly filter?: AllFilter;
+}
+
+/**
+ * The event store port. Every adapter (embedded SQLite, EventStoreDB) passes the same contract suite
+ * (`testing/event-store.contract.ts`).
+ */
+export interface EventStore {
+  readonly name: string;
+  /** Appends atomically: all events of the request or none. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** Appends several requests; each is atomic on its own and may fail on its own (results in order). */
+  appendMany(requests: readonly AppendRequest[]): Promise<ReadonlyArray<AppendResult | Error>>;
+  /** Events of a stream in revision order; an empty array when the stream does not exist. */
+  readStream(stream: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
+  readAll(options: ReadAllOptions): Promise<ReadAllPage>;
+  /** Catch-up, then live. Never completes on its own; errors with a port error if the store fails. */
+  subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage>;
+  /** Position of the last event in the log (START when empty). Everything acknowledged so far is at or before it. */
+  headPosition(): Promise<LogPosition>;
+  close(): Promise<void>;
+}
