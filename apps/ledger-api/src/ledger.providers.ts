@@ -1,0 +1,44 @@
+import { Logger, type Provider } from '@nestjs/common';
+import * as path from 'node:path';
+import { LedgerCommands, LedgerQueries, MonotonicClock, type Clock } from '@ledger/application';
+import type { LedgerConfig } from '@ledger/config';
+import { openEventStore, type EventStore } from '@ledger/event-store';
+import { LiveProjection } from '@ledger/projections';
+
+export const LEDGER_CONFIG = Symbol('LEDGER_CONFIG');
+export const EVENT_STORE = Symbol('EVENT_STORE');
+export const CLOCK = Symbol('CLOCK');
+
+export const ledgerProviders: Provider[] = [
+  { provide: CLOCK, useValue: new MonotonicClock() },
+  {
+    provide: EVENT_STORE,
+    inject: [LEDGER_CONFIG],
+    useFactory: (config: LedgerConfig): Promise<EventStore> => openEventStore(config),
+  },
+  {
+    provide: LiveProjection,
+    inject: [EVENT_STORE, LEDGER_CONFIG],
+    useFactory: async (store: EventStore, config: LedgerConfig): Promise<LiveProjection> => {
+      const logger = new Logger('RelationshipProjection');
+      const projection = new LiveProjection(store, {
+        snapshotDir: path.join(config.dataDir, 'snapshots'),
+        logger: { log: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+      });
+      await projection.start();
+      return projection;
+    },
+  },
+  {
+    provide: LedgerCommands,
+    inject: [EVENT_STORE, LiveProjection, CLOCK, LEDGER_CONFIG],
+    useFactory: (store: EventStore, projection: LiveProjection, clock: Clock, config: LedgerConfig) =>
+      new LedgerCommands(store, projection, clock, { consistencyWaitMs: config.consistencyWaitMs }),
+  },
+  {
+    provide: LedgerQueries,
+    inject: [LiveProjection, CLOCK, LEDGER_CONFIG],
+    useFactory: (projection: LiveProjection, clock: Clock, config: LedgerConfig) =>
+      new LedgerQueries(projection, clock, { consistencyWaitMs: config.consistencyWaitMs }),
+  },
+];

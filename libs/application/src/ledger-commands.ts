@@ -1,0 +1,365 @@
+import {
+  ContendedChangeError,
+  decide,
+  foldDeviceEvents,
+  formatTime,
+  IdempotencyKeyReusedError,
+  InvalidInputError,
+  MAX_FUTURE_SKEW_MS,
+  parseRfc3339,
+  Streams,
+  viewShardFor,
+  type DeviceCommand,
+  type DeviceEvent,
+  type MediaAccessDenied,
+  type MediaViewed,
+} from '@ledger/domain';
+import {
+  ConcurrencyError,
+  positionToToken,
+  tokenToPosition,
+  MalformedTokenError,
+  type EventStore,
+  type JsonObject,
+  type LogPosition,
+  type NewEvent,
+} from '@ledger/event-store';
+import { IDEMPOTENCY_METADATA_KEY, type IdempotencyRecord, type LiveProjection } from '@ledger/projections';
+import { randomIds, type Clock, type IdGenerator } from './clock';
+import type {
+  AuthorizeInput,
+  DecommissionDeviceInput,
+  GrantAccessInput,
+  RegisterDeviceInput,
+  RevokeAccessInput,
+  TransferOwnershipInput,
+  ViewInput,
+} from './inputs';
+import type { WriteContext, WriteResult } from './write-result';
+
+export interface LedgerCommandsOptions {
+  readonly consistencyWaitMs: number;
+  /** Optimistic-concurrency retries before a contended device change is reported as 409. */
+  readonly maxConflictRetries?: number;
+}
+
+interface Outcome {
+  readonly status: number;
+  readonly body: JsonObject;
+  readonly position: LogPosition;
+}
+
+/**
+ * The write side: every command handler of the contract. Ownership changes are decided against the device's
+ * own stream and appended with its revision as the expectation; views are appended without reading anything.
+ */
+export class LedgerCommands {
+  private readonly inFlightKeys = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly projection: LiveProjection,
+    private readonly clock: Clock,
+    private readonly options: LedgerCommandsOptions,
+    private readonly ids: IdGenerator = randomIds,
+  ) {}
+
+  registerDevice(input: RegisterDeviceInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      const position = await this.changeDevice(
+        input.deviceId,
+        (now) => ({
+          type: 'RegisterDevice',
+          data: {
+            deviceId: input.deviceId,
+            ownerId: input.ownerId,
+            actor: input.actor,
+            ...(input.model === undefined ? {} : { model: input.model }),
+            occurredAt: this.businessTime(input.occurredAt, now),
+            recordedAt: now,
+          },
+        }),
+        record(201, { deviceId: input.deviceId }),
+      );
+      return { status: 201, body: { deviceId: input.deviceId }, position };
+    });
+  }
+
+  grantAccess(input: GrantAccessInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      const expiresAt = input.expiresAt === undefined ? undefined : this.time('expiresAt', input.expiresAt);
+      const position = await this.changeDevice(
+        input.deviceId,
+        (now) => ({
+          type: 'GrantAccess',
+          data: {
+            ...this.changeBase(input, now),
+            userId: input.userId,
+            ...(expiresAt === undefined ? {} : { expiresAt }),
+          },
+        }),
+        record(201, {}),
+      );
+      return { status: 201, body: {}, position };
+    });
+  }
+
+  revokeAccess(input: RevokeAccessInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      const position = await this.changeDevice(
+        input.deviceId,
+        (now) => ({ type: 'RevokeAccess', data: { ...this.changeBase(input, now), userId: input.userId } }),
+        record(201, {}),
+      );
+      return { status: 201, body: {}, position };
+    });
+  }
+
+  transferOwnership(input: TransferOwnershipInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      const position = await this.changeDevice(
+        input.deviceId,
+        (now) => ({
+          type: 'TransferOwnership',
+          data: {
+            ...this.changeBase(input, now),
+            newOwnerId: input.newOwnerId,
+            keepViewers: input.keepViewers === true,
+          },
+        }),
+        record(201, {}),
+      );
+      return { status: 201, body: {}, position };
+    });
+  }
+
+  decommissionDevice(input: DecommissionDeviceInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      const position = await this.changeDevice(
+        input.deviceId,
+        (now) => ({ type: 'DecommissionDevice', data: this.changeBase(input, now) }),
+        record(201, {}),
+      );
+      return { status: 201, body: {}, position };
+    });
+  }
+
+  /** One view: an observation, recorded whether or not it was authorized. */
+  recordView(input: ViewInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      const now = this.clock.now();
+      const event = this.viewEvent(input, now, '');
+      const eventId = this.ids.eventId();
+      const result = await this.store.append({
+        stream: Streams.views(viewShardFor(input.deviceId)),
+        expectedRevision: 'any',
+        events: [{ eventId, type: event.type, data: event.data, metadata: record(201, { eventId }) }],
+      });
+      return { status: 201, body: { eventId }, position: result.position };
+    });
+  }
+
+  /** All views of a batch are validated before any is appended, and appended in one atomic append. */
+  recordViews(inputs: readonly ViewInput[], context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      if (inputs.length === 0 || inputs.length > 1000) {
+        throw new InvalidInputError('views', 'must hold 1 to 1000 views');
+      }
+      const now = this.clock.now();
+      const events: NewEvent[] = inputs.map((input, index) => {
+        const event = this.viewEvent(input, now, `views.${index}.`);
+        return { eventId: this.ids.eventId(), type: event.type, data: event.data };
+      });
+      const last = events.length - 1;
+      events[last] = { ...events[last], metadata: record(201, { count: inputs.length }) };
+      const result = await this.store.append({
+        stream: Streams.views(viewShardFor(inputs[0].deviceId)),
+        expectedRevision: 'any',
+        events,
+      });
+      return { status: 201, body: { count: inputs.length }, position: result.position };
+    });
+  }
+
+  /**
+   * The verification layer: decides at the head of the log (everything acknowledged before the call is
+   * applied first) and records the outcome — a view or a denied access — in the same call.
+   */
+  authorize(input: AuthorizeInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.idempotent(context, async (record) => {
+      const head = await this.projection.catchUpToHead(this.options.consistencyWaitMs);
+      const now = this.clock.now();
+      const judgement = this.projection.table.check(input.viewerId, input.deviceId, now);
+      const decisionToken = positionToToken(head);
+      const eventId = this.ids.eventId();
+      const base = {
+        viewerId: input.viewerId,
+        deviceId: input.deviceId,
+        mediaId: input.mediaId,
+        mediaType: input.mediaType,
+        action: input.action,
+        ...(input.servedBy === undefined ? {} : { servedBy: input.servedBy }),
+        decisionToken,
+        occurredAt: formatTime(now),
+        recordedAt: formatTime(now),
+      };
+      const status = judgement.allowed ? 200 : 403;
+      const body: JsonObject = judgement.allowed
+        ? { allowed: true, role: judgement.role, eventId }
+        : { allowed: false, reason: judgement.reason, eventId };
+      const event: MediaViewed | MediaAccessDenied = judgement.allowed
+        ? { type: 'MediaViewed', data: { ...base, authorizedAs: judgement.role } }
+        : { type: 'MediaAccessDenied', data: { ...base, reason: judgement.reason } };
+      const result = await this.store.append({
+        stream: Streams.views(viewShardFor(input.deviceId)),
+        expectedRevision: 'any',
+        events: [{ eventId, type: event.type, data: event.data, metadata: record(status, body) }],
+      });
+      return { status, body, position: result.position };
+    });
+  }
+
+  private viewEvent(input: ViewInput, now: number, fieldPrefix: string): MediaViewed {
+    const occurredAt = this.time(`${fieldPrefix}occurredAt`, input.occurredAt);
+    if (occurredAt > now + MAX_FUTURE_SKEW_MS) {
+      throw new InvalidInputError(`${fieldPrefix}occurredAt`, 'is more than 5 minutes in the future');
+    }
+    if (input.decisionToken !== undefined) {
+      try {
+        tokenToPosition(input.decisionToken);
+      } catch (error) {
+        if (error instanceof MalformedTokenError) {
+          throw new InvalidInputError(`${fieldPrefix}decisionToken`, 'is not a token issued by this ledger');
+        }
+        throw error;
+      }
+    }
+    return {
+      type: 'MediaViewed',
+      data: {
+        viewerId: input.viewerId,
+        deviceId: input.deviceId,
+        mediaId: input.mediaId,
+        mediaType: input.mediaType,
+        action: input.action,
+        ...(input.servedBy === undefined ? {} : { servedBy: input.servedBy }),
+        ...(input.decisionToken === undefined ? {} : { decisionToken: input.decisionToken }),
+        occurredAt: formatTime(occurredAt),
+        recordedAt: formatTime(now),
+      },
+    };
+  }
+
+  private changeBase(
+    input: { deviceId: string; actor: string; reason?: string; occurredAt?: string },
+    now: number,
+  ): DeviceCommand['data'] {
+    return {
+      deviceId: input.deviceId,
+      actor: input.actor,
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+      occurredAt: this.businessTime(input.occurredAt, now),
+      recordedAt: now,
+    };
+  }
+
+  private businessTime(occurredAt: string | undefined, now: number): number {
+    return occurredAt === undefined ? now : this.time('occurredAt', occurredAt);
+  }
+
+  private time(field: string, value: string): number {
+    const ms = parseRfc3339(value);
+    if (ms === undefined)
+      throw new InvalidInputError(field, 'must be an RFC 3339 time, e.g. 2024-02-16T09:41:07.123Z');
+    return ms;
+  }
+
+  /**
+   * Reads the device's stream, decides, and appends with the stream's revision as the expectation; a
+   * concurrent change makes the append fail, and the decision is taken again on the new history.
+   */
+  private async changeDevice(
+    deviceId: string,
+    build: (now: number) => DeviceCommand,
+    metadata: JsonObject | undefined,
+  ): Promise<LogPosition> {
+    const now = this.clock.now();
+    const command = build(now);
+    const retries = this.options.maxConflictRetries ?? 8;
+    for (let attempt = 0; ; attempt++) {
+      const stored = await this.store.readStream(Streams.device(deviceId));
+      const state = foldDeviceEvents(
+        stored.map((e) => ({ type: e.type, data: e.data }) as unknown as DeviceEvent),
+      );
+      const decided = decide(command, state);
+      const events: NewEvent[] = decided.map((event, index) => ({
+        eventId: this.ids.eventId(),
+        type: event.type,
+        data: event.data as unknown as JsonObject,
+        ...(index === decided.length - 1 && metadata ? { metadata } : {}),
+      }));
+      try {
+        const result = await this.store.append({
+          stream: Streams.device(deviceId),
+          expectedRevision: stored.length === 0 ? 'no_stream' : stored[stored.length - 1].revision,
+          events,
+        });
+        return result.position;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        if (attempt >= retries) throw new ContendedChangeError(deviceId);
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+      }
+    }
+  }
+
+  /**
+   * Runs a write at most once per Idempotency-Key. The key travels in the metadata of the write's own last
+   * event, so it is durable exactly when the write is; the index that answers repeats is a projection.
+   */
+  private async idempotent(
+    context: WriteContext,
+    run: (record: (status: number, body: JsonObject) => JsonObject | undefined) => Promise<Outcome>,
+  ): Promise<WriteResult> {
+    const key = context.idempotency;
+    if (!key) {
+      const outcome = await run(() => undefined);
+      return { status: outcome.status, body: { ...outcome.body, token: positionToToken(outcome.position) } };
+    }
+    // Serialize requests with the same key inside this process, so the second one sees the first's result.
+    const previous = this.inFlightKeys.get(key.scope) ?? Promise.resolve();
+    const mine = previous
+      .catch(() => undefined)
+      .then(async (): Promise<WriteResult> => {
+        await this.projection.catchUpToHead(this.options.consistencyWaitMs);
+        const remembered = this.projection.idempotency.get(key.scope);
+        if (remembered) {
+          if (remembered.requestHash !== key.requestHash) throw new IdempotencyKeyReusedError();
+          return {
+            status: remembered.status,
+            body: { ...remembered.body, token: positionToToken(remembered.position) },
+          };
+        }
+        const outcome = await run((status, body) => {
+          const record: IdempotencyRecord = { scope: key.scope, requestHash: key.requestHash, status, body };
+          const metadata: JsonObject = {
+            [IDEMPOTENCY_METADATA_KEY]: record as unknown as JsonObject[string],
+          };
+          return metadata;
+        });
+        await this.projection
+          .waitFor(outcome.position, this.options.consistencyWaitMs)
+          .catch(() => undefined);
+        return {
+          status: outcome.status,
+          body: { ...outcome.body, token: positionToToken(outcome.position) },
+        };
+      });
+    this.inFlightKeys.set(key.scope, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.inFlightKeys.get(key.scope) === mine) this.inFlightKeys.delete(key.scope);
+    }
+  }
+}

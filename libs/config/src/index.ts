@@ -1,0 +1,3 @@
+export * from './ledger-config';
+export * from './secret-files';
+export * from './api-keys';

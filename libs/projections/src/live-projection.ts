@@ -1,0 +1,294 @@
+import { Subject, type Subscription } from 'rxjs';
+import {
+  comparePositions,
+  positionToToken,
+  START,
+  type EventStore,
+  type LogPosition,
+  type RecordedEvent,
+} from '@ledger/event-store';
+import { IdempotencyIndex } from './idempotency.index';
+import { loadSnapshot, removeSnapshot, writeSnapshot } from './projection-snapshot';
+import { RelationshipTable, type RelationshipChange } from './relationship-table.projection';
+
+export class ConsistencyTimeoutError extends Error {
+  constructor(
+    readonly token: string,
+    readonly waitedMs: number,
+  ) {
+    super(`the projection did not reach token ${token} within ${waitedMs} ms`);
+    this.name = 'ConsistencyTimeoutError';
+  }
+}
+
+export interface ProjectionLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface LiveProjectionOptions {
+  /** Where snapshots live; null disables them (tests, read-only tools). */
+  readonly snapshotDir: string | null;
+  /** Write a snapshot after this many applied events (and on stop). */
+  readonly snapshotEveryEvents?: number;
+  readonly logger?: ProjectionLogger;
+}
+
+export interface PositionedChange extends RelationshipChange {
+  readonly position: LogPosition;
+  readonly token: string;
+}
+
+interface Waiter {
+  readonly target: LogPosition;
+  resolve(): void;
+}
+
+const silent: ProjectionLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * Keeps the relationship table and the idempotency index up to date by subscription to the log, with a
+ * checkpoint (the snapshot) so a restart does not replay from zero.
+ */
+export class LiveProjection {
+  readonly table = new RelationshipTable();
+  readonly idempotency = new IdempotencyIndex();
+  readonly changes = new Subject<PositionedChange>();
+  private current: LogPosition = START;
+  private caughtUp = false;
+  private waiters: Waiter[] = [];
+  private subscription: Subscription | null = null;
+  private stopped = false;
+  private sinceSnapshot = 0;
+  private lastEventAt = 0;
+  private resubscribeTimer: NodeJS.Timeout | null = null;
+  private readonly logger: ProjectionLogger;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: LiveProjectionOptions,
+  ) {
+    this.logger = options.logger ?? silent;
+  }
+
+  get position(): LogPosition {
+    return this.current;
+  }
+
+  get token(): string {
+    return positionToToken(this.current);
+  }
+
+  get isCaughtUp(): boolean {
+    return this.caughtUp;
+  }
+
+  /** Wall-clock ms when the last event was applied (0 before any). */
+  get lastAppliedAt(): number {
+    return this.lastEventAt;
+  }
+
+  /** Loads the snapshot if it is sound, then follows the log; resolves once caught up with the head. */
+  async start(): Promise<void> {
+    const dir = this.options.snapshotDir;
+    if (dir) {
+      const result = loadSnapshot(dir, this.store.name, this.table, this.idempotency);
+      if (result.kind === 'loaded') {
+        const head = await this.store.headPosition();
+        if (comparePositions(result.position, head) > 0) {
+          // The log is behind the snapshot: it was replaced or restored from an older backup.
+          this.logger.warn(
+            `projection snapshot at ${positionToToken(result.position)} is ahead of the log head ${positionToToken(head)}; discarding it`,
+          );
+          removeSnapshot(dir);
+          this.resetModels();
+        } else {
+          this.current = result.position;
+          this.logger.log(
+            `projection snapshot loaded at ${positionToToken(result.position)} (${result.header.devices} devices)`,
+          );
+        }
+      } else if (result.kind === 'discarded') {
+        this.logger.warn(`projection snapshot discarded (${result.why}); rebuilding from the log`);
+        removeSnapshot(dir);
+        this.resetModels();
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      this.follow(
+        () => {
+          if (!settled) {
+            settled = true;
+            resolve();
+          }
+        },
+        (error) => {
+          if (!settled) {
+            settled = true;
+            reject(error);
+          }
+        },
+      );
+    });
+  }
+
+  private resetModels(): void {
+    // Fresh read models: the snapshot may have been partly applied before it was found wanting.
+    (this as { table: RelationshipTable }).table = new RelationshipTable();
+    (this as { idempotency: IdempotencyIndex }).idempotency = new IdempotencyIndex();
+  }
+
+  private follow(onCaughtUp: () => void, onFirstError: (error: unknown) => void): void {
+    if (this.stopped) return;
+    this.subscription = this.store.subscribeToAll({ from: this.current }).subscribe({
+      next: (message) => {
+        if (message.kind === 'event') this.applyEvent(message.event);
+        else {
+          if (comparePositions(message.position, this.current) > 0) this.advance(message.position);
+          this.caughtUp = true;
+          onCaughtUp();
+        }
+      },
+      error: (error: unknown) => {
+        this.caughtUp = false;
+        this.subscription = null;
+        if (this.stopped) return;
+        this.logger.error(`projection subscription failed: ${(error as Error).message}; resubscribing`);
+        onFirstError(error);
+        this.resubscribeTimer = setTimeout(
+          () =>
+            this.follow(
+              () => undefined,
+              () => undefined,
+            ),
+          500,
+        );
+      },
+    });
+  }
+
+  private applyEvent(event: RecordedEvent): void {
+    if (comparePositions(event.position, this.current) <= 0) return;
+    const change = this.table.apply(event);
+    if (event.metadata.idempotency !== undefined) this.idempotency.apply(event);
+    this.lastEventAt = Date.now();
+    this.advance(event.position);
+    if (change && this.changes.observed) {
+      this.changes.next({ ...change, position: event.position, token: positionToToken(event.position) });
+    }
+    if (++this.sinceSnapshot >= (this.options.snapshotEveryEvents ?? 250_000) && this.caughtUp) {
+      this.snapshot();
+    }
+  }
+
+  private advance(position: LogPosition): void {
+    this.current = position;
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.waiters) {
+      if (comparePositions(position, waiter.target) >= 0) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.waiters = still;
+  }
+
+  /** Resolves once everything up to `target` is applied; rejects after `timeoutMs`. */
+  waitFor(target: LogPosition, timeoutMs: number): Promise<void> {
+    if (comparePositions(this.current, target) >= 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new ConsistencyTimeoutError(positionToToken(target), timeoutMs));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        target,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Waits until everything acknowledged before this call is applied. */
+  async catchUpToHead(timeoutMs: number): Promise<LogPosition> {
+    const head = await this.store.headPosition();
+    await this.waitFor(head, timeoutMs);
+    return head;
+  }
+
+  digest(): string {
+    return this.table.digest();
+  }
+
+  snapshot(): void {
+    const dir = this.options.snapshotDir;
+    if (!dir) return;
+    this.sinceSnapshot = 0;
+    writeSnapshot(dir, this.store.name, this.current, this.table, this.idempotency);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+    if (this.caughtUp && this.sinceSnapshot > 0) this.snapshot();
+    this.changes.complete();
+  }
+}
+
+export interface RebuildResult {
+  readonly digest: string;
+  readonly token: string;
+  readonly events: number;
+  readonly devices: number;
+  readonly relationships: number;
+}
+
+/** Builds the table from position zero by paged reads, as `ledger rebuild` does. */
+export async function rebuildFromLog(
+  store: EventStore,
+  options: { onProgress?: (events: number) => void; pageSize?: number; upTo?: LogPosition } = {},
+): Promise<
+  RebuildResult & { table: RelationshipTable; idempotency: IdempotencyIndex; position: LogPosition }
+> {
+  const table = new RelationshipTable();
+  const idempotency = new IdempotencyIndex();
+  const head = options.upTo ?? (await store.headPosition());
+  let from: LogPosition = START;
+  let position: LogPosition = START;
+  let events = 0;
+  for (;;) {
+    const page = await store.readAll({ from, direction: 'forwards', maxCount: options.pageSize ?? 5000 });
+    let done = page.isEnd;
+    for (const event of page.events) {
+      if (comparePositions(event.position, head) > 0) {
+        done = true;
+        break;
+      }
+      table.apply(event);
+      if (event.metadata.idempotency !== undefined) idempotency.apply(event);
+      position = event.position;
+      events++;
+    }
+    options.onProgress?.(events);
+    if (done || page.events.length === 0 || page.next === 'end') break;
+    from = page.next;
+  }
+  // Nothing after the last event can change the table, so the head's token names the same state.
+  if (comparePositions(head, position) > 0) position = head;
+  return {
+    digest: table.digest(),
+    token: positionToToken(position),
+    events,
+    devices: table.deviceCount,
+    relationships: table.relationshipCount,
+    table,
+    idempotency,
+    position,
+  };
+}

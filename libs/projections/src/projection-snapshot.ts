@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LogPosition } from '@ledger/event-store';
+import type { IdempotencyIndex } from './idempotency.index';
+import type { RelationshipTable, SerializedDevice } from './relationship-table.projection';
+
+export const SNAPSHOT_FILE = 'relationships.snapshot';
+const FORMAT = 'ledger-projection-snapshot/1';
+
+export interface SnapshotHeader {
+  readonly format: string;
+  readonly store: string;
+  readonly commit: string;
+  readonly prepare: string;
+  readonly devices: number;
+  readonly idempotencyKeys: number;
+  readonly writtenAt: string;
+}
+
+/**
+ * Writes the projection to `<dir>/relationships.snapshot`: a header line, one line per device and per
+ * idempotency key, then a sha256 of everything before it. Written to a temp file, fsynced and renamed, so a
+ * crash leaves either the old snapshot or the new one; a torn file fails its checksum and is discarded.
+ */
+export function writeSnapshot(
+  dir: string,
+  storeName: string,
+  position: LogPosition,
+  table: RelationshipTable,
+  idempotency: IdempotencyIndex,
+): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, SNAPSHOT_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  const hash = createHash('sha256');
+  const fd = fs.openSync(temp, 'w', 0o600);
+  try {
+    let buffer = '';
+    const write = (line: string): void => {
+      buffer += line + '\n';
+      if (buffer.length > 1 << 20) flush();
+    };
+    const flush = (): void => {
+      hash.update(buffer);
+      fs.writeSync(fd, buffer);
+      buffer = '';
+    };
+    const header: SnapshotHeader = {
+      format: FORMAT,
+      store: storeName,
+      commit: position.commit.toString(),
+      prepare: position.prepare.toString(),
+      devices: table.deviceCount,
+      idempotencyKeys: idempotency.size,
+      writtenAt: new Date().toISOString(),
+    };
+    write(JSON.stringify(header));
+    for (const device of table.serialize()) write('D' + JSON.stringify(device));
+    for (const entry of idempotency.serialize()) write('I' + JSON.stringify(entry));
+    flush();
+    fs.writeSync(fd, `#${hash.digest('hex')}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temp, file);
+  const dirFd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+  return file;
+}
+
+export type SnapshotLoadResult =
+  | { readonly kind: 'loaded'; readonly position: LogPosition; readonly header: SnapshotHeader }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'discarded'; readonly why: string };
+
+/** Loads a snapshot into empty read models if it is intact and belongs to this store; otherwise says why not. */
+export function loadSnapshot(
+  dir: string,
+  storeName: string,
+  table: RelationshipTable,
+  idempotency: IdempotencyIndex,
+): SnapshotLoadResult {
+  const file = path.join(dir, SNAPSHOT_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    return { kind: 'discarded', why: `unreadable: ${(error as Error).message}` };
+  }
+  const checksumAt = text.lastIndexOf('\n#', text.length - 2);
+  if (checksumAt < 0 || !text.endsWith('\n')) return { kind: 'discarded', why: 'torn: no checksum line' };
+  const body = text.slice(0, checksumAt + 1);
+  const expected = text.slice(checksumAt + 2, text.length - 1);
+  if (createHash('sha256').update(body).digest('hex') !== expected) {
+    return { kind: 'discarded', why: 'torn or edited: checksum mismatch' };
+  }
+  const lines = body.split('\n');
+  let header: SnapshotHeader;
+  try {
+    header = JSON.parse(lines[0]) as SnapshotHeader;
+  } catch {
+    return { kind: 'discarded', why: 'unreadable header' };
+  }
+  if (header.format !== FORMAT) return { kind: 'discarded', why: `unknown format ${String(header.format)}` };
+  if (header.store !== storeName) {
+    return { kind: 'discarded', why: `written for store ${header.store}, not ${storeName}` };
+  }
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.length === 0) continue;
+    if (line[0] === 'D') table.restore(JSON.parse(line.slice(1)) as SerializedDevice);
+    else if (line[0] === 'I') {
+      const [scope, entry] = JSON.parse(line.slice(1)) as [
+        string,
+        Parameters<IdempotencyIndex['restore']>[1],
+      ];
+      idempotency.restore(scope, entry);
+    }
+  }
+  return {
+    kind: 'loaded',
+    position: { commit: BigInt(header.commit), prepare: BigInt(header.prepare) },
+    header,
+  };
+}
+
+export function removeSnapshot(dir: string): void {
+  fs.rmSync(path.join(dir, SNAPSHOT_FILE), { force: true });
+}
