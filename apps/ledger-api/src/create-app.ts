@@ -34,7 +34,7 @@ export async function createLedgerApp(
     // Hostile keys are refused by the JSON parser itself.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, apiKeys.keys),

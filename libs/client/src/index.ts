@@ -1,0 +1,3 @@
+export * from './ledger-client';
+export * from './ledger-client.errors';
+export * from './ledger-client.types';
