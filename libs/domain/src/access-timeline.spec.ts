@@ -64,7 +64,7 @@ describe('§2 access rule at interval edges', () => {
   });
 
   it('lists who has access at an instant, owner first', () => {
-    expect(accessAt(history, T(36)).map((a) => [a.userId, a.role, a.expiresAt])).toEqual([
+    expect(accessAt(history!, T(36)).map((a) => [a.userId, a.role, a.expiresAt])).toEqual([
       ['own', 'owner', null],
       ['v2', 'viewer', T(40)],
       // v3's expiry was extended, then cut short by the transfer: at the end of history it has no expiry.
