@@ -9,18 +9,21 @@ import { LedgerExceptionFilter } from './http/ledger-exception.filter';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
 import { LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { ViewsController } from './views/views.controller';
+import { RelationshipFeed } from './watch/relationship-feed.service';
+import { WatchController } from './watch/watch.controller';
 
 @Module({})
 export class AppModule {
   static forRoot(config: LedgerConfig, apiKeys: readonly ApiKeyConfig[]): DynamicModule {
     return {
       module: AppModule,
-      controllers: [DevicesController, ViewsController, ChecksController, HealthController],
+      controllers: [DevicesController, ViewsController, ChecksController, WatchController, HealthController],
       providers: [
         { provide: LEDGER_CONFIG, useValue: config },
         { provide: API_KEYS, useValue: apiKeys },
         ...ledgerProviders,
         LedgerLifecycle,
+        RelationshipFeed,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: LedgerExceptionFilter },
       ],
