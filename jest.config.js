@@ -19,7 +19,10 @@ const moduleNameMapper = {
 };
 const common = {
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc },
+  // content-disposition (under @fastify/static, which serves the OpenAPI UI) ships ESM only; jest on Node 20
+  // cannot require ESM, so that one package is transpiled too.
+  transform: { '^.+\\.ts$': swc, '/node_modules/content-disposition/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   testEnvironment: 'node',

@@ -43,9 +43,10 @@ export async function startLedger(
     LEDGER_DATA_DIR: dataDir,
     EVENTSTORE_CONNECTION_STRING: process.env.EVENTSTORE_CONNECTION_STRING,
     LEDGER_CONSISTENCY_WAIT_MS: '3000',
+    LOG_LEVEL: 'error',
     ...options.env,
   });
-  const { app, apiKeys } = await createLedgerApp(config, { logger: ['error'] });
+  const { app, apiKeys } = await createLedgerApp(config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${address.port}`;

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { ApiKeyConfig, LedgerConfig } from '@ledger/config';
 import { API_KEYS, ApiKeyGuard } from './auth/api-key.guard';
@@ -8,6 +11,7 @@ import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
 import { LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
+import { MetricsController } from './metrics/metrics.controller';
 import { ViewsController } from './views/views.controller';
 import { RelationshipFeed } from './watch/relationship-feed.service';
 import { WatchController } from './watch/watch.controller';
@@ -17,7 +21,43 @@ export class AppModule {
   static forRoot(config: LedgerConfig, apiKeys: readonly ApiKeyConfig[]): DynamicModule {
     return {
       module: AppModule,
-      controllers: [DevicesController, ViewsController, ChecksController, WatchController, HealthController],
+      imports: [
+        TerminusModule.forRoot({ logger: false }),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            // Request ids: the caller's X-Request-Id when it sends a sane one, else a fresh UUID.
+            genReqId: (request, reply) => {
+              const given = request.headers['x-request-id'];
+              const id = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+              reply.setHeader('x-request-id', id);
+              return id;
+            },
+            // Successful requests log at debug: at info a busy ledger would spend its time writing logs.
+            customLogLevel: (_request, response, error) =>
+              error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'debug',
+            redact: {
+              paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'],
+              censor: '[redacted]',
+            },
+            serializers: {
+              req: (request: { id: string; method: string; url: string }) => ({
+                id: request.id,
+                method: request.method,
+                url: request.url,
+              }),
+            },
+          },
+        }),
+      ],
+      controllers: [
+        DevicesController,
+        ViewsController,
+        ChecksController,
+        WatchController,
+        HealthController,
+        MetricsController,
+      ],
       providers: [
         { provide: LEDGER_CONFIG, useValue: config },
         { provide: API_KEYS, useValue: apiKeys },

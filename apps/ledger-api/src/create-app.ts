@@ -1,9 +1,12 @@
 import { BadRequestException, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ValidationError } from 'class-validator';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger/config';
 import { AppModule } from './app.module';
+import { LedgerMetrics } from './metrics/ledger-metrics';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -24,10 +27,7 @@ export interface CreatedLedgerApp {
 }
 
 /** Builds the HTTP service (not yet listening): used by `main.ts` and by the end-to-end tests. */
-export async function createLedgerApp(
-  config: LedgerConfig,
-  options: { logger?: false | Array<'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal'> } = {},
-): Promise<CreatedLedgerApp> {
+export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedgerApp> {
   const apiKeys = resolveApiKeys(config);
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
@@ -39,11 +39,39 @@ export async function createLedgerApp(
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, apiKeys.keys),
     adapter,
-    {
-      logger: options.logger ?? ['log', 'error', 'warn'],
-      abortOnError: false,
-    },
+    { bufferLogs: true, abortOnError: false },
   );
+  app.useLogger(app.get(PinoLogger));
+  const metrics = app.get(LedgerMetrics);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onResponse', (request, reply, done) => {
+      metrics.httpDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+      done();
+    });
+  const openApi = new DocumentBuilder()
+    .setTitle('Access-control ledger')
+    .setDescription(
+      'Event-sourced user–device relationships, media views and their audit. Every write returns a token; every read can demand one (atLeast).',
+    )
+    .setVersion('1')
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      description: 'API key (LEDGER_API_KEYS or the generated local admin key)',
+    })
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), {
+    jsonDocumentUrl: 'docs-json',
+  });
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -4,6 +4,8 @@ import { LedgerCommands, LedgerQueries, MonotonicClock, type Clock } from '@ledg
 import type { LedgerConfig } from '@ledger/config';
 import { openEventStore, type EventStore } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
+import { InstrumentedEventStore } from './metrics/instrumented-event-store';
+import { LedgerMetrics } from './metrics/ledger-metrics';
 
 export const LEDGER_CONFIG = Symbol('LEDGER_CONFIG');
 export const EVENT_STORE = Symbol('EVENT_STORE');
@@ -11,10 +13,12 @@ export const CLOCK = Symbol('CLOCK');
 
 export const ledgerProviders: Provider[] = [
   { provide: CLOCK, useValue: new MonotonicClock() },
+  { provide: LedgerMetrics, useFactory: () => new LedgerMetrics() },
   {
     provide: EVENT_STORE,
-    inject: [LEDGER_CONFIG],
-    useFactory: (config: LedgerConfig): Promise<EventStore> => openEventStore(config),
+    inject: [LEDGER_CONFIG, LedgerMetrics],
+    useFactory: async (config: LedgerConfig, metrics: LedgerMetrics): Promise<EventStore> =>
+      new InstrumentedEventStore(await openEventStore(config), metrics),
   },
   {
     provide: LiveProjection,

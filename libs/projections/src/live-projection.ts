@@ -62,6 +62,7 @@ export class LiveProjection {
   private stopped = false;
   private sinceSnapshot = 0;
   private lastEventAt = 0;
+  private liveApplied = 0;
   private resubscribeTimer: NodeJS.Timeout | null = null;
   private readonly logger: ProjectionLogger;
 
@@ -82,6 +83,11 @@ export class LiveProjection {
 
   get isCaughtUp(): boolean {
     return this.caughtUp;
+  }
+
+  /** Events applied since the projection first caught up (for lag metrics). */
+  get appliedEvents(): number {
+    return this.liveApplied;
   }
 
   /** Wall-clock ms when the last event was applied (0 before any). */
@@ -174,6 +180,7 @@ export class LiveProjection {
     const change = this.table.apply(event);
     if (event.metadata.idempotency !== undefined) this.idempotency.apply(event);
     this.lastEventAt = Date.now();
+    if (this.caughtUp) this.liveApplied++;
     this.advance(event.position);
     if (change && this.changes.observed) {
       this.changes.next({ ...change, position: event.position, token: positionToToken(event.position) });

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { LedgerQueries } from '@ledger/application';
 import { RequireScope } from '../auth/api-key.guard';
+import { LedgerMetrics } from '../metrics/ledger-metrics';
 import { BulkCheckDto, CheckDto } from '../dto/check.dto';
 import { AtLeastQuery, UserIdParam } from '../dto/device.dto';
 
@@ -9,22 +10,36 @@ import { AtLeastQuery, UserIdParam } from '../dto/device.dto';
 @ApiBearerAuth()
 @Controller('v1')
 export class ChecksController {
-  constructor(private readonly queries: LedgerQueries) {}
+  constructor(
+    private readonly queries: LedgerQueries,
+    private readonly metrics: LedgerMetrics,
+  ) {}
 
   @Post('check')
   @HttpCode(200)
   @RequireScope('ledger:read')
   @ApiOperation({ summary: 'May user U see device D (now, or at an instant)?' })
-  check(@Body() body: CheckDto) {
-    return this.queries.check(body);
+  async check(@Body() body: CheckDto) {
+    const result = await this.queries.check(body);
+    this.metrics.checkDecisions.inc({ endpoint: 'check', outcome: result.allowed ? 'allowed' : 'denied' });
+    return result;
   }
 
   @Post('check/bulk')
   @HttpCode(200)
   @RequireScope('ledger:read')
   @ApiOperation({ summary: 'Up to 1000 checks against one projection state' })
-  bulk(@Body() body: BulkCheckDto) {
-    return this.queries.checkBulk(body.items, body.atLeast, body.at);
+  async bulk(@Body() body: BulkCheckDto) {
+    const answer = await this.queries.checkBulk(body.items, body.atLeast, body.at);
+    const allowed = answer.results.filter((r) => r.allowed).length;
+    if (allowed > 0) this.metrics.checkDecisions.inc({ endpoint: 'check_bulk', outcome: 'allowed' }, allowed);
+    if (answer.results.length > allowed) {
+      this.metrics.checkDecisions.inc(
+        { endpoint: 'check_bulk', outcome: 'denied' },
+        answer.results.length - allowed,
+      );
+    }
+    return answer;
   }
 
   @Get('users/:userId/devices')

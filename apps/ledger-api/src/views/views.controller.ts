@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { LedgerCommands, type WriteContext } from '@ledger/application';
 import { RequireScope } from '../auth/api-key.guard';
+import { LedgerMetrics } from '../metrics/ledger-metrics';
 import { AuthorizeMediaDto, ViewBatchDto, ViewDto } from '../dto/view.dto';
 import { WriteCtx } from '../http/idempotency-key';
 
@@ -10,7 +11,10 @@ import { WriteCtx } from '../http/idempotency-key';
 @ApiBearerAuth()
 @Controller('v1')
 export class ViewsController {
-  constructor(private readonly commands: LedgerCommands) {}
+  constructor(
+    private readonly commands: LedgerCommands,
+    private readonly metrics: LedgerMetrics,
+  ) {}
 
   @Post('views')
   @HttpCode(201)
@@ -37,6 +41,10 @@ export class ViewsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const result = await this.commands.authorize(body, ctx);
+    this.metrics.checkDecisions.inc({
+      endpoint: 'authorize',
+      outcome: result.status === 200 ? 'allowed' : 'denied',
+    });
     void reply.status(result.status);
     return result.body;
   }

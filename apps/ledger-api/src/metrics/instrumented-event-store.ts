@@ -1,0 +1,76 @@
+import type { Observable } from 'rxjs';
+import type {
+  AppendRequest,
+  AppendResult,
+  EventStore,
+  LogPosition,
+  ReadAllOptions,
+  ReadAllPage,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  SubscriptionMessage,
+} from '@ledger/event-store';
+import type { LedgerMetrics } from './ledger-metrics';
+
+/** Decorates the store port with append metrics; the adapters stay free of metrics code. */
+export class InstrumentedEventStore implements EventStore {
+  /** Last position this process appended: the projection is behind while it has not reached it. */
+  lastAppended: LogPosition | null = null;
+  appendedEvents = 0;
+
+  constructor(
+    private readonly inner: EventStore,
+    private readonly metrics: LedgerMetrics,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  async append(request: AppendRequest): Promise<AppendResult> {
+    const stop = this.metrics.appendDuration.startTimer();
+    this.metrics.appendBatchSize.observe(request.events.length);
+    try {
+      const result = await this.inner.append(request);
+      this.lastAppended = result.position;
+      this.appendedEvents += request.events.length;
+      return result;
+    } finally {
+      stop();
+    }
+  }
+
+  async appendMany(requests: readonly AppendRequest[]): Promise<ReadonlyArray<AppendResult | Error>> {
+    const stop = this.metrics.appendDuration.startTimer();
+    for (const request of requests) this.metrics.appendBatchSize.observe(request.events.length);
+    try {
+      const results = await this.inner.appendMany(requests);
+      for (const result of results) {
+        if (!(result instanceof Error)) {
+          this.lastAppended = result.position;
+          this.appendedEvents += result.positions.length;
+        }
+      }
+      return results;
+    } finally {
+      stop();
+    }
+  }
+
+  readStream(stream: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]> {
+    return this.inner.readStream(stream, options);
+  }
+  readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+    return this.inner.readAll(options);
+  }
+  subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage> {
+    return this.inner.subscribeToAll(options);
+  }
+  headPosition(): Promise<LogPosition> {
+    return this.inner.headPosition();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

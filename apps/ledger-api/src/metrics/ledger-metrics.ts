@@ -1,0 +1,61 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric the service exports, on its own registry (no module-level singletons). */
+export class LedgerMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration = new Histogram({
+    name: 'ledger_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly checkDecisions = new Counter({
+    name: 'ledger_check_decisions_total',
+    help: 'Access decisions by endpoint and outcome',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly appendDuration = new Histogram({
+    name: 'ledger_store_append_duration_seconds',
+    help: 'Event store append latency (including group-commit wait)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly appendBatchSize = new Histogram({
+    name: 'ledger_store_append_batch_events',
+    help: 'Events per append request',
+    buckets: [1, 2, 5, 10, 50, 100, 250, 500, 1000],
+    registers: [this.registry],
+  });
+  readonly projectionLagEvents = new Gauge({
+    name: 'ledger_projection_lag_events',
+    help: 'Events acknowledged by this process that the projection has not applied yet',
+    registers: [this.registry],
+  });
+  readonly projectionLagSeconds = new Gauge({
+    name: 'ledger_projection_lag_seconds',
+    help: 'How long the projection has been behind the head (0 when caught up)',
+    registers: [this.registry],
+  });
+  readonly replayExposures = new Counter({
+    name: 'ledger_replay_exposures_total',
+    help: 'Unauthorized views found by incident replays',
+    registers: [this.registry],
+  });
+  readonly replays = new Counter({
+    name: 'ledger_replays_total',
+    help: 'Incident replays run',
+    registers: [this.registry],
+  });
+  readonly exports = new Counter({
+    name: 'ledger_exports_total',
+    help: 'Audit trail exports',
+    labelNames: ['format'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ledger_' });
+  }
+}
