@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { ApiKeyConfig, LedgerConfig } from '@ledger/config';
 import { API_KEYS, ApiKeyGuard } from './auth/api-key.guard';
+import { AuditController } from './audit/audit.controller';
 import { ChecksController } from './checks/checks.controller';
 import { DevicesController } from './devices/devices.controller';
 import { HealthController } from './health/health.controller';
@@ -52,6 +53,7 @@ export class AppModule {
       ],
       controllers: [
         DevicesController,
+        AuditController,
         ViewsController,
         ChecksController,
         WatchController,

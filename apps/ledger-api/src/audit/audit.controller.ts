@@ -1,0 +1,92 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import {
+  loadExportSigner,
+  recordExport,
+  trailChunks,
+  type ExportSigner,
+  type ExportSummary,
+} from '@ledger/audit-trail';
+import type { LedgerConfig } from '@ledger/config';
+import { InvalidInputError } from '@ledger/domain';
+import type { EventStore } from '@ledger/event-store';
+import { recordReplay, replayIncident } from '@ledger/replay';
+import { RequireScope } from '../auth/api-key.guard';
+import { ReplayDto, TrailQuery } from '../dto/audit.dto';
+import { EVENT_STORE, LEDGER_CONFIG } from '../ledger.providers';
+import { LedgerMetrics } from '../metrics/ledger-metrics';
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@Controller('v1/audit')
+export class AuditController {
+  /** Loaded (or generated once into the data dir) at start, so a bad LEDGER_EXPORT_KEY stops the service early. */
+  private readonly signer: ExportSigner;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LEDGER_CONFIG) config: LedgerConfig,
+    private readonly metrics: LedgerMetrics,
+  ) {
+    this.signer = loadExportSigner(config);
+  }
+
+  @Post('replay')
+  @HttpCode(200)
+  @RequireScope('audit:replay')
+  @ApiOperation({
+    summary: 'Incident replay: every view in the window judged by §2; the exact exposure report',
+  })
+  async replay(@Body() body: ReplayDto, @Req() request: FastifyRequest) {
+    const report = await replayIncident(this.store, body);
+    await recordReplay(this.store, report, `api:${request.client?.name ?? 'unknown'}`, body);
+    this.metrics.replays.inc();
+    this.metrics.replayExposures.inc(report.summary.exposures);
+    return report;
+  }
+
+  @Get('trail')
+  @RequireScope('audit:export')
+  @ApiOperation({
+    summary: 'Signed, hash-chained audit trail of a device and/or user (NDJSON or CSV), streamed',
+  })
+  async trail(
+    @Query() query: TrailQuery,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    if (query.deviceId === undefined && query.userId === undefined) {
+      throw new InvalidInputError('deviceId', 'or userId is required');
+    }
+    const format = query.format ?? 'ndjson';
+    const filter = { deviceId: query.deviceId, userId: query.userId, from: query.from, to: query.to };
+    const chunks = trailChunks(this.store, filter, format, this.signer);
+    // Pull the first chunk before answering, so a bad filter is still a clean 400 and not a broken stream.
+    const first = await chunks.next();
+    const store = this.store;
+    const actor = `api:${request.client?.name ?? 'unknown'}`;
+    const metrics = this.metrics;
+    async function* body(): AsyncGenerator<string> {
+      let next = first;
+      while (!next.done) {
+        yield next.value;
+        next = await chunks.next();
+      }
+      const summary: ExportSummary = next.value;
+      // On the record only once delivered whole.
+      await recordExport(store, summary, filter, format, actor);
+      metrics.exports.inc({ format });
+    }
+    const subject = query.deviceId ?? query.userId ?? 'trail';
+    void reply
+      .status(200)
+      .header(
+        'content-type',
+        format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+      )
+      .header('content-disposition', `attachment; filename="audit-trail-${subject}.${format}"`)
+      .send(Readable.from(body()));
+  }
+}
