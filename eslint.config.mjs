@@ -27,6 +27,11 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
+    // Raw HTTP answers in tests are deliberately untyped: the tests assert their shape.
+    files: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.int-spec.ts', 'test/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['libs/domain/**'],
     rules: {
       'no-restricted-imports': [
