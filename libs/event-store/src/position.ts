@@ -39,7 +39,8 @@ function parseBase36(text: string): bigint {
 
 export function positionToToken(position: LogPosition): string {
   if (position.commit < 0n) return 'lt1.s';
-  const commit = position.commit.toString(36);
+  // 28 is `s` in base 36, which would read back as START: write it `0s`, which parses to 28.
+  const commit = position.commit === 28n ? '0s' : position.commit.toString(36);
   return position.prepare === position.commit ? `lt1.${commit}` : `lt1.${commit}.${position.prepare.toString(36)}`;
 }
 

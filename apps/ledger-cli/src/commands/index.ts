@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../cli-context';
+import { registerExportCommand } from './export.command';
+import { registerExportKeyCommand } from './export-key.command';
+import { registerImportCommand } from './import.command';
 import { registerRebuildCommand } from './rebuild.command';
+import { registerReplayCommand } from './replay.command';
+import { registerSimulateCommand } from './simulate.command';
+import { registerVerifyCommand } from './verify.command';
 
 /** Each command module registers itself here; `setExitCode` lets a command report findings (exit 1). */
 export type RegisterCommand = (
@@ -9,7 +15,15 @@ export type RegisterCommand = (
   setExitCode: (code: number) => void,
 ) => void;
 
-const registrations: RegisterCommand[] = [registerRebuildCommand];
+const registrations: RegisterCommand[] = [
+  registerImportCommand,
+  registerReplayCommand,
+  registerRebuildCommand,
+  registerExportCommand,
+  registerVerifyCommand,
+  registerExportKeyCommand,
+  registerSimulateCommand,
+];
 
 export function registerCommands(
   program: Command,

@@ -1,0 +1,1 @@
+export { useEsdbConnection } from './use-esdb-connection';

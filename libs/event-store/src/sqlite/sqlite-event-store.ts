@@ -1,0 +1,775 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { Observable, type Subscriber } from 'rxjs';
+import {
+  ConcurrencyError,
+  EventStoreError,
+  InvalidAppendError,
+  StoreClosedError,
+  StoreUnavailableError,
+} from '../errors';
+import type {
+  AppendRequest,
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  JsonObject,
+  ReadAllOptions,
+  ReadAllPage,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  SubscriptionMessage,
+} from '../event-store.port';
+import { START, type LogPosition } from '../position';
+import {
+  AllReader,
+  compileFilter,
+  EVENT_COLUMNS,
+  hasLoneSurrogate,
+  type CompiledFilter,
+  type EventRow,
+} from './all-reader';
+import { migrate } from './schema';
+
+export interface SqliteEventStoreOptions {
+  readonly dataDir: string;
+  /** Defaults to `events.sqlite3`. */
+  readonly fileName?: string;
+  /**
+   * Queued appends are committed on the next turn of the event loop, or at once when they hold this many
+   * events, so a flood of appends cannot grow one transaction without bound.
+   */
+  readonly maxBatchEvents?: number;
+  /** Rows a subscription reads per step while catching up; it yields to the event loop between steps. */
+  readonly subscriptionPageSize?: number;
+  /** Streams whose last revision is remembered between appends. */
+  readonly revisionCacheSize?: number;
+  /** Told about every committed group, e.g. to feed metrics on how well appends coalesce. */
+  readonly onGroupCommit?: (commit: GroupCommitInfo) => void;
+}
+
+export interface GroupCommitInfo {
+  /** Append requests settled by the transaction, failed ones included. */
+  readonly requests: number;
+  /** Events the transaction wrote. */
+  readonly events: number;
+}
+
+const DEFAULT_FILE_NAME = 'events.sqlite3';
+const MAX_STREAM_NAME_LENGTH = 512;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NO_STREAM = -1;
+/** Stands for "after everything" in SQL bounds; positions never get near it. */
+const BEYOND_END = Number.MAX_SAFE_INTEGER;
+const MAX_PAGE = 1 << 24;
+
+/** Where the outcome of a queued request goes: one `append` promise, or a slot of an `appendMany`. */
+interface AppendSink {
+  /** `fatal` marks a failure of the whole transaction rather than of this request. */
+  settle(index: number, outcome: AppendResult | Error, fatal: boolean): void;
+}
+
+/**
+ * An append request validated and serialized before it reaches the write transaction. The transaction
+ * records what it did on the object itself, which spares an allocation per request on the hot path.
+ */
+interface PendingAppend {
+  readonly stream: string;
+  readonly expected: ExpectedRevision;
+  readonly ids: readonly string[];
+  readonly types: readonly string[];
+  readonly data: readonly string[];
+  readonly metadata: readonly (string | null)[];
+  readonly sink: AppendSink;
+  readonly index: number;
+  outcome: AppendResult | Error | undefined;
+  /** Position and revision of its first new row; -1 when nothing was written (a retry, or a failure). */
+  firstPosition: number;
+  firstRevision: number;
+}
+
+interface LiveSubscription {
+  readonly subscriber: Subscriber<SubscriptionMessage>;
+  readonly filter: CompiledFilter | null;
+  /** Every matching event at or before this position has been delivered. */
+  checkpoint: number;
+  caughtUp: boolean;
+  /** A read of the log is scheduled or under way; commits need not wake it. */
+  pumping: boolean;
+}
+
+function toPosition(position: number): LogPosition {
+  if (position < 0) return START;
+  const value = BigInt(position);
+  return { commit: value, prepare: value };
+}
+
+/** The first revision to read, clamped into SQL's integer range; -1 when nothing can match. */
+function streamStart(fromRevision: bigint | undefined, backwards: boolean): number {
+  if (fromRevision === undefined) return backwards ? BEYOND_END : 0;
+  if (fromRevision < 0n) return backwards ? -1 : 0;
+  return fromRevision > BigInt(BEYOND_END) ? BEYOND_END : Number(fromRevision);
+}
+
+function positionBound(position: LogPosition): number {
+  if (position.commit < 0n) return -1;
+  return position.commit >= BigInt(BEYOND_END) ? BEYOND_END : Number(position.commit);
+}
+
+const EMPTY_METADATA = '{}';
+
+function parseObject(json: string | null): JsonObject {
+  return json === null ? {} : (JSON.parse(json) as JsonObject);
+}
+
+function rowToEvent(row: EventRow): RecordedEvent {
+  return {
+    eventId: row[1],
+    stream: row[2],
+    revision: BigInt(row[3]),
+    type: row[4],
+    data: JSON.parse(row[5]) as JsonObject,
+    metadata: parseObject(row[6]),
+    position: toPosition(row[0]),
+  };
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function serialize(value: JsonObject, what: string): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidAppendError(`${what} is not serializable as JSON: ${(error as Error).message}`);
+  }
+  if (json === undefined) throw new InvalidAppendError(`${what} is not serializable as JSON`);
+  return json;
+}
+
+function describeExpected(expected: ExpectedRevision): string {
+  return typeof expected === 'bigint' ? expected.toString() : expected;
+}
+
+function describeActual(revision: number): string {
+  return revision === NO_STREAM ? 'no_stream' : String(revision);
+}
+
+function satisfies(expected: ExpectedRevision, current: number): boolean {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return current === NO_STREAM;
+    case 'stream_exists':
+      return current !== NO_STREAM;
+    default:
+      return current !== NO_STREAM && BigInt(current) === expected;
+  }
+}
+
+// Matched by code, not `instanceof Database.SqliteError`: the native addon keeps the error class of whichever
+// copy of the module loaded it first, and test runners load a fresh copy per test file.
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+function unavailable(error: unknown, doing: string): EventStoreError {
+  if (error instanceof EventStoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`${doing} failed: ${message}`, { cause: error });
+}
+
+function prepareAppend(request: AppendRequest, sink: AppendSink, index: number): PendingAppend {
+  if (typeof request !== 'object' || request === null)
+    throw new InvalidAppendError('append request is missing');
+  const { stream, events, expectedRevision } = request;
+  if (typeof stream !== 'string' || stream.length === 0 || stream.length > MAX_STREAM_NAME_LENGTH) {
+    throw new InvalidAppendError(`stream name must be 1-${MAX_STREAM_NAME_LENGTH} characters`);
+  }
+  if (hasLoneSurrogate(stream)) throw new InvalidAppendError('stream name is not well-formed Unicode');
+  if (!(
+    expectedRevision === 'any' ||
+    expectedRevision === 'no_stream' ||
+    expectedRevision === 'stream_exists' ||
+    (typeof expectedRevision === 'bigint' && expectedRevision >= 0n)
+  )) {
+    throw new InvalidAppendError(
+      `append to ${stream}: invalid expected revision ${String(expectedRevision)}`,
+    );
+  }
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new InvalidAppendError(`append to ${stream}: no events`);
+  }
+  const count = events.length;
+  const ids = new Array<string>(count);
+  const types = new Array<string>(count);
+  const data = new Array<string>(count);
+  const metadata = new Array<string | null>(count);
+  for (let i = 0; i < count; i++) {
+    const event = events[i];
+    if (!isJsonObject(event))
+      throw new InvalidAppendError(`append to ${stream}: event ${i} is not an object`);
+    const { eventId, type } = event;
+    if (typeof eventId !== 'string' || !UUID.test(eventId)) {
+      throw new InvalidAppendError(`append to ${stream}: event id ${String(eventId)} is not a UUID`);
+    }
+    // Stored lower-case, as EventStoreDB returns them, so ids compare equal whichever store wrote them.
+    const id = eventId.toLowerCase();
+    for (let j = 0; j < i; j++) {
+      if (ids[j] === id) throw new InvalidAppendError(`append to ${stream}: event id ${id} appears twice`);
+    }
+    if (typeof type !== 'string' || type.length === 0) {
+      throw new InvalidAppendError(`append to ${stream}: event ${id} has no type`);
+    }
+    if (!isJsonObject(event.data))
+      throw new InvalidAppendError(`append to ${stream}: event ${id} data is not an object`);
+    if (event.metadata !== undefined && !isJsonObject(event.metadata)) {
+      throw new InvalidAppendError(`append to ${stream}: event ${id} metadata is not an object`);
+    }
+    ids[i] = id;
+    types[i] = type;
+    data[i] = serialize(event.data, `data of event ${id}`);
+    const meta = event.metadata === undefined ? null : serialize(event.metadata, `metadata of event ${id}`);
+    metadata[i] = meta === EMPTY_METADATA ? null : meta;
+  }
+  return {
+    stream,
+    expected: expectedRevision,
+    ids,
+    types,
+    data,
+    metadata,
+    sink,
+    index,
+    outcome: undefined,
+    firstPosition: NO_STREAM,
+    firstRevision: NO_STREAM,
+  };
+}
+
+/**
+ * The embedded event store: one SQLite file in WAL mode, written through group commit.
+ *
+ * Concurrent appends queue up and are committed together in one transaction (one fsync) on the next turn of
+ * the event loop. Expected revisions are checked against an in-memory map of stream → last revision before
+ * anything is written, so one request's conflict never aborts its neighbours. Subscribers are woken after
+ * each commit and read the new rows from the database, except when a caught-up subscriber sits exactly at
+ * the previous head: then the just-committed events are handed over directly, which is the same sequence a
+ * read would return.
+ */
+export class SqliteEventStore implements EventStore {
+  readonly name = 'sqlite';
+
+  private readonly reader: AllReader;
+  private readonly maxBatchEvents: number;
+  private readonly pageSize: number;
+  private readonly revisionCacheSize: number;
+  private readonly onGroupCommit: ((commit: GroupCommitInfo) => void) | undefined;
+
+  private readonly insertEvent: Database.Statement<unknown[], unknown>;
+  private readonly deleteFrom: Database.Statement<unknown[], unknown>;
+  private readonly lastRevisionOf: Database.Statement<unknown[], unknown>;
+  private readonly lastPosition: Database.Statement<unknown[], unknown>;
+  private readonly eventById: Database.Statement<unknown[], unknown>;
+  private readonly streamForwards: Database.Statement<unknown[], unknown>;
+  private readonly streamBackwards: Database.Statement<unknown[], unknown>;
+  private readonly commitGroup: Database.Transaction<(batch: readonly PendingAppend[]) => void>;
+
+  /** Last committed position as this process knows it. */
+  private head: number;
+  /** Head at the start of the running write transaction, after noticing writes by other connections. */
+  private txHeadBefore = NO_STREAM;
+  /** Last position assigned inside the running write transaction. */
+  private txPosition = NO_STREAM;
+  private txTouched = new Set<string>();
+  private readonly revisions = new Map<string, number>();
+
+  private queue: PendingAppend[] = [];
+  private queuedEvents = 0;
+  private flushTimer: NodeJS.Immediate | undefined;
+  /** True from the start of a group commit until its subscribers were told; blocks re-entrant commits. */
+  private committing = false;
+  private closed = false;
+  private readonly subscriptions = new Set<LiveSubscription>();
+
+  private constructor(
+    private readonly db: Database.Database,
+    options: SqliteEventStoreOptions,
+  ) {
+    this.maxBatchEvents = Math.max(1, options.maxBatchEvents ?? 10_000);
+    this.pageSize = Math.max(1, options.subscriptionPageSize ?? 2_000);
+    this.revisionCacheSize = Math.max(1, options.revisionCacheSize ?? 100_000);
+    this.onGroupCommit = options.onGroupCommit;
+    this.reader = new AllReader(db);
+    this.insertEvent = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.deleteFrom = db.prepare('DELETE FROM events WHERE position >= ?');
+    this.lastRevisionOf = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
+    this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
+    this.eventById = db.prepare('SELECT position, stream, revision FROM events WHERE event_id = ?').raw();
+    this.streamForwards = db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
+      )
+      .raw();
+    this.streamBackwards = db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+      )
+      .raw();
+    this.commitGroup = db.transaction((batch: readonly PendingAppend[]) => this.applyGroup(batch));
+    this.head = this.readHead();
+  }
+
+  /** Opens (creating if needed) the store file in `dataDir`. */
+  static open(options: SqliteEventStoreOptions): SqliteEventStore {
+    const file = path.join(options.dataDir, options.fileName ?? DEFAULT_FILE_NAME);
+    let db: Database.Database | undefined;
+    try {
+      fs.mkdirSync(options.dataDir, { recursive: true });
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      // FULL makes every commit fsync the WAL: an acknowledged append survives a crash or power loss.
+      // Group commit is what keeps that affordable.
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('cache_size = -65536');
+      db.pragma('temp_store = MEMORY');
+      db.pragma('mmap_size = 268435456');
+      db.pragma('journal_size_limit = 67108864');
+      migrate(db);
+      return new SqliteEventStore(db, options);
+    } catch (error) {
+      db?.close();
+      throw unavailable(error, `opening event store ${file}`);
+    }
+  }
+
+  append(request: AppendRequest): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (this.closed) throw new StoreClosedError();
+      const sink: AppendSink = {
+        settle: (_index, outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)),
+      };
+      this.enqueue(prepareAppend(request, sink, 0));
+      this.scheduleFlush();
+    });
+  }
+
+  appendMany(requests: readonly AppendRequest[]): Promise<ReadonlyArray<AppendResult | Error>> {
+    return new Promise<ReadonlyArray<AppendResult | Error>>((resolve, reject) => {
+      if (this.closed) throw new StoreClosedError();
+      if (!Array.isArray(requests)) throw new InvalidAppendError('appendMany needs an array of requests');
+      const results = new Array<AppendResult | Error>(requests.length);
+      let remaining = requests.length;
+      let failed = false;
+      if (remaining === 0) {
+        resolve(results);
+        return;
+      }
+      const sink: AppendSink = {
+        settle(index, outcome, fatal) {
+          if (failed) return;
+          if (fatal) {
+            failed = true;
+            reject(outcome);
+            return;
+          }
+          results[index] = outcome;
+          if (--remaining === 0) resolve(results);
+        },
+      };
+      for (let i = 0; i < requests.length; i++) {
+        try {
+          this.enqueue(prepareAppend(requests[i], sink, i));
+        } catch (error) {
+          if (!(error instanceof InvalidAppendError)) throw error;
+          sink.settle(i, error, false);
+        }
+      }
+      this.scheduleFlush();
+    });
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
+    this.assertOpen();
+    const backwards = options.direction === 'backwards';
+    const limit = options.maxCount ?? -1;
+    if (options.maxCount !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new RangeError(`maxCount must be a non-negative integer, got ${options.maxCount}`);
+    }
+    if (limit === 0) return [];
+    const from = streamStart(options.fromRevision, backwards);
+    if (from < 0) return [];
+    let rows: EventRow[];
+    try {
+      rows = (backwards ? this.streamBackwards : this.streamForwards).all(stream, from, limit) as EventRow[];
+    } catch (error) {
+      throw unavailable(error, `reading stream ${stream}`);
+    }
+    return rows.map(rowToEvent);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+    this.assertOpen();
+    const { from, direction } = options;
+    if (!Number.isInteger(options.maxCount) || options.maxCount < 1) {
+      throw new RangeError(`maxCount must be a positive integer, got ${options.maxCount}`);
+    }
+    // Nobody can hold more rows than this in one page; the cap keeps SQL limits far from integer overflow.
+    const maxCount = Math.min(options.maxCount, MAX_PAGE);
+    const forwards = direction !== 'backwards';
+    if (forwards && from === 'end') return { events: [], next: 'end', isEnd: true };
+    const bound = from === 'end' ? BEYOND_END : positionBound(from);
+    const filter = compileFilter(options.filter);
+    let rows: EventRow[];
+    try {
+      // One row more than asked tells whether this page is the last without another query.
+      rows = this.reader.read(forwards, bound, maxCount + 1, filter);
+    } catch (error) {
+      throw unavailable(error, 'reading $all');
+    }
+    const isEnd = rows.length <= maxCount;
+    const count = isEnd ? rows.length : maxCount;
+    const events = new Array<RecordedEvent>(count);
+    for (let i = 0; i < count; i++) events[i] = rowToEvent(rows[i]);
+    return { events, next: count > 0 ? events[count - 1].position : from, isEnd };
+  }
+
+  subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage> {
+    return new Observable<SubscriptionMessage>((subscriber) => {
+      if (this.closed) {
+        subscriber.error(new StoreClosedError());
+        return;
+      }
+      let filter: CompiledFilter | null;
+      try {
+        filter = compileFilter(options.filter);
+      } catch (error) {
+        subscriber.error(error);
+        return;
+      }
+      const subscription: LiveSubscription = {
+        subscriber,
+        filter,
+        checkpoint: positionBound(options.from),
+        caughtUp: false,
+        pumping: false,
+      };
+      this.subscriptions.add(subscription);
+      this.schedulePump(subscription);
+      return () => {
+        this.subscriptions.delete(subscription);
+      };
+    });
+  }
+
+  async headPosition(): Promise<LogPosition> {
+    this.assertOpen();
+    try {
+      return toPosition(this.readHead());
+    } catch (error) {
+      throw unavailable(error, 'reading the head position');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Appends already accepted are committed, not dropped.
+    if (this.queue.length > 0) this.flush();
+    this.closed = true;
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const subscriptions = [...this.subscriptions];
+    this.subscriptions.clear();
+    for (const subscription of subscriptions) subscription.subscriber.error(new StoreClosedError());
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+
+  private readHead(): number {
+    return (this.lastPosition.get() as number | null) ?? NO_STREAM;
+  }
+
+  // ---- writing ---------------------------------------------------------------------------------------------
+
+  private enqueue(pending: PendingAppend): void {
+    this.queue.push(pending);
+    this.queuedEvents += pending.ids.length;
+  }
+
+  private scheduleFlush(): void {
+    if (this.queue.length === 0) return;
+    if (this.queuedEvents >= this.maxBatchEvents && !this.committing) {
+      this.flush();
+    } else if (this.flushTimer === undefined) {
+      this.flushTimer = setImmediate(() => {
+        this.flushTimer = undefined;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    if (this.flushTimer !== undefined) {
+      clearImmediate(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    const batch = this.queue;
+    if (batch.length === 0 || this.closed) return;
+    this.queue = [];
+    this.queuedEvents = 0;
+    this.committing = true;
+    try {
+      this.commit(batch);
+    } finally {
+      this.committing = false;
+      // Appends made by promise callbacks or subscribers during the commit wait for their own turn.
+      this.scheduleFlush();
+    }
+  }
+
+  private commit(batch: readonly PendingAppend[]): void {
+    const headBefore = this.head;
+    this.txTouched = new Set<string>();
+    try {
+      this.commitGroup.immediate(batch);
+    } catch (error) {
+      // Nothing of the group is on disk; what the group taught the revision map may be false.
+      for (const stream of this.txTouched) this.revisions.delete(stream);
+      try {
+        this.head = this.readHead();
+      } catch {
+        // The next successful transaction re-reads the head anyway.
+      }
+      const failure = unavailable(error, 'appending');
+      for (const pending of batch) pending.sink.settle(pending.index, failure, true);
+      return;
+    }
+    const groupStart = this.txHeadBefore;
+    this.head = this.txPosition;
+    for (const pending of batch)
+      pending.sink.settle(pending.index, pending.outcome as AppendResult | Error, false);
+    if (this.onGroupCommit !== undefined) {
+      try {
+        this.onGroupCommit({ requests: batch.length, events: this.head - groupStart });
+      } catch {
+        // An observer's failure must not undo what was committed and acknowledged.
+      }
+    }
+    if (this.head !== groupStart || headBefore !== groupStart) this.notify(batch, groupStart);
+  }
+
+  /** Runs inside the write transaction. A thrown error aborts the whole group; per-request failures do not. */
+  private applyGroup(batch: readonly PendingAppend[]): void {
+    const dbHead = this.readHead();
+    if (dbHead !== this.head) {
+      // Another connection wrote to the file: the remembered revisions may be stale.
+      this.revisions.clear();
+    }
+    this.txHeadBefore = dbHead;
+    this.txPosition = dbHead;
+    for (const pending of batch) {
+      pending.firstPosition = NO_STREAM;
+      try {
+        pending.outcome = this.applyOne(pending);
+      } catch (error) {
+        if (error instanceof ConcurrencyError || error instanceof InvalidAppendError) pending.outcome = error;
+        else throw error;
+      }
+    }
+  }
+
+  private applyOne(pending: PendingAppend): AppendResult {
+    const { stream, ids } = pending;
+    const current = this.currentRevision(stream);
+    if (!satisfies(pending.expected, current)) {
+      const retry = this.findRetry(pending);
+      if (retry) return retry;
+      throw new ConcurrencyError(stream, describeExpected(pending.expected), describeActual(current));
+    }
+    const firstPosition = this.txPosition + 1;
+    let revision = current;
+    try {
+      for (let k = 0; k < ids.length; k++) {
+        this.insertEvent.run(
+          ++this.txPosition,
+          ids[k],
+          stream,
+          ++revision,
+          pending.types[k],
+          pending.data[k],
+          pending.metadata[k],
+        );
+      }
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // Undo this request's rows only; the rest of the group stays.
+      this.deleteFrom.run(firstPosition);
+      this.txPosition = firstPosition - 1;
+      const retry = this.findRetry(pending);
+      if (retry) return retry;
+      throw error;
+    }
+    this.rememberRevision(stream, revision);
+    pending.firstPosition = firstPosition;
+    pending.firstRevision = current + 1;
+    const positions = new Array<LogPosition>(ids.length);
+    for (let k = 0; k < ids.length; k++) positions[k] = toPosition(firstPosition + k);
+    return { nextExpectedRevision: BigInt(revision), position: positions[ids.length - 1], positions };
+  }
+
+  /**
+   * A request whose event ids are all stored already, in its stream, consecutively and in its order, is a
+   * retry of an append that succeeded: it gets that append's result. A request only partly stored is a
+   * mistake, not a retry. Null when none of the ids is stored.
+   */
+  private findRetry(pending: PendingAppend): AppendResult | null {
+    const { stream, ids } = pending;
+    const found = ids.map((id) => this.eventById.get(id) as [number, string, number] | undefined);
+    const firstStored = found.findIndex((row) => row !== undefined);
+    if (firstStored === -1) return null;
+    const baseRevision = found[0]?.[2];
+    for (let k = 0; k < ids.length; k++) {
+      const row = found[k];
+      if (
+        row === undefined ||
+        row[1] !== stream ||
+        baseRevision === undefined ||
+        row[2] !== baseRevision + k
+      ) {
+        throw new InvalidAppendError(
+          `append to ${stream}: event id ${ids[firstStored]} is already stored (in stream ` +
+            `${found[firstStored]?.[1]}) but the request is not a retry of the append that stored it`,
+        );
+      }
+    }
+    const positions = found.map((row) => toPosition((row as [number, string, number])[0]));
+    return {
+      nextExpectedRevision: BigInt((baseRevision as number) + ids.length - 1),
+      position: positions[positions.length - 1],
+      positions,
+    };
+  }
+
+  private currentRevision(stream: string): number {
+    this.txTouched.add(stream);
+    const cached = this.revisions.get(stream);
+    if (cached !== undefined) return cached;
+    const revision = (this.lastRevisionOf.get(stream) as number | null) ?? NO_STREAM;
+    this.rememberRevision(stream, revision);
+    return revision;
+  }
+
+  private rememberRevision(stream: string, revision: number): void {
+    if (!this.revisions.has(stream) && this.revisions.size >= this.revisionCacheSize) {
+      // Map iteration order is insertion order: forget the stream remembered longest ago.
+      const oldest = this.revisions.keys().next().value;
+      if (oldest !== undefined) this.revisions.delete(oldest);
+    }
+    this.revisions.set(stream, revision);
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------------------------------
+
+  /**
+   * After a commit of positions (groupStart, head]: a caught-up, idle subscriber at exactly groupStart gets
+   * the group's events directly (they are the rows a read would return, in the same order); anyone else reads
+   * the log from its checkpoint.
+   */
+  private notify(batch: readonly PendingAppend[], groupStart: number): void {
+    let committed: RecordedEvent[] | undefined;
+    for (const subscription of [...this.subscriptions]) {
+      const { subscriber } = subscription;
+      if (subscriber.closed) {
+        this.subscriptions.delete(subscription);
+        continue;
+      }
+      if (!subscription.caughtUp || subscription.pumping || subscription.checkpoint !== groupStart) {
+        this.schedulePump(subscription);
+        continue;
+      }
+      committed ??= committedEvents(batch);
+      for (const event of committed) {
+        if (subscriber.closed) break;
+        if (subscription.filter === null || subscription.filter.matches(event.stream, event.type)) {
+          subscriber.next({ kind: 'event', event });
+        }
+      }
+      subscription.checkpoint = this.head;
+    }
+  }
+
+  private schedulePump(subscription: LiveSubscription): void {
+    if (subscription.pumping || subscription.subscriber.closed) return;
+    subscription.pumping = true;
+    setImmediate(() => this.pump(subscription));
+  }
+
+  /** Reads one page after the checkpoint; schedules the next if the page was full, else reports caught-up. */
+  private pump(subscription: LiveSubscription): void {
+    const { subscriber } = subscription;
+    if (this.closed || subscriber.closed) {
+      subscription.pumping = false;
+      return;
+    }
+    let rows: EventRow[];
+    try {
+      rows = this.reader.read(true, subscription.checkpoint, this.pageSize + 1, subscription.filter);
+    } catch (error) {
+      subscription.pumping = false;
+      this.subscriptions.delete(subscription);
+      subscriber.error(unavailable(error, 'reading $all for a subscription'));
+      return;
+    }
+    const full = rows.length > this.pageSize;
+    const count = full ? this.pageSize : rows.length;
+    for (let i = 0; i < count; i++) {
+      if (subscriber.closed) return;
+      subscription.checkpoint = rows[i][0];
+      subscriber.next({ kind: 'event', event: rowToEvent(rows[i]) });
+    }
+    if (subscriber.closed) return;
+    if (full) {
+      setImmediate(() => this.pump(subscription));
+      return;
+    }
+    // The read saw every committed row (commits and reads never interleave), so everything up to the head
+    // that matches the filter has now been delivered.
+    if (this.head > subscription.checkpoint) subscription.checkpoint = this.head;
+    subscription.pumping = false;
+    if (!subscription.caughtUp) {
+      subscription.caughtUp = true;
+      subscriber.next({ kind: 'caught-up', position: toPosition(subscription.checkpoint) });
+    }
+  }
+}
+
+function committedEvents(batch: readonly PendingAppend[]): RecordedEvent[] {
+  const events: RecordedEvent[] = [];
+  for (const pending of batch) {
+    const outcome = pending.outcome;
+    if (outcome === undefined || outcome instanceof Error || pending.firstPosition < 0) continue;
+    for (let k = 0; k < pending.ids.length; k++) {
+      events.push({
+        eventId: pending.ids[k],
+        stream: pending.stream,
+        revision: BigInt(pending.firstRevision + k),
+        type: pending.types[k],
+        // Parsed from the stored text, not the caller's object, which the caller may still mutate.
+        data: JSON.parse(pending.data[k]) as JsonObject,
+        metadata: parseObject(pending.metadata[k]),
+        position: outcome.positions[k],
+      });
+    }
+  }
+  return events;
+}

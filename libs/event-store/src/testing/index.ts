@@ -1,0 +1,1 @@
+export { describeEventStoreContract, type EventStoreFixture } from './event-store.contract';
