@@ -18,3 +18,13 @@ export async function openEventStore(selection: StoreSelection): Promise<EventSt
   const { SqliteEventStore } = await import('./sqlite');
   return SqliteEventStore.open({ dataDir: selection.dataDir });
 }
+
+/** Online backup of the embedded log (the EventStoreDB path is backed up with the server's own tools). */
+export async function backupEmbeddedLog(
+  dataDir: string,
+  target: string,
+  onProgress?: (progress: { totalPages: number; remainingPages: number }) => void,
+): Promise<{ file: string; bytes: number }> {
+  const { backupSqliteLog } = await import('./sqlite');
+  return backupSqliteLog(dataDir, target, onProgress);
+}

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../cli-context';
+import { registerBackupCommand } from './backup.command';
 import { registerExportCommand } from './export.command';
 import { registerExportKeyCommand } from './export-key.command';
 import { registerImportCommand } from './import.command';
@@ -23,6 +24,7 @@ const registrations: RegisterCommand[] = [
   registerVerifyCommand,
   registerExportKeyCommand,
   registerSimulateCommand,
+  registerBackupCommand,
 ];
 
 export function registerCommands(

@@ -1,1 +1,2 @@
 export { SqliteEventStore, type GroupCommitInfo, type SqliteEventStoreOptions } from './sqlite-event-store';
+export { backupSqliteLog, type BackupProgress } from './backup';
