@@ -39,7 +39,11 @@ function runStormAndKill(dataDir: string, acksBeforeKill: number, killDelayMs: n
         if (kind === 'begin') appends.set(ids, { ids: ids.split(','), acked: false });
         if (kind === 'ack') {
           const append = appends.get(ids);
-          if (append === undefined) throw new Error(`ack without begin: ${ids}`);
+          if (append === undefined) {
+            child.kill('SIGKILL');
+            reject(new Error(`the writer acknowledged an append it never began: ${ids}`));
+            return;
+          }
           append.acked = true;
           acks++;
         }
@@ -83,8 +87,8 @@ describe('SqliteEventStore after a kill -9 in the middle of group commits', () =
   it('keeps every acknowledged append, and every append whole or not at all, across repeated crashes', async () => {
     const issued = new Map<string, { ids: string[]; acked: boolean }>();
     let inFlightAtKills = 0;
-    for (const killDelayMs of [0, 2, 7, 13]) {
-      const report = await runStormAndKill(dataDir, 1500, killDelayMs);
+    for (const killDelayMs of [0, 3, 11]) {
+      const report = await runStormAndKill(dataDir, 1000, killDelayMs);
       expect(report.signal).toBe('SIGKILL');
       for (const [key, append] of report.appends) {
         issued.set(key, append);
@@ -130,7 +134,7 @@ describe('SqliteEventStore after a kill -9 in the middle of group commits', () =
       }
     }
     // Each kill landed mid-storm, with appends still waiting for their commit.
-    expect(inFlightAtKills).toBeGreaterThanOrEqual(4);
+    expect(inFlightAtKills).toBeGreaterThanOrEqual(3);
 
     const store = SqliteEventStore.open({ dataDir });
     try {
@@ -144,5 +148,5 @@ describe('SqliteEventStore after a kill -9 in the middle of group commits', () =
     } finally {
       await store.close();
     }
-  });
+  }, 180_000);
 });

@@ -25,7 +25,7 @@ const writers = Number(process.argv[3] || 64);
 const streams = Number(process.argv[4] || 24);
 
 // Never outlive a parent that died without killing us.
-setTimeout(() => process.exit(5), 120_000);
+setTimeout(() => process.exit(5), 300_000);
 process.stdout.on('error', () => process.exit(6));
 
 const store = SqliteEventStore.open({ dataDir });
