@@ -207,6 +207,29 @@ describe('SqliteEventStore (embedded specifics)', () => {
     expect(result.nextExpectedRevision).toBe(2n);
   });
 
+  it('delivers to live subscribers the events another process commits to the same file', async () => {
+    const service = open();
+    const importer = open();
+    const received: RecordedEvent[] = [];
+    let caughtUp!: () => void;
+    const ready = new Promise<void>((resolve) => (caughtUp = resolve));
+    const subscription = service.subscribeToAll({ from: START }).subscribe((message: SubscriptionMessage) => {
+      if (message.kind === 'event') received.push(message.event);
+      else caughtUp();
+    });
+    try {
+      await ready;
+      const appended = newEvents(3);
+      await importer.append({ stream: 'imported', events: appended, expectedRevision: 'any' });
+      for (let waited = 0; received.length < 3 && waited < 100; waited++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(received.map((e) => e.eventId)).toEqual(appended.map((e) => e.eventId));
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
   it('commits appends it had accepted when closed', async () => {
     const store = open();
     const pending = store.append({ stream: 'late', events: newEvents(3), expectedRevision: 'no_stream' });

@@ -119,6 +119,7 @@ function positionBound(position: LogPosition): number {
 }
 
 const EMPTY_METADATA = '{}';
+const FOREIGN_COMMIT_POLL_MS = 200;
 
 function parseObject(json: string | null): JsonObject {
   return json === null ? {} : (JSON.parse(json) as JsonObject);
@@ -297,6 +298,8 @@ export class SqliteEventStore implements EventStore {
   private committing = false;
   private closed = false;
   private readonly subscriptions = new Set<LiveSubscription>();
+  private foreignCommitTimer: NodeJS.Timeout | undefined;
+  private dataVersion = -1;
 
   private constructor(
     private readonly db: Database.Database,
@@ -463,6 +466,7 @@ export class SqliteEventStore implements EventStore {
       };
       this.subscriptions.add(subscription);
       this.schedulePump(subscription);
+      this.watchForeignCommits();
       return () => {
         this.subscriptions.delete(subscription);
       };
@@ -483,12 +487,43 @@ export class SqliteEventStore implements EventStore {
     // Appends already accepted are committed, not dropped.
     if (this.queue.length > 0) this.flush();
     this.closed = true;
+    if (this.foreignCommitTimer !== undefined) clearInterval(this.foreignCommitTimer);
+    this.foreignCommitTimer = undefined;
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     const subscriptions = [...this.subscriptions];
     this.subscriptions.clear();
     for (const subscription of subscriptions) subscription.subscriber.error(new StoreClosedError());
     this.db.close();
+  }
+
+  /**
+   * Another process (the CLI's import, say) may append to the same file; its commits wake no one here.
+   * `PRAGMA data_version` changes exactly when another connection has committed, so polling it while anyone
+   * is subscribed lets live subscribers see those events within a fraction of a second.
+   */
+  private watchForeignCommits(): void {
+    if (this.foreignCommitTimer !== undefined) return;
+    this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    this.foreignCommitTimer = setInterval(() => {
+      if (this.closed) return;
+      if (this.subscriptions.size === 0) {
+        clearInterval(this.foreignCommitTimer);
+        this.foreignCommitTimer = undefined;
+        return;
+      }
+      let version: number;
+      try {
+        version = this.db.pragma('data_version', { simple: true }) as number;
+      } catch {
+        return;
+      }
+      if (version === this.dataVersion) return;
+      this.dataVersion = version;
+      if (this.queue.length === 0) this.head = this.readHead();
+      for (const subscription of this.subscriptions) this.schedulePump(subscription);
+    }, FOREIGN_COMMIT_POLL_MS);
+    this.foreignCommitTimer.unref();
   }
 
   private assertOpen(): void {
