@@ -1,3 +1,4 @@
 export * from './ledger-client';
 export * from './ledger-client.errors';
 export * from './ledger-client.types';
+export * from './decision-cache';

@@ -1,0 +1,79 @@
+import { startLedger, uniqueIds, type LedgerTestApp } from '../../../test/support/ledger-test-app';
+import { DecisionCache } from './decision-cache';
+
+async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
+  let last = await probe();
+  for (let i = 0; i < 100 && !accept(last); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+describe('DecisionCache: the safe cache pattern on the watch feed', () => {
+  let ledger: LedgerTestApp;
+  let cache: DecisionCache;
+  beforeAll(async () => {
+    ledger = await startLedger();
+    cache = new DecisionCache(ledger.client, { baseUrl: ledger.baseUrl, apiKey: ledger.apiKey }).start();
+    await cache.ready;
+  });
+  afterAll(async () => {
+    cache.stop();
+    await ledger.close();
+  });
+
+  it('serves repeats from the cache and drops a device’s pairs when the feed reports a change', async () => {
+    const id = uniqueIds('cache');
+    const [cam, owner, viewer] = [id('cam'), id('o'), id('v')];
+    await ledger.client.registerDevice({ deviceId: cam, ownerId: owner, actor: 'svc:p' });
+    const grant = await ledger.client.grant(cam, { userId: viewer, actor: owner });
+    expect(await cache.check(viewer, cam, { atLeast: grant.token })).toMatchObject({
+      allowed: true,
+      cached: false,
+    });
+    expect(await cache.check(viewer, cam)).toMatchObject({ allowed: true, role: 'viewer', cached: true });
+
+    await ledger.client.revoke(cam, { userId: viewer, actor: owner });
+    // The feed drops the cached pair; the next answer comes from the ledger and says no.
+    const after = await eventually(
+      () => cache.check(viewer, cam),
+      (answer) => !answer.allowed,
+    );
+    expect(after.allowed).toBe(false);
+  });
+
+  it('never answers a request that demands a token from the cache', async () => {
+    const id = uniqueIds('cache');
+    const [cam, owner, viewer] = [id('cam'), id('o'), id('v')];
+    await ledger.client.registerDevice({ deviceId: cam, ownerId: owner, actor: 'svc:p' });
+    const grant = await ledger.client.grant(cam, { userId: viewer, actor: owner });
+    await cache.check(viewer, cam, { atLeast: grant.token });
+    const revoke = await ledger.client.revoke(cam, { userId: viewer, actor: owner });
+    // Even if the feed has not delivered the revoke yet, the token forces a fresh, correct answer.
+    expect(await cache.check(viewer, cam, { atLeast: revoke.token })).toMatchObject({
+      allowed: false,
+      cached: false,
+    });
+  });
+
+  it('keys entries by the full (user, device) pair', async () => {
+    const id = uniqueIds('cache');
+    const [camA, camB, alice, bob] = [id('camA'), id('camB'), id('alice'), id('bob')];
+    await ledger.client.registerDevice({ deviceId: camA, ownerId: alice, actor: 'svc:p' });
+    const last = await ledger.client.registerDevice({ deviceId: camB, ownerId: bob, actor: 'svc:p' });
+    await ledger.client.check({ userId: alice, deviceId: camA, atLeast: last.token });
+    const answers = await Promise.all([
+      cache.check(alice, camA),
+      cache.check(alice, camB),
+      cache.check(bob, camA),
+      cache.check(bob, camB),
+    ]);
+    expect(answers.map((a) => a.allowed)).toEqual([true, false, false, true]);
+    const again = await Promise.all([cache.check(alice, camB), cache.check(bob, camA)]);
+    expect(again.map((a) => [a.allowed, a.cached])).toEqual([
+      [false, true],
+      [false, true],
+    ]);
+  });
+});
