@@ -74,6 +74,7 @@ export class AccessReference {
   private lastChangeAt = -Infinity;
   private readonly intervals: Interval[] = [];
   private closedCount = 0;
+  private settledCache: Interval[] | null = null;
 
   /** Which rule (if any) refuses the command, in the order the ledger checks them. */
   refusal(command: RefCommand): RefRefusal | null {
@@ -100,6 +101,7 @@ export class AccessReference {
   /** Applies an accepted command (the caller checked `refusal` first). */
   apply(command: RefCommand): void {
     const t = command.at;
+    this.settledCache = null;
     this.expireUpTo(t);
     this.lastChangeAt = t;
     switch (command.kind) {
@@ -237,6 +239,7 @@ export class AccessReference {
    * everything already closed, in expiry order). Copies; the model itself is not touched.
    */
   private settled(): Interval[] {
+    if (this.settledCache) return this.settledCache;
     const pending = this.intervals
       .filter((i) => i.endedBy === null && i.expiresAt !== null)
       .sort((a, b) => a.expiresAt! - b.expiresAt!);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   applyDeviceEvent,
+  cloneTimeline,
   decide,
   type DeviceCommand,
   type DeviceEvent,
@@ -113,6 +114,7 @@ export interface StepOutcome {
   /** True when deciding a refused command changed the state it was given. */
   readonly refusalMutated: boolean;
   readonly events: readonly DeviceEvent[];
+  /** A copy of the state the command was decided on (the fold itself mutates in place). */
   readonly stateBefore: DeviceState;
 }
 
@@ -200,7 +202,7 @@ export function runHistory(deviceId: string, steps: readonly Step[], t0 = T0): R
     const command = deviceCommand(deviceId, ref);
     const expected = reference.refusal(ref);
     const before = fingerprint(state);
-    const stateBefore = state;
+    const stateBefore = state && cloneTimeline(state);
     let produced: DeviceEvent[] = [];
     let actual: string | null = null;
     try {

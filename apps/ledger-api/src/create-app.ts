@@ -1,14 +1,60 @@
+import { isUtf8 } from 'node:buffer';
 import { BadRequestException, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ValidationError } from 'class-validator';
+import type { RawServerDefault } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger/config';
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+/** The deepest body of the contract nests 3 levels; hostile nesting must be a 400, not a stack overflow. */
+export const MAX_BODY_DEPTH = 32;
+
+function badRequest(message: string): Error {
+  return Object.assign(new Error(message), { statusCode: 400 });
+}
+
+/** One pass over JSON text: does any array or object nest deeper than `limit`? Strings are skipped. */
+function nestsDeeperThan(body: Buffer, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Field names no body of the contract has, which the validation layer cannot see: class-transformer drops keys
+ * that name `Object.prototype` members (and lets `prototype` through), so they would be silently ignored
+ * instead of refused as unknown fields.
+ */
+const RESERVED_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
+/** Path of the first reserved key in a parsed body (nesting is already bounded), or null. */
+function reservedKeyPath(value: unknown, prefix: string): string | null {
+  if (value === null || typeof value !== 'object') return null;
+  const entries: Array<[string, unknown]> = Array.isArray(value)
+    ? value.map((item, index) => [String(index), item])
+    : Object.entries(value);
+  for (const [key, item] of entries) {
+    if (!Array.isArray(value) && RESERVED_KEYS.has(key)) return `${prefix}${key}`;
+    const found = reservedKeyPath(item, `${prefix}${key}.`);
+    if (found) return found;
+  }
+  return null;
+}
 
 /** Flattens nested validation errors so the message names the full field path (`views.3.occurredAt`). */
 function describeErrors(errors: ValidationError[], prefix = ''): string[] {
@@ -42,6 +88,28 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(PinoLogger));
+  // JSON bodies must be UTF-8 (RFC 8259): evidence is stored as sent or refused, never silently rewritten.
+  const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
+  app.useBodyParser<RawServerDefault>(
+    'application/json',
+    { bodyLimit: MAX_BODY_BYTES },
+    (request, body, done) => {
+      if (!isUtf8(body)) return done(badRequest('body is not valid UTF-8'), undefined);
+      if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
+        return done(badRequest(`body nests deeper than ${MAX_BODY_DEPTH} levels`), undefined);
+      }
+      parseJson(request, body.toString('utf8'), (error, parsed) => {
+        if (error) return done(error, undefined);
+        // Every body of the contract is an object; `null` would otherwise read as `{}` to the validation pipe.
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          return done(badRequest('body must be a JSON object'), undefined);
+        }
+        const reserved = reservedKeyPath(parsed, '');
+        if (reserved) return done(badRequest(`property ${reserved} should not exist`), undefined);
+        done(null, parsed);
+      });
+    },
+  );
   const metrics = app.get(LedgerMetrics);
   app
     .getHttpAdapter()

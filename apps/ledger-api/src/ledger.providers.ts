@@ -27,6 +27,7 @@ export const ledgerProviders: Provider[] = [
       const logger = new Logger('RelationshipProjection');
       const projection = new LiveProjection(store, {
         snapshotDir: path.join(config.dataDir, 'snapshots'),
+        snapshotEveryEvents: config.snapshotEveryEvents,
         logger: { log: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
       });
       await projection.start();

@@ -283,11 +283,12 @@ export class LedgerCommands {
     build: (now: number) => DeviceCommand,
     metadata: JsonObject | undefined,
   ): Promise<LogPosition> {
-    const now = this.clock.now();
-    const command = build(now);
     const retries = this.options.maxConflictRetries ?? 8;
     for (let attempt = 0; ; attempt++) {
       const stored = await this.store.readStream(Streams.device(deviceId));
+      // Receipt time is read after the stream, on every attempt: a change the caller did not date is then
+      // dated at or after every change it is decided against, so losing a race never makes it "out of order".
+      const command = build(this.clock.now());
       const state = foldDeviceEvents(
         stored.map((e) => ({ type: e.type, data: e.data }) as unknown as DeviceEvent),
       );

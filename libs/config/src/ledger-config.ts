@@ -21,6 +21,8 @@ export interface LedgerConfig {
   readonly exportKey: string | null;
   /** How long a read waits for the projection to reach an `atLeast` token before answering 503. */
   readonly consistencyWaitMs: number;
+  /** The projection writes a snapshot after this many applied events (and on shutdown). */
+  readonly snapshotEveryEvents: number;
   readonly logLevel: string;
 }
 
@@ -97,6 +99,7 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     apiKeys: parseApiKeys(env.LEDGER_API_KEYS),
     exportKey: env.LEDGER_EXPORT_KEY?.trim() || null,
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),
+    snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };
 }

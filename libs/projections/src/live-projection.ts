@@ -8,7 +8,14 @@ import {
   type RecordedEvent,
 } from '@ledger/event-store';
 import { IdempotencyIndex } from './idempotency.index';
-import { loadSnapshot, removeSnapshot, writeSnapshot } from './projection-snapshot';
+import {
+  loadSnapshot,
+  removeSnapshot,
+  snapshotAnchorOf,
+  writeSnapshot,
+  type SnapshotAnchor,
+  type SnapshotHeader,
+} from './projection-snapshot';
 import { RelationshipTable, type RelationshipChange } from './relationship-table.projection';
 
 export class ConsistencyTimeoutError extends Error {
@@ -62,6 +69,9 @@ export class LiveProjection {
   private stopped = false;
   private sinceSnapshot = 0;
   private lastEventAt = 0;
+  /** The last event applied since start; until there is one, the loaded snapshot's anchor stands for it. */
+  private lastApplied: RecordedEvent | null = null;
+  private loadedAnchor: SnapshotAnchor | null = null;
   private liveApplied = 0;
   private resubscribeTimer: NodeJS.Timeout | null = null;
   private readonly logger: ProjectionLogger;
@@ -109,8 +119,15 @@ export class LiveProjection {
           );
           removeSnapshot(dir);
           this.resetModels();
+        } else if (!(await this.isInLog(result.header))) {
+          this.logger.warn(
+            `projection snapshot at ${positionToToken(result.position)} was built from another log (its last event is not in this one); discarding it`,
+          );
+          removeSnapshot(dir);
+          this.resetModels();
         } else {
           this.current = result.position;
+          this.loadedAnchor = result.header.anchor ?? null;
           this.logger.log(
             `projection snapshot loaded at ${positionToToken(result.position)} (${result.header.devices} devices)`,
           );
@@ -138,6 +155,23 @@ export class LiveProjection {
         },
       );
     });
+  }
+
+  /** Is the snapshot's last event still in the log, at the same place? */
+  private async isInLog(header: SnapshotHeader): Promise<boolean> {
+    const anchor = header.anchor;
+    if (!anchor) return true;
+    const [event] = await this.store.readStream(anchor.stream, {
+      fromRevision: BigInt(anchor.revision),
+      maxCount: 1,
+    });
+    return (
+      event !== undefined &&
+      event.revision === BigInt(anchor.revision) &&
+      event.eventId === anchor.eventId &&
+      event.position.commit === BigInt(anchor.commit) &&
+      event.position.prepare === BigInt(anchor.prepare)
+    );
   }
 
   private resetModels(): void {
@@ -179,6 +213,7 @@ export class LiveProjection {
     if (comparePositions(event.position, this.current) <= 0) return;
     const change = this.table.apply(event);
     if (event.metadata.idempotency !== undefined) this.idempotency.apply(event);
+    this.lastApplied = event;
     this.lastEventAt = Date.now();
     if (this.caughtUp) this.liveApplied++;
     this.advance(event.position);
@@ -235,7 +270,8 @@ export class LiveProjection {
     const dir = this.options.snapshotDir;
     if (!dir) return;
     this.sinceSnapshot = 0;
-    writeSnapshot(dir, this.store.name, this.current, this.table, this.idempotency);
+    const anchor = this.lastApplied ? snapshotAnchorOf(this.lastApplied) : this.loadedAnchor;
+    writeSnapshot(dir, this.store.name, this.current, this.table, this.idempotency, anchor);
   }
 
   async stop(): Promise<void> {
@@ -261,7 +297,13 @@ export async function rebuildFromLog(
   store: EventStore,
   options: { onProgress?: (events: number) => void; pageSize?: number; upTo?: LogPosition } = {},
 ): Promise<
-  RebuildResult & { table: RelationshipTable; idempotency: IdempotencyIndex; position: LogPosition }
+  RebuildResult & {
+    table: RelationshipTable;
+    idempotency: IdempotencyIndex;
+    position: LogPosition;
+    /** Pass to `writeSnapshot`, so the snapshot can later prove it belongs to this log. */
+    anchor: SnapshotAnchor | null;
+  }
 > {
   const table = new RelationshipTable();
   const idempotency = new IdempotencyIndex();
@@ -269,6 +311,7 @@ export async function rebuildFromLog(
   let from: LogPosition = START;
   let position: LogPosition = START;
   let events = 0;
+  let last: RecordedEvent | null = null;
   for (;;) {
     const page = await store.readAll({ from, direction: 'forwards', maxCount: options.pageSize ?? 5000 });
     let done = page.isEnd;
@@ -280,6 +323,7 @@ export async function rebuildFromLog(
       table.apply(event);
       if (event.metadata.idempotency !== undefined) idempotency.apply(event);
       position = event.position;
+      last = event;
       events++;
     }
     options.onProgress?.(events);
@@ -297,5 +341,6 @@ export async function rebuildFromLog(
     table,
     idempotency,
     position,
+    anchor: last ? snapshotAnchorOf(last) : null,
   };
 }

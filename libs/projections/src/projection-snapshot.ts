@@ -8,6 +8,33 @@ import type { RelationshipTable, SerializedDevice } from './relationship-table.p
 export const SNAPSHOT_FILE = 'relationships.snapshot';
 const FORMAT = 'ledger-projection-snapshot/1';
 
+/**
+ * The last event a snapshot applied. On load it must still be in the log at the same place, or the snapshot
+ * belongs to another log (replaced, restored from a backup and written to since) and is discarded.
+ */
+export interface SnapshotAnchor {
+  readonly stream: string;
+  readonly revision: string;
+  readonly eventId: string;
+  readonly commit: string;
+  readonly prepare: string;
+}
+
+export function snapshotAnchorOf(event: {
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly eventId: string;
+  readonly position: LogPosition;
+}): SnapshotAnchor {
+  return {
+    stream: event.stream,
+    revision: event.revision.toString(),
+    eventId: event.eventId,
+    commit: event.position.commit.toString(),
+    prepare: event.position.prepare.toString(),
+  };
+}
+
 export interface SnapshotHeader {
   readonly format: string;
   readonly store: string;
@@ -16,6 +43,8 @@ export interface SnapshotHeader {
   readonly devices: number;
   readonly idempotencyKeys: number;
   readonly writtenAt: string;
+  /** Absent in snapshots written without one (older versions): only the head check applies to those. */
+  readonly anchor?: SnapshotAnchor;
 }
 
 /**
@@ -29,6 +58,7 @@ export function writeSnapshot(
   position: LogPosition,
   table: RelationshipTable,
   idempotency: IdempotencyIndex,
+  anchor: SnapshotAnchor | null = null,
 ): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, SNAPSHOT_FILE);
@@ -54,6 +84,7 @@ export function writeSnapshot(
       devices: table.deviceCount,
       idempotencyKeys: idempotency.size,
       writtenAt: new Date().toISOString(),
+      ...(anchor ? { anchor } : {}),
     };
     write(JSON.stringify(header));
     for (const device of table.serialize()) write('D' + JSON.stringify(device));

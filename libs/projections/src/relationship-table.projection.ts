@@ -27,6 +27,10 @@ export function isDeviceEvent(event: { type: string }): boolean {
   return DEVICE_TYPES.has(event.type);
 }
 
+/** A user's devices: one id, a short list, or (past `SMALL_DEVICE_LIST`) a set. */
+type UserDevices = string | string[] | Set<string>;
+const SMALL_DEVICE_LIST = 16;
+
 /** One relationship change, as the watch feed and cache invalidation see it. */
 export interface RelationshipChange {
   readonly type: DeviceEvent['type'];
@@ -52,8 +56,12 @@ export interface SerializedDevice {
  */
 export class RelationshipTable {
   private readonly devices = new Map<string, DeviceTimeline>();
-  /** user → devices the user has ever had access to; callers filter by the instant they ask about. */
-  private readonly userDevices = new Map<string, Set<string>>();
+  /**
+   * user → devices the user has ever had access to; callers filter by the instant they ask about. Most users
+   * have one or a few devices, so the devices are held as the bare id, then a small array, and only past
+   * `SMALL_DEVICE_LIST` a Set: a Set per user would be the table's largest cost per relationship.
+   */
+  private readonly userDevices = new Map<string, UserDevices>();
   private relationships = 0;
 
   get deviceCount(): number {
@@ -106,21 +114,29 @@ export class RelationshipTable {
     }
     if (!existing) return null;
     applyDeviceEvent(existing, domainEvent);
-    if (domainEvent.type === 'AccessGranted') this.link(domainEvent.data.userId, data.deviceId);
-    if (domainEvent.type === 'OwnershipTransferred') this.link(domainEvent.data.newOwnerId, data.deviceId);
+    // The timeline's own id string, not the event's copy: one string per device, however many relationships.
+    if (domainEvent.type === 'AccessGranted') this.link(domainEvent.data.userId, existing.deviceId);
+    if (domainEvent.type === 'OwnershipTransferred')
+      this.link(domainEvent.data.newOwnerId, existing.deviceId);
     return { type: domainEvent.type, deviceId: data.deviceId, userIds, occurredAt: data.occurredAt };
   }
 
   private link(userId: string, deviceId: string): void {
-    let set = this.userDevices.get(userId);
-    if (!set) {
-      set = new Set();
-      this.userDevices.set(userId, set);
+    const devices = this.userDevices.get(userId);
+    if (devices === undefined) {
+      this.userDevices.set(userId, deviceId);
+    } else if (typeof devices === 'string') {
+      if (devices === deviceId) return;
+      this.userDevices.set(userId, [devices, deviceId]);
+    } else if (Array.isArray(devices)) {
+      if (devices.includes(deviceId)) return;
+      if (devices.length < SMALL_DEVICE_LIST) devices.push(deviceId);
+      else this.userDevices.set(userId, new Set([...devices, deviceId]));
+    } else {
+      if (devices.has(deviceId)) return;
+      devices.add(deviceId);
     }
-    if (!set.has(deviceId)) {
-      set.add(deviceId);
-      this.relationships++;
-    }
+    this.relationships++;
   }
 
   timeline(deviceId: string): DeviceTimeline | undefined {
@@ -139,7 +155,8 @@ export class RelationshipTable {
 
   userAccess(userId: string, at: Millis): Array<ActiveAccess & { deviceId: string }> {
     const result: Array<ActiveAccess & { deviceId: string }> = [];
-    for (const deviceId of this.userDevices.get(userId) ?? []) {
+    const devices = this.userDevices.get(userId);
+    for (const deviceId of devices === undefined ? [] : typeof devices === 'string' ? [devices] : devices) {
       const timeline = this.devices.get(deviceId);
       const access = timeline ? userAccessAt(timeline, userId, at) : null;
       if (access) result.push({ ...access, deviceId });

@@ -33,6 +33,7 @@ export const registerRebuildCommand: RegisterCommand = (program, context) => {
             result.position,
             result.table,
             result.idempotency,
+            result.anchor,
           );
         }
         const summary = {

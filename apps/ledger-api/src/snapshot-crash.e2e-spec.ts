@@ -1,0 +1,344 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Streams } from '@ledger/domain';
+import { openEventStore, type EventStore } from '@ledger/event-store';
+import { LiveProjection, rebuildFromLog, RelationshipTable, SNAPSHOT_FILE } from '@ledger/projections';
+import { SqliteEventStore } from '../../../libs/event-store/src/sqlite';
+import {
+  spawnLedger,
+  TEST_API_KEY,
+  TEST_API_KEYS,
+  type LedgerChild,
+} from '../../../test/support/ledger-child';
+import { startLedger, tempDataDir } from '../../../test/support/ledger-test-app';
+import { seededRandom } from '../../../test/support/seeded-random';
+
+/**
+ * The projection snapshot is only a shortcut: whatever happens to it — torn, edited, left behind by a log that
+ * was replaced, or cut short by kill -9 — the service must start and serve exactly what a rebuild from the log
+ * gives, never the snapshot's idea of the world.
+ */
+
+const LOG_FILES = ['events.sqlite3', 'events.sqlite3-wal', 'events.sqlite3-shm'];
+/** These tests tear and swap the embedded store's files, so they pin it even in the EventStoreDB suite. */
+const EMBEDDED = { EVENTSTORE_CONNECTION_STRING: '' };
+const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+
+async function post(
+  child: { baseUrl: string },
+  urlPath: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const response = await fetch(`${child.baseUrl}${urlPath}`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as { token?: string; message?: string } };
+}
+
+async function served(child: LedgerChild): Promise<{ token: string; digest: string }> {
+  const response = await fetch(`${child.baseUrl}/v1/projection`, { headers: auth });
+  expect(response.status).toBe(200);
+  return (await response.json()) as { token: string; digest: string };
+}
+
+async function withStore<T>(dataDir: string, use: (store: EventStore) => Promise<T>): Promise<T> {
+  const store = await openEventStore({ dataDir, eventStoreConnectionString: null });
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const rebuilt = (dataDir: string) => withStore(dataDir, (store) => rebuildFromLog(store));
+
+/** Registers devices and walks them through grants (some expiring), a revoke and a transfer. */
+async function writeChanges(child: { baseUrl: string }, prefix: string, devices: number): Promise<void> {
+  const expires = new Date(Date.now() + 3_600_000).toISOString();
+  await Promise.all(
+    Array.from({ length: devices }, async (_unused, d) => {
+      const cam = `${prefix}-cam-${d}`;
+      const results = [
+        await post(
+          child,
+          '/v1/devices',
+          { deviceId: cam, ownerId: `${prefix}-o${d}`, actor: 'svc:p' },
+          { 'idempotency-key': `${prefix}-reg-${d}` },
+        ),
+      ];
+      for (let v = 0; v < 3; v++) {
+        results.push(
+          await post(child, `/v1/devices/${cam}/grants`, {
+            userId: `${prefix}-v${v}`,
+            actor: 'svc:p',
+            ...(v === 1 ? { expiresAt: expires } : {}),
+          }),
+        );
+      }
+      results.push(
+        await post(child, `/v1/devices/${cam}/revocations`, { userId: `${prefix}-v0`, actor: 'svc:p' }),
+      );
+      if (d % 2 === 1) {
+        results.push(
+          await post(child, `/v1/devices/${cam}/transfers`, {
+            newOwnerId: `${prefix}-v2`,
+            actor: 'svc:p',
+            keepViewers: true,
+          }),
+        );
+      }
+      expect(results.map((r) => r.status)).toEqual(results.map(() => 201));
+    }),
+  );
+}
+
+/** Starts the service (a child process) on the data dir and checks it serves exactly the rebuild. */
+async function startAndCompare(dataDir: string, env: Record<string, string> = {}): Promise<LedgerChild> {
+  const expected = await rebuilt(dataDir);
+  const child = await spawnLedger(dataDir, { LOG_LEVEL: 'info', ...EMBEDDED, ...env });
+  try {
+    expect(await served(child)).toEqual({ token: expected.token, digest: expected.digest });
+  } catch (error) {
+    await child.kill('SIGKILL');
+    throw error;
+  }
+  return child;
+}
+
+async function restartAndCompare(dataDir: string): Promise<string> {
+  const child = await startAndCompare(dataDir);
+  await child.kill('SIGKILL');
+  return child.output();
+}
+
+function copyLog(from: string, to: string): void {
+  for (const file of LOG_FILES) {
+    fs.rmSync(path.join(to, file), { force: true });
+    if (fs.existsSync(path.join(from, file))) fs.copyFileSync(path.join(from, file), path.join(to, file));
+  }
+}
+
+function registration(deviceId: string, ownerId: string) {
+  return {
+    stream: Streams.device(deviceId),
+    expectedRevision: 'no_stream' as const,
+    events: [
+      {
+        eventId: randomUUID(),
+        type: 'DeviceRegistered',
+        data: {
+          deviceId,
+          ownerId,
+          actor: 'cli',
+          occurredAt: '2024-02-16T09:00:00.000Z',
+          recordedAt: '2024-02-16T09:00:00.000Z',
+        },
+      },
+    ],
+  };
+}
+
+describe('projection snapshot safety', () => {
+  /** The log after a first batch of changes, and after a second one; `sound` is the snapshot of the second. */
+  const shortLog = tempDataDir('ledger-snapshot-short-');
+  const longLog = tempDataDir('ledger-snapshot-long-');
+  let sound: Buffer;
+
+  beforeAll(async () => {
+    const env = { LEDGER_API_KEYS: TEST_API_KEYS, ...EMBEDDED };
+    const first = await startLedger({ dataDir: longLog, env });
+    await writeChanges(first, 'a', 6);
+    await first.close();
+    copyLog(longLog, shortLog);
+    const second = await startLedger({ dataDir: longLog, env });
+    await writeChanges(second, 'b', 6);
+    await second.close();
+    sound = fs.readFileSync(path.join(longLog, 'snapshots', SNAPSHOT_FILE));
+  });
+
+  /** A data dir holding the given log and snapshot. */
+  function dataDirWith(log: string, snapshot: Buffer): string {
+    const dir = tempDataDir('ledger-snapshot-');
+    copyLog(log, dir);
+    fs.mkdirSync(path.join(dir, 'snapshots'));
+    fs.writeFileSync(path.join(dir, 'snapshots', SNAPSHOT_FILE), snapshot);
+    return dir;
+  }
+
+  describe('the service (a child process)', () => {
+    it('discards a torn (truncated) snapshot and a leftover temp file, starts, serves exactly the rebuild, and still knows its Idempotency-Keys', async () => {
+      const dir = dataDirWith(longLog, sound.subarray(0, Math.floor(sound.length / 2)));
+      fs.writeFileSync(
+        path.join(dir, 'snapshots', `${SNAPSHOT_FILE}.999999.tmp`),
+        'half a snapshot from a crashed writer',
+      );
+      const child = await startAndCompare(dir);
+      try {
+        // The snapshot also carried the idempotency index: without it, the log still answers repeats.
+        const before = await served(child);
+        const body = { deviceId: 'a-cam-0', ownerId: 'a-o0', actor: 'svc:p' };
+        const repeat = await post(child, '/v1/devices', body, { 'idempotency-key': 'a-reg-0' });
+        expect(repeat).toEqual({ status: 201, body: { deviceId: 'a-cam-0', token: expect.any(String) } });
+        const reused = await post(
+          child,
+          '/v1/devices',
+          { ...body, ownerId: 'mallory' },
+          { 'idempotency-key': 'a-reg-0' },
+        );
+        expect(reused.status).toBe(409);
+        expect(await served(child)).toEqual(before);
+      } finally {
+        await child.kill('SIGKILL');
+      }
+      const output = child.output();
+      expect(output).toMatch(/projection snapshot discarded \(torn/);
+      expect(output).not.toMatch(/projection snapshot loaded/);
+    });
+
+    it('discards a snapshot edited so that it still parses (one digit changed), by its checksum', async () => {
+      const lines = sound.toString('utf8').split('\n');
+      const line = lines.findIndex((l) => l.startsWith('D') && /"registeredAt":\d/.test(l));
+      lines[line] = lines[line].replace(
+        /"registeredAt":(\d+)/,
+        (_m, ms: string) => `"registeredAt":${Number(ms) + 1000}`,
+      );
+      // The edit matters: loaded as is, the table would not be the log's.
+      const edited = new RelationshipTable();
+      for (const l of lines) if (l.startsWith('D')) edited.restore(JSON.parse(l.slice(1)));
+      expect(edited.digest()).not.toBe((await rebuilt(longLog)).digest);
+
+      const output = await restartAndCompare(dataDirWith(longLog, Buffer.from(lines.join('\n'))));
+      expect(output).toMatch(/projection snapshot discarded \(torn or edited: checksum mismatch/);
+    });
+
+    it('discards a stale snapshot whose log was replaced by an older copy; after kill -9 during snapshot writes, restarts to the rebuild', async () => {
+      const dir = dataDirWith(shortLog, sound);
+      expect((await rebuilt(dir)).events).toBeLessThan((await rebuilt(longLog)).events);
+      // Snapshots after every event, so the kill below lands among snapshot writes.
+      const child = await startAndCompare(dir, { LEDGER_SNAPSHOT_EVERY: '1' });
+      expect(child.output()).toMatch(/ahead of the log head/);
+
+      const random = seededRandom();
+      let acknowledged = 0;
+      let stop = false;
+      const worker = async (w: number) => {
+        const cam = `k-cam-${w}`;
+        for (let n = 0; !stop; n++) {
+          try {
+            const response =
+              n === 0
+                ? await post(child, '/v1/devices', { deviceId: cam, ownerId: `k-o${w}`, actor: 'svc:p' })
+                : random.chance(0.5)
+                  ? await post(child, `/v1/devices/${cam}/grants`, { userId: `k-v${n % 7}`, actor: 'svc:p' })
+                  : await post(child, '/v1/views/batch', {
+                      views: Array.from({ length: 5 }, (_unused, i) => ({
+                        viewerId: `k-v${i}`,
+                        deviceId: cam,
+                        mediaId: `m-${n}-${i}`,
+                        mediaType: 'thumbnail',
+                        action: 'delivered',
+                        occurredAt: new Date().toISOString(),
+                      })),
+                    });
+            if (response.status === 201) acknowledged++;
+          } catch {
+            return; // killed under us
+          }
+        }
+      };
+      const writers = Array.from({ length: 6 }, (_unused, w) => worker(w));
+      const snapshot = path.join(dir, 'snapshots', SNAPSHOT_FILE);
+      // Kill once snapshots have been rewritten many times, at a moment chosen by the seed.
+      const target = 25 + random.int(0, 25);
+      while (acknowledged < target || !fs.existsSync(snapshot))
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      await child.kill('SIGKILL');
+      stop = true;
+      await Promise.all(writers);
+
+      const output = await restartAndCompare(dir);
+      expect(output).not.toMatch(/failed to start/);
+      expect((await rebuilt(dir)).events).toBeGreaterThanOrEqual(acknowledged);
+    });
+  });
+
+  describe('the projection (in process)', () => {
+    async function startWith(
+      logDir: string,
+      snapshot: Buffer,
+    ): Promise<{ warned: string[]; loaded: boolean }> {
+      const dir = dataDirWith(logDir, snapshot);
+      return withStore(dir, async (store) => {
+        const warned: string[] = [];
+        let loaded = false;
+        const projection = new LiveProjection(store, {
+          snapshotDir: path.join(dir, 'snapshots'),
+          logger: {
+            log: (m) => (loaded ||= /snapshot loaded/.test(m)),
+            warn: (m) => warned.push(m),
+            error: () => undefined,
+          },
+        });
+        await projection.start();
+        try {
+          const expected = await rebuildFromLog(store);
+          expect({ digest: projection.digest(), token: projection.token }).toEqual({
+            digest: expected.digest,
+            token: expected.token,
+          });
+        } finally {
+          await projection.stop();
+        }
+        return { warned, loaded };
+      });
+    }
+
+    it('uses a sound snapshot, and discards every byte flip and truncation of it', async () => {
+      expect(await startWith(longLog, sound)).toEqual({ warned: [], loaded: true });
+      const random = seededRandom();
+      for (let i = 0; i < 30; i++) {
+        const damaged = Buffer.from(sound);
+        const at = random.int(0, damaged.length - 1);
+        damaged[at] ^= random.int(1, 255);
+        const torn = i % 3 === 0;
+        const outcome = await startWith(longLog, torn ? sound.subarray(0, at) : damaged);
+        expect({ seed: random.seed, at, torn, outcome }).toEqual({
+          seed: random.seed,
+          at,
+          torn,
+          outcome: { warned: [expect.stringMatching(/discard/)], loaded: false },
+        });
+      }
+    });
+
+    it('discards a snapshot that does not belong to the log: a fresh shorter log, or an older copy written to since', async () => {
+      const fresh = tempDataDir('ledger-snapshot-fresh-');
+      await withStore(fresh, async (store) => {
+        await store.append(registration('other', 'x'));
+      });
+      expect((await startWith(fresh, sound)).warned).toEqual([
+        expect.stringMatching(/ahead of the log head/),
+      ]);
+
+      // The older copy, written to since (by the CLI, another instance): it now reaches past the snapshot's
+      // position, but it is not the log the snapshot was built from.
+      const diverged = tempDataDir('ledger-snapshot-diverged-');
+      copyLog(shortLog, diverged);
+      const snapshotAt = BigInt(
+        (JSON.parse(sound.toString('utf8').split('\n')[0]) as { commit: string }).commit,
+      );
+      const store = SqliteEventStore.open({ dataDir: diverged });
+      try {
+        for (let n = 0; (await store.headPosition()).commit <= snapshotAt; n++)
+          await store.append(registration(`late-${n}`, 'mallory'));
+      } finally {
+        await store.close();
+      }
+      expect((await startWith(diverged, sound)).warned).toEqual([expect.stringMatching(/another log/)]);
+    });
+  });
+});
