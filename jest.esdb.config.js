@@ -23,7 +23,12 @@ const moduleNameMapper = {
 module.exports = {
   displayName: 'esdb',
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc },
+  // See jest.config.js: content-disposition (under @fastify/static) ships ESM only.
+  transform: { '^.+\\.ts$': swc, '/node_modules/content-disposition/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
+  // The API suites assert that a refused request appends nothing by comparing the shared server's head, so
+  // test files must not write to it at the same time.
+  maxWorkers: 1,
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   testEnvironment: 'node',
