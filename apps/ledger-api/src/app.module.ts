@@ -35,8 +35,13 @@ export class AppModule {
               return id;
             },
             // Successful requests log at debug: at info a busy ledger would spend its time writing logs.
+            // A 503 (token not reached in time, store briefly away) is an expected, retryable answer.
             customLogLevel: (_request, response, error) =>
-              error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'debug',
+              response.statusCode >= 500 && response.statusCode !== 503
+                ? 'error'
+                : error || response.statusCode >= 400
+                  ? 'warn'
+                  : 'debug',
             redact: {
               paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'],
               censor: '[redacted]',
