@@ -3,7 +3,8 @@ import { rebuildFromLog } from '@ledger/projections';
 import { spawnLedger, TEST_API_KEY } from '../../../test/support/ledger-child';
 import { tempDataDir } from '../../../test/support/ledger-test-app';
 
-async function allViews(store: EventStore): Promise<Map<string, number>> {
+/** Views of this run only: on EventStoreDB the server is shared with other suites. */
+async function allViews(store: EventStore, run: string): Promise<Map<string, number>> {
   const perBatch = new Map<string, number>();
   let from: LogPosition = START;
   for (;;) {
@@ -14,7 +15,8 @@ async function allViews(store: EventStore): Promise<Map<string, number>> {
       filter: { eventTypes: ['MediaViewed'] },
     });
     for (const event of page.events) {
-      const batch = String(event.data.mediaId).split('.')[0];
+      const [batchRun, batch] = String(event.data.mediaId).split('.');
+      if (batchRun !== run) continue;
       perBatch.set(batch, (perBatch.get(batch) ?? 0) + 1);
     }
     if (page.isEnd || page.next === 'end' || page.events.length === 0) return perBatch;
@@ -25,6 +27,7 @@ async function allViews(store: EventStore): Promise<Map<string, number>> {
 describe('durability under kill -9', () => {
   it('loses no acknowledged view and leaves no half-stored batch when killed during a write storm', async () => {
     const dataDir = tempDataDir('ledger-crash-');
+    const run = `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     const child = await spawnLedger(dataDir);
     const acknowledged = new Set<string>();
     const batchSize = 40;
@@ -37,7 +40,7 @@ describe('durability under kill -9', () => {
         const views = Array.from({ length: batchSize }, (_unused, i) => ({
           viewerId: `viewer-${worker}`,
           deviceId: `cam-${n % 17}`,
-          mediaId: `${batch}.${i}`,
+          mediaId: `${run}.${batch}.${i}`,
           mediaType: 'thumbnail',
           action: 'delivered',
           occurredAt: new Date().toISOString(),
@@ -74,9 +77,13 @@ describe('durability under kill -9', () => {
       await restarted.kill('SIGTERM');
     }
 
-    const store = await openEventStore({ dataDir, eventStoreConnectionString: null });
+    // The child used the same store the suite runs on: embedded in the data dir, or EventStoreDB.
+    const store = await openEventStore({
+      dataDir,
+      eventStoreConnectionString: process.env.EVENTSTORE_CONNECTION_STRING ?? null,
+    });
     try {
-      const stored = await allViews(store);
+      const stored = await allViews(store, run);
       const missing = [...acknowledged].filter((batch) => stored.get(batch) !== batchSize);
       expect(missing).toEqual([]);
       const torn = [...stored].filter(([, count]) => count !== batchSize);
