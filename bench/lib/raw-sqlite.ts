@@ -1,0 +1,24 @@
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { migrate } from '../../libs/event-store/src/sqlite/schema';
+
+/**
+ * A bare better-sqlite3 connection to an events table exactly like the embedded store's: the same schema and
+ * indexes (its own migration) and the same pragmas as `SqliteEventStore.open`, so the baselines differ from the
+ * store only in what the store adds on top.
+ */
+export function openRawEventsDb(dir: string, fileName = 'events.sqlite3'): Database.Database {
+  const db = new Database(path.join(dir, fileName));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('mmap_size = 268435456');
+  db.pragma('journal_size_limit = 67108864');
+  migrate(db);
+  return db;
+}
+
+export const INSERT_EVENT =
+  'INSERT INTO events (position, event_id, stream, revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)';

@@ -1,0 +1,30 @@
+import type { Suite } from '../lib/types';
+import { checkInproc } from './check-inproc';
+import { checkHttp, ingestHttp } from './http';
+import { ingestEmbedded } from './ingest-embedded';
+import { memory } from './memory';
+import { peerEmmett } from './peer-emmett';
+import { replayRebuild } from './replay-rebuild';
+import { restart } from './restart';
+
+export interface SuiteEntry {
+  readonly run: Suite;
+  /** Node flags of the process the suite runs in. */
+  readonly nodeFlags?: readonly string[];
+  /** The suite reads the shared 1M-event log. */
+  readonly needsFleetLog?: boolean;
+  /** Where our code runs: in the suite's own process, or in the servers it starts (what `--profile` profiles). */
+  readonly hotPath: 'suite' | 'children';
+}
+
+/** Every suite, in the order a run executes them. */
+export const SUITES: Readonly<Record<string, SuiteEntry>> = {
+  'ingest.embedded': { run: ingestEmbedded, hotPath: 'suite' },
+  'check.inproc': { run: checkInproc, hotPath: 'suite' },
+  memory: { run: memory, nodeFlags: ['--expose-gc'], hotPath: 'suite' },
+  'peer.emmett': { run: peerEmmett, hotPath: 'suite' },
+  'replay+rebuild': { run: replayRebuild, needsFleetLog: true, hotPath: 'suite' },
+  restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
+  'ingest.http': { run: ingestHttp, hotPath: 'children' },
+  'check.http': { run: checkHttp, hotPath: 'children' },
+};

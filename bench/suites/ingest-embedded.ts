@@ -1,0 +1,126 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { NewEvent } from '@ledger/event-store';
+import { SqliteEventStore } from '../../libs/event-store/src/sqlite';
+import { viewEvents, viewStream, type FleetShape } from '../lib/fixtures';
+import { INSERT_EVENT, openRawEventsDb } from '../lib/raw-sqlite';
+import { median, paired, perSecond, result, timeIt } from '../lib/stats';
+import type { Suite } from '../lib/types';
+
+const SHAPE: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 0 };
+const BATCH = 1000;
+const IN_FLIGHT = 4;
+
+/**
+ * ingest.embedded: views appended through the store port exactly as POST /v1/views/batch does (one append of
+ * 1000 views to a shard stream, expected revision `any`, four batches in flight), against raw better-sqlite3
+ * INSERTs of the same rows with the same table, indexes and pragmas, committed four batches per transaction:
+ * as few fsyncs as the store's group commit can reach with four batches in flight, so the ratio shows what the
+ * store adds per event rather than what group commit saves.
+ */
+export const ingestEmbedded: Suite = async (context, log) => {
+  const total = context.quick ? 100_000 : 300_000;
+  const batches: NewEvent[][] = [];
+  for (let i = 0; i < total; i += BATCH) batches.push(viewEvents(i, BATCH, SHAPE));
+  const rounds = paired();
+  const groupSizes: number[] = [];
+  for (let round = 0; round < context.rounds; round++) {
+    const sides = round % 2 === 0 ? (['ours', 'raw'] as const) : (['raw', 'ours'] as const);
+    for (const side of sides) {
+      const dir = fs.mkdtempSync(path.join(context.workDir, `ingest-${side}-`));
+      try {
+        if (side === 'ours') {
+          const { ms, eventsPerCommit } = await throughStore(dir, batches);
+          rounds.ours.push(perSecond(total, ms));
+          groupSizes.push(eventsPerCommit);
+        } else {
+          rounds.theirs.push(perSecond(total, await rawInserts(dir, batches)));
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    log(
+      `round ${round + 1}: ours ${Math.round(rounds.ours[round])} views/s, raw ${Math.round(rounds.theirs[round])} views/s`,
+    );
+  }
+  return {
+    results: [
+      result(
+        'ingest.embedded',
+        'views/s',
+        `raw better-sqlite3 INSERTs of the same rows, one transaction per ${IN_FLIGHT} batches (${IN_FLIGHT * BATCH} rows), same schema and pragmas (WAL, synchronous=FULL)`,
+        rounds,
+        true,
+      ),
+    ],
+    notes: [
+      `ingest.embedded: ${total.toLocaleString('en-US')} views per round in batches of ${BATCH}, ${IN_FLIGHT} batches in flight; ` +
+        `group commit wrote a median ${Math.round(median(groupSizes))} events per transaction (one fsync each).`,
+    ],
+  };
+};
+
+async function throughStore(
+  dir: string,
+  batches: readonly NewEvent[][],
+): Promise<{ ms: number; eventsPerCommit: number }> {
+  let commits = 0;
+  let events = 0;
+  const store = SqliteEventStore.open({
+    dataDir: dir,
+    onGroupCommit: (info) => {
+      commits++;
+      events += info.events;
+    },
+  });
+  try {
+    let next = 0;
+    const ms = await timeIt(() =>
+      Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (next < batches.length) {
+            const batch = batches[next++];
+            await store.append({ stream: viewStream(batch), expectedRevision: 'any', events: batch });
+          }
+        }),
+      ),
+    );
+    return { ms, eventsPerCommit: events / Math.max(1, commits) };
+  } finally {
+    await store.close();
+  }
+}
+
+async function rawInserts(dir: string, batches: readonly NewEvent[][]): Promise<number> {
+  const db = openRawEventsDb(dir);
+  try {
+    const insert = db.prepare(INSERT_EVENT);
+    const revisions = new Map<string, number>();
+    let position = -1;
+    const writeBatches = db.transaction((group: readonly NewEvent[][]) => {
+      for (const events of group) {
+        const stream = viewStream(events);
+        let revision = revisions.get(stream) ?? -1;
+        for (const event of events) {
+          insert.run(
+            ++position,
+            event.eventId,
+            stream,
+            ++revision,
+            event.type,
+            JSON.stringify(event.data),
+            null,
+          );
+        }
+        revisions.set(stream, revision);
+      }
+    });
+    return await timeIt(() => {
+      for (let i = 0; i < batches.length; i += IN_FLIGHT)
+        writeBatches.immediate(batches.slice(i, i + IN_FLIGHT));
+    });
+  } finally {
+    db.close();
+  }
+}
