@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import {
   concat,
   defer,
@@ -35,7 +35,10 @@ export const HEARTBEAT_MS = 15_000;
  * changes, in log order with no gap between the two (live changes are buffered while history is read).
  */
 @Injectable()
-export class RelationshipFeed {
+export class RelationshipFeed implements BeforeApplicationShutdown {
+  /** Ends every open feed, so a graceful shutdown is not held open by long-lived SSE connections. */
+  private readonly shuttingDown = new Subject<void>();
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projection: LiveProjection,
@@ -66,14 +69,20 @@ export class RelationshipFeed {
       );
       const stop = new Subject<void>();
       closed.subscribe({ next: () => stop.next(), complete: () => stop.next() });
+      const shutdown = this.shuttingDown.subscribe(() => stop.next());
       return new Observable<FeedMessage>((subscriber) => {
         const inner = merge(changes, heartbeats).pipe(takeUntil(stop)).subscribe(subscriber);
         return () => {
           inner.unsubscribe();
+          shutdown.unsubscribe();
           liveSubscription.unsubscribe();
         };
       });
     });
+  }
+
+  beforeApplicationShutdown(): void {
+    this.shuttingDown.next();
   }
 
   private async *readHistory(after: LogPosition, upTo: LogPosition): AsyncGenerator<PositionedChange> {

@@ -81,4 +81,18 @@ describe('GET /v1/watch (change feed for caches)', () => {
     expect((await ledger.http('GET', '/v1/watch?after=nope')).status).toBe(400);
     expect((await ledger.http('GET', '/v1/watch', undefined, { authorization: '' })).status).toBe(401);
   });
+
+  it('ends open feeds on shutdown instead of holding the process open', async () => {
+    const other = await startLedger();
+    const response = await fetch(`${other.baseUrl}/v1/watch`, {
+      headers: { authorization: `Bearer ${other.apiKey}` },
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    await other.close();
+    // The server ended the stream: reading runs to its end instead of waiting for heartbeats forever.
+    let done = false;
+    while (!done) ({ done } = await reader.read().catch(() => ({ done: true, value: undefined })));
+    expect(done).toBe(true);
+  });
 });
