@@ -38,6 +38,15 @@ describe('operability: OpenAPI, metrics, health', () => {
       'event_video',
       'live_stream',
     ]);
+    for (const [path, operations] of Object.entries(doc.body.paths as Record<string, Record<string, any>>)) {
+      if (!path.startsWith('/v1/') || path === '/v1/watch') continue;
+      for (const [method, operation] of Object.entries(operations)) {
+        const examples = Object.values(operation.responses as Record<string, any>).filter(
+          (response) => response.content?.['application/json']?.schema?.example !== undefined,
+        );
+        expect([`${method} ${path}`, examples.length > 0]).toEqual([`${method} ${path}`, true]);
+      }
+    }
     const ui = await fetch(`${ledger.baseUrl}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toMatch(/swagger-ui/i);

@@ -14,6 +14,7 @@ import { InvalidInputError } from '@ledger/domain';
 import type { EventStore } from '@ledger/event-store';
 import { recordReplay, replayIncident } from '@ledger/replay';
 import { RequireScope } from '../auth/api-key.guard';
+import { ApiAnswers } from '../http/api-examples';
 import { ReplayDto, TrailQuery } from '../dto/audit.dto';
 import { EVENT_STORE, LEDGER_CONFIG } from '../ledger.providers';
 import { LedgerMetrics } from '../metrics/ledger-metrics';
@@ -39,6 +40,38 @@ export class AuditController {
   @ApiOperation({
     summary: 'Incident replay: every view in the window judged by §2; the exact exposure report',
   })
+  @ApiAnswers({
+    status: 200,
+    example: {
+      window: { from: '2024-02-16T00:00:00.000Z', to: '2024-02-17T00:00:00.000Z' },
+      logRange: { from: 'lt1.s', to: 'lt1.9x' },
+      summary: {
+        viewsExamined: 1200,
+        exposures: 3,
+        viewersExposed: 2,
+        viewersOpened: 1,
+        viewersPlayedVideo: 0,
+        ownersAffected: 1,
+        devicesAffected: 1,
+        firstExposureAt: '2024-02-16T09:41:07.123Z',
+        lastExposureAt: '2024-02-16T09:44:00.000Z',
+      },
+      exposures: [
+        {
+          eventId: '0b8f5e0e-3c1d-4a57-9d7e-2f1f3c5b6a10',
+          occurredAt: '2024-02-16T09:41:07.123Z',
+          viewerId: 'user-eve',
+          deviceId: 'cam-7f3a',
+          ownerId: 'user-alice',
+          mediaId: 'evt-1',
+          mediaType: 'thumbnail',
+          action: 'delivered',
+          reason: 'never_granted',
+        },
+      ],
+      digest: 'sha256:…',
+    },
+  })
   async replay(@Body() body: ReplayDto, @Req() request: FastifyRequest) {
     const report = await replayIncident(this.store, body);
     await recordReplay(this.store, report, `api:${request.client?.name ?? 'unknown'}`, body);
@@ -51,6 +84,11 @@ export class AuditController {
   @RequireScope('audit:export')
   @ApiOperation({
     summary: 'Signed, hash-chained audit trail of a device and/or user (NDJSON or CSV), streamed',
+  })
+  @ApiAnswers({
+    status: 200,
+    example:
+      '{"seq":1,…,"prevHash":"000…","hash":"…"}\n{"manifest":{…,"signature":"…"}}' as unknown as object,
   })
   async trail(
     @Query() query: TrailQuery,

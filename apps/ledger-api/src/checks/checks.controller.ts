@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { LedgerQueries } from '@ledger/application';
 import { RequireScope } from '../auth/api-key.guard';
+import { ApiAnswers } from '../http/api-examples';
 import { LedgerMetrics } from '../metrics/ledger-metrics';
 import { BulkCheckDto, CheckDto } from '../dto/check.dto';
 import { AtLeastQuery, UserIdParam } from '../dto/device.dto';
@@ -19,6 +20,7 @@ export class ChecksController {
   @HttpCode(200)
   @RequireScope('ledger:read')
   @ApiOperation({ summary: 'May user U see device D (now, or at an instant)?' })
+  @ApiAnswers({ status: 200, example: { allowed: true, role: 'viewer', token: 'lt1.3d' } }, [503])
   async check(@Body() body: CheckDto) {
     const result = await this.queries.check(body);
     this.metrics.checkDecisions.inc({ endpoint: 'check', outcome: result.allowed ? 'allowed' : 'denied' });
@@ -29,6 +31,16 @@ export class ChecksController {
   @HttpCode(200)
   @RequireScope('ledger:read')
   @ApiOperation({ summary: 'Up to 1000 checks against one projection state' })
+  @ApiAnswers(
+    {
+      status: 200,
+      example: {
+        results: [{ userId: 'user-bob', deviceId: 'cam-7f3a', allowed: true, role: 'viewer' }],
+        token: 'lt1.3d',
+      },
+    },
+    [503],
+  )
   async bulk(@Body() body: BulkCheckDto) {
     const answer = await this.queries.checkBulk(body.items, body.atLeast, body.at);
     const allowed = answer.results.filter((r) => r.allowed).length;
@@ -45,6 +57,24 @@ export class ChecksController {
   @Get('users/:userId/devices')
   @RequireScope('ledger:read')
   @ApiOperation({ summary: 'Devices the user may see now' })
+  @ApiAnswers(
+    {
+      status: 200,
+      example: {
+        userId: 'user-bob',
+        devices: [
+          {
+            deviceId: 'cam-7f3a',
+            role: 'viewer',
+            since: '2024-02-16T09:10:00.000Z',
+            expiresAt: '2024-03-01T00:00:00.000Z',
+          },
+        ],
+        token: 'lt1.3d',
+      },
+    },
+    [503],
+  )
   userDevices(@Param() { userId }: UserIdParam, @Query() query: AtLeastQuery) {
     return this.queries.userDevices(userId, query.atLeast);
   }
@@ -52,6 +82,13 @@ export class ChecksController {
   @Get('projection')
   @RequireScope('ledger:read')
   @ApiOperation({ summary: 'Token and digest of the live relationship projection' })
+  @ApiAnswers({
+    status: 200,
+    example: {
+      token: 'lt1.3d',
+      digest: 'sha256:53e574ecc7b57f12add65dd59563c68e7d8d977b812b11c67d283cebbbfa34d4',
+    },
+  })
   projection() {
     return this.queries.projectionState();
   }
