@@ -89,14 +89,18 @@ export function baselinesList(results: readonly BenchResult[]): string {
   return results.map((r) => `- \`${r.name}\`: ${r.baseline}.`).join('\n');
 }
 
-const START = '<!-- bench:generated:start -->';
-const END = '<!-- bench:generated:end -->';
+/** docs/benchmarks.md keeps one generated section per mode, so a quick run never hides the last full one. */
+const markers = (mode: RunRecord['mode']) => ({
+  start: `<!-- bench:${mode}:start -->`,
+  end: `<!-- bench:${mode}:end -->`,
+});
 
 /** The generated part of docs/benchmarks.md: this run's machine, table, baselines and notes. */
 export function generatedSection(run: RunRecord): string {
   const m = run.machine;
+  const { start, end } = markers(run.mode);
   return [
-    START,
+    start,
     `Latest run: \`npm run bench${run.mode === 'quick' ? ' -- --quick' : ''}\` on ${run.date.slice(0, 10)} ` +
       `(${run.date}), ${run.rounds} rounds per figure, ${Math.round(run.durationSeconds)} s in all.`,
     '',
@@ -113,19 +117,20 @@ export function generatedSection(run: RunRecord): string {
     '',
     ...run.notes.map((note) => `- ${note}`),
     ...(run.failures.length > 0 ? ['', 'Failed suites:', '', ...run.failures.map((f) => `- ${f}`)] : []),
-    END,
+    end,
   ].join('\n');
 }
 
 /** Replaces the generated section of the doc, keeping everything written by hand around it. */
 export function updateDoc(file: string, run: RunRecord, skeleton: () => string): void {
   const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : skeleton();
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
+  const { start: startMarker, end: endMarker } = markers(run.mode);
+  const start = current.indexOf(startMarker);
+  const end = current.indexOf(endMarker);
   const section = generatedSection(run);
   const next =
     start >= 0 && end > start
-      ? `${current.slice(0, start)}${section}${current.slice(end + END.length)}`
+      ? `${current.slice(0, start)}${section}${current.slice(end + endMarker.length)}`
       : `${current.trimEnd()}\n\n${section}\n`;
   fs.writeFileSync(file, next);
 }

@@ -94,7 +94,7 @@ export const registerSimulateCommand: RegisterCommand = (program, context, setEx
       } finally {
         progress?.stop();
       }
-      process.stdout.write(describe(result));
+      process.stdout.write(describeSimulation(result));
       if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       setExitCode(result.ok ? ExitCode.ok : ExitCode.findings);
     });
@@ -139,7 +139,7 @@ class ProgressBars {
 const number = (n: number): string => n.toLocaleString('en-US');
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-export function describe(r: SimulationResult): string {
+export function describeSimulation(r: SimulationResult): string {
   const detection = r.exact
     ? 'EXACT: every injected exposure detected, none invented, each with the right reason and owner'
     : 'NOT EXACT: the replay and the ground truth disagree';
