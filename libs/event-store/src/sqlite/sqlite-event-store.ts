@@ -212,6 +212,7 @@ function prepareAppend(request: AppendRequest, sink: AppendSink, index: number):
   const types = new Array<string>(count);
   const data = new Array<string>(count);
   const metadata = new Array<string | null>(count);
+  const seen = new Set<string>();
   for (let i = 0; i < count; i++) {
     const event = events[i];
     if (!isJsonObject(event))
@@ -222,9 +223,8 @@ function prepareAppend(request: AppendRequest, sink: AppendSink, index: number):
     }
     // Stored lower-case, as EventStoreDB returns them, so ids compare equal whichever store wrote them.
     const id = eventId.toLowerCase();
-    for (let j = 0; j < i; j++) {
-      if (ids[j] === id) throw new InvalidAppendError(`append to ${stream}: event id ${id} appears twice`);
-    }
+    if (seen.has(id)) throw new InvalidAppendError(`append to ${stream}: event id ${id} appears twice`);
+    seen.add(id);
     if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidAppendError(`append to ${stream}: event ${id} has no type`);
     }
