@@ -1,18 +1,6 @@
 // Unit tests (*.spec.ts) are fast and pure; integration tests (*.int-spec.ts, *.e2e-spec.ts) start real
 // stores and servers on temporary data dirs. `npm test` runs both.
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-      keepClassNames: true,
-    },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
-  },
-];
+const swc = ['@swc/jest', require('./test/support/swc-options')];
 const moduleNameMapper = {
   '^@ledger/event-store/testing$': '<rootDir>/libs/event-store/src/testing',
   '^@ledger/([a-z-]+)$': '<rootDir>/libs/$1/src',

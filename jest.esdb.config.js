@@ -3,19 +3,7 @@
 // When EVENTSTORE_CONNECTION_STRING is set (e.g. esdb://localhost:2113?tls=false) that server is used;
 // otherwise the global setup starts the in-process wire-compatible test server and exports its connection
 // string to every test. Tests that must restart or reconfigure a server start private test servers.
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-      keepClassNames: true,
-    },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
-  },
-];
+const swc = ['@swc/jest', require('./test/support/swc-options')];
 const moduleNameMapper = {
   '^@ledger/event-store/testing$': '<rootDir>/libs/event-store/src/testing',
   '^@ledger/([a-z-]+)$': '<rootDir>/libs/$1/src',

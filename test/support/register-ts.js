@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const Module = require('node:module');
 const { transformSync } = require('@swc/core');
+const swcOptions = require('./swc-options');
 
 const root = path.resolve(__dirname, '..', '..');
 const originalResolve = Module._resolveFilename;
@@ -19,16 +20,6 @@ Module._resolveFilename = function resolve(request, parent, ...rest) {
 
 require.extensions['.ts'] = function compile(module, filename) {
   const source = fs.readFileSync(filename, 'utf8');
-  const { code } = transformSync(source, {
-    filename,
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-      keepClassNames: true,
-    },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
-  });
+  const { code } = transformSync(source, { ...swcOptions, filename });
   module._compile(code, filename);
 };
