@@ -93,5 +93,5 @@ describe('durability under kill -9', () => {
     } finally {
       await store.close();
     }
-  });
+  }, 180_000);
 });

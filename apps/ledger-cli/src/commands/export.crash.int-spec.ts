@@ -66,9 +66,10 @@ describe('ledger export under kill -9', () => {
       fs
         .readdirSync(dataDir)
         .some((f) => f.endsWith('.partial') && fs.statSync(path.join(dataDir, f)).size > 100_000);
-    for (let i = 0; i < 1200 && !partialWritten(); i++)
+    // Wait as long as the child needs to get going (bounded by the test's timeout): the machine may be busy.
+    while (!partialWritten() && child.exitCode === null)
       await new Promise((resolve) => setTimeout(resolve, 25));
-    expect(partialWritten()).toBe(true);
+    expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
 
@@ -93,5 +94,5 @@ describe('ledger export under kill -9', () => {
     });
     expect(verified.status).toBe(0);
     expect(verified.stdout).toMatch(new RegExp(`${views + 1} records`));
-  });
+  }, 240_000);
 });
