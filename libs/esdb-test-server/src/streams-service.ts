@@ -116,12 +116,12 @@ export class StreamsService {
       append: (call, callback) => this.append(call, callback),
       batchAppend: (call) => this.batchAppend(call),
       delete: (_call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) =>
-        callback({ code: status.UNIMPLEMENTED, details: 'Delete is not implemented by the test server' }),
+        callback({ code: status.UNIMPLEMENTED, details: 'the test server does not support Delete' }),
       tombstone: (
         _call: ServerUnaryCall<TombstoneReq, TombstoneResp>,
         callback: sendUnaryData<TombstoneResp>,
       ) =>
-        callback({ code: status.UNIMPLEMENTED, details: 'Tombstone is not implemented by the test server' }),
+        callback({ code: status.UNIMPLEMENTED, details: 'the test server does not support Tombstone' }),
     };
   }
 
