@@ -65,82 +65,72 @@ export class LedgerCommands {
   ) {}
 
   registerDevice(input: RegisterDeviceInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
-      const position = await this.changeDevice(
-        input.deviceId,
-        (now) => ({
-          type: 'RegisterDevice',
-          data: {
-            deviceId: input.deviceId,
-            ownerId: input.ownerId,
-            actor: input.actor,
-            ...(input.model === undefined ? {} : { model: input.model }),
-            occurredAt: this.businessTime(input.occurredAt, now),
-            recordedAt: now,
-          },
-        }),
-        record(201, { deviceId: input.deviceId }),
-      );
-      return { status: 201, body: { deviceId: input.deviceId }, position };
-    });
+    return this.ownershipChange(
+      input.deviceId,
+      context,
+      (now) => ({
+        type: 'RegisterDevice',
+        data: {
+          deviceId: input.deviceId,
+          ownerId: input.ownerId,
+          actor: input.actor,
+          ...(input.model === undefined ? {} : { model: input.model }),
+          occurredAt: this.businessTime(input.occurredAt, now),
+          recordedAt: now,
+        },
+      }),
+      { deviceId: input.deviceId },
+    );
   }
 
   grantAccess(input: GrantAccessInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
-      const expiresAt = input.expiresAt === undefined ? undefined : this.time('expiresAt', input.expiresAt);
-      const position = await this.changeDevice(
-        input.deviceId,
-        (now) => ({
-          type: 'GrantAccess',
-          data: {
-            ...this.changeBase(input, now),
-            userId: input.userId,
-            ...(expiresAt === undefined ? {} : { expiresAt }),
-          },
-        }),
-        record(201, {}),
-      );
-      return { status: 201, body: {}, position };
-    });
+    // Parsed before anything is read, so a malformed expiry is a 400 whatever the device's state.
+    const expiresAt = input.expiresAt === undefined ? undefined : this.time('expiresAt', input.expiresAt);
+    return this.ownershipChange(input.deviceId, context, (now) => ({
+      type: 'GrantAccess',
+      data: {
+        ...this.changeBase(input, now),
+        userId: input.userId,
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+      },
+    }));
   }
 
   revokeAccess(input: RevokeAccessInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
-      const position = await this.changeDevice(
-        input.deviceId,
-        (now) => ({ type: 'RevokeAccess', data: { ...this.changeBase(input, now), userId: input.userId } }),
-        record(201, {}),
-      );
-      return { status: 201, body: {}, position };
-    });
+    return this.ownershipChange(input.deviceId, context, (now) => ({
+      type: 'RevokeAccess',
+      data: { ...this.changeBase(input, now), userId: input.userId },
+    }));
   }
 
   transferOwnership(input: TransferOwnershipInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
-      const position = await this.changeDevice(
-        input.deviceId,
-        (now) => ({
-          type: 'TransferOwnership',
-          data: {
-            ...this.changeBase(input, now),
-            newOwnerId: input.newOwnerId,
-            keepViewers: input.keepViewers === true,
-          },
-        }),
-        record(201, {}),
-      );
-      return { status: 201, body: {}, position };
-    });
+    return this.ownershipChange(input.deviceId, context, (now) => ({
+      type: 'TransferOwnership',
+      data: {
+        ...this.changeBase(input, now),
+        newOwnerId: input.newOwnerId,
+        keepViewers: input.keepViewers === true,
+      },
+    }));
   }
 
   decommissionDevice(input: DecommissionDeviceInput, context: WriteContext = {}): Promise<WriteResult> {
+    return this.ownershipChange(input.deviceId, context, (now) => ({
+      type: 'DecommissionDevice',
+      data: this.changeBase(input, now),
+    }));
+  }
+
+  /** An ownership change answers 201 with its token (and `body`), at most once per Idempotency-Key. */
+  private ownershipChange(
+    deviceId: string,
+    context: WriteContext,
+    build: (now: number) => DeviceCommand,
+    body: JsonObject = {},
+  ): Promise<WriteResult> {
     return this.idempotent(context, async (record) => {
-      const position = await this.changeDevice(
-        input.deviceId,
-        (now) => ({ type: 'DecommissionDevice', data: this.changeBase(input, now) }),
-        record(201, {}),
-      );
-      return { status: 201, body: {}, position };
+      const position = await this.changeDevice(deviceId, build, record(201, body));
+      return { status: 201, body, position };
     });
   }
 
