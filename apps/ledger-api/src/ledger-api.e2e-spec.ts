@@ -290,6 +290,8 @@ describe('ledger HTTP API (end to end)', () => {
     await refused('POST', '/v1/devices', body, 400, /Idempotency-Key/, {
       'idempotency-key': 'k'.repeat(129),
     });
+    // 1e999 parses to Infinity: no canonical form to compare repeats by, so a clean 400 rather than a 500.
+    await refused('POST', '/v1/devices', '{"deviceId":1e999,"ownerId":"u","actor":"a"}', 400, /body/, key);
   });
 
   it('judges historical checks at interval edges, to the millisecond', async () => {

@@ -1,20 +1,17 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson, InvalidInputError } from '@ledger/domain';
 
-/** Canonical JSON: keys sorted at every level, no whitespace; `undefined` members dropped. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value))
-    return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;
-  const entries = Object.keys(value as Record<string, unknown>)
-    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-  return `{${entries.join(',')}}`;
-}
-
-/** Identifies a request for Idempotency-Key comparison: the same route and the same body. */
+/**
+ * Identifies a request for Idempotency-Key comparison: the same route and the same body, whatever the key
+ * order. A body holding a number JSON cannot represent (`1e999` parses to Infinity) has no canonical form.
+ */
 export function requestHash(method: string, route: string, body: unknown): string {
-  return createHash('sha256')
-    .update(`${method} ${route}\n${canonicalJson(body ?? null)}`)
-    .digest('hex');
+  let canonical: string;
+  try {
+    canonical = canonicalJson(body ?? null);
+  } catch (error) {
+    if (error instanceof TypeError) throw new InvalidInputError('body', 'holds a number JSON cannot represent');
+    throw error;
+  }
+  return createHash('sha256').update(`${method} ${route}\n${canonical}`).digest('hex');
 }

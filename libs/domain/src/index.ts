@@ -4,3 +4,4 @@ export * from './errors';
 export * from './events';
 export * from './access-timeline';
 export * from './device.decider';
+export * from './canonical-json';

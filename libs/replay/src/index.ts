@@ -1,5 +1,5 @@
 export * from './incident-report';
-export * from './canonical-json';
+export { canonicalJson } from '@ledger/domain';
 export { validateReplayRequest, normalizedRequest, MAX_REPLAY_IDS, type ReplayQuery } from './replay-request';
 export { replayIncident, reportDigest, summarize, DEFAULT_REPLAY_PAGE_SIZE } from './replay-incident';
 export { recordReplay, type RecordReplayOptions, type RecordedReplay } from './record-replay';

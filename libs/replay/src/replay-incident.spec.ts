@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, type DenialReason } from '@ledger/domain';
 import { positionToToken, type EventStore, type ReadAllOptions } from '@ledger/event-store';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson } from '@ledger/domain';
 import type { IncidentReport, ReplayRequest } from './incident-report';
 import { replayIncident } from './replay-incident';
 import { HistoryBuilder } from './testing/history-builder';

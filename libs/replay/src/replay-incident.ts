@@ -19,7 +19,7 @@ import {
   type LogPosition,
   type RecordedEvent,
 } from '@ledger/event-store';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson } from '@ledger/domain';
 import type {
   Exposure,
   IncidentReport,
