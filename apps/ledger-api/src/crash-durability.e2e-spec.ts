@@ -1,4 +1,4 @@
-import { openEventStore, START, type EventStore, type LogPosition } from '@ledger/event-store';
+import { openEventStore, readAllPages, type EventStore } from '@ledger/event-store';
 import { rebuildFromLog } from '@ledger/projections';
 import { spawnLedger, TEST_API_KEY } from '../../../test/support/ledger-child';
 import { tempDataDir } from '../../../test/support/ledger-test-app';
@@ -6,22 +6,14 @@ import { tempDataDir } from '../../../test/support/ledger-test-app';
 /** Views of this run only: on EventStoreDB the server is shared with other suites. */
 async function allViews(store: EventStore, run: string): Promise<Map<string, number>> {
   const perBatch = new Map<string, number>();
-  let from: LogPosition = START;
-  for (;;) {
-    const page = await store.readAll({
-      from,
-      direction: 'forwards',
-      maxCount: 5000,
-      filter: { eventTypes: ['MediaViewed'] },
-    });
-    for (const event of page.events) {
+  for await (const page of readAllPages(store, { filter: { eventTypes: ['MediaViewed'] } })) {
+    for (const event of page) {
       const [batchRun, batch] = String(event.data.mediaId).split('.');
       if (batchRun !== run) continue;
       perBatch.set(batch, (perBatch.get(batch) ?? 0) + 1);
     }
-    if (page.isEnd || page.next === 'end' || page.events.length === 0) return perBatch;
-    from = page.next;
   }
+  return perBatch;
 }
 
 describe('durability under kill -9', () => {

@@ -2,3 +2,4 @@ export * from './position';
 export * from './errors';
 export * from './event-store.port';
 export * from './open-event-store';
+export * from './read-all-pages';

@@ -2,6 +2,7 @@ import { Subject, type Subscription } from 'rxjs';
 import {
   comparePositions,
   positionToToken,
+  readAllPages,
   START,
   type EventStore,
   type LogPosition,
@@ -308,18 +309,11 @@ export async function rebuildFromLog(
   const table = new RelationshipTable();
   const idempotency = new IdempotencyIndex();
   const head = options.upTo ?? (await store.headPosition());
-  let from: LogPosition = START;
   let position: LogPosition = START;
   let events = 0;
   let last: RecordedEvent | null = null;
-  for (;;) {
-    const page = await store.readAll({ from, direction: 'forwards', maxCount: options.pageSize ?? 5000 });
-    let done = page.isEnd;
-    for (const event of page.events) {
-      if (comparePositions(event.position, head) > 0) {
-        done = true;
-        break;
-      }
+  for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize })) {
+    for (const event of page) {
       table.apply(event);
       if (event.metadata.idempotency !== undefined) idempotency.apply(event);
       position = event.position;
@@ -327,8 +321,6 @@ export async function rebuildFromLog(
       events++;
     }
     options.onProgress?.(events);
-    if (done || page.events.length === 0 || page.next === 'end') break;
-    from = page.next;
   }
   // Nothing after the last event can change the table, so the head's token names the same state.
   if (comparePositions(head, position) > 0) position = head;

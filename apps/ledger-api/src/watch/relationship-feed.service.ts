@@ -15,6 +15,7 @@ import {
 import {
   comparePositions,
   positionToToken,
+  readAllPages,
   type EventStore,
   type LogPosition,
   type RecordedEvent,
@@ -86,22 +87,17 @@ export class RelationshipFeed implements BeforeApplicationShutdown {
   }
 
   private async *readHistory(after: LogPosition, upTo: LogPosition): AsyncGenerator<PositionedChange> {
-    let cursor: LogPosition = after;
-    if (comparePositions(cursor, upTo) >= 0) return;
-    for (;;) {
-      const page = await this.store.readAll({
-        from: cursor,
-        direction: 'forwards',
-        maxCount: 1000,
-        filter: { streamPrefixes: ['device-'] },
-      });
-      for (const event of page.events) {
-        if (comparePositions(event.position, upTo) > 0) return;
+    const pages = readAllPages(this.store, {
+      from: after,
+      upTo,
+      filter: { streamPrefixes: ['device-'] },
+      pageSize: 1000,
+    });
+    for await (const page of pages) {
+      for (const event of page) {
         const change = this.describe(event);
         if (change) yield change;
       }
-      if (page.isEnd || page.events.length === 0 || page.next === 'end') return;
-      cursor = page.next;
     }
   }
 

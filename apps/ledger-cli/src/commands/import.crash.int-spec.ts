@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openEventStore, START, type LogPosition } from '@ledger/event-store';
+import { openEventStore, readAllPages } from '@ledger/event-store';
 import { tempDataDir } from '../../../../test/support/ledger-test-app';
 
 const root = path.resolve(__dirname, '../../../..');
@@ -86,18 +86,14 @@ async function countEvents(dataDir: string) {
   let registered = 0;
   let granted = 0;
   try {
-    let from: LogPosition = START;
-    for (;;) {
-      const page = await store.readAll({ from, direction: 'forwards', maxCount: 5000 });
-      for (const event of page.events) {
+    for await (const page of readAllPages(store)) {
+      for (const event of page) {
         if (event.type === 'MediaViewed') {
           views++;
           media.add(String(event.data.mediaId));
         } else if (event.type === 'DeviceRegistered') registered++;
         else if (event.type === 'AccessGranted') granted++;
       }
-      if (page.isEnd || page.next === 'end' || page.events.length === 0) break;
-      from = page.next;
     }
   } finally {
     await store.close();
