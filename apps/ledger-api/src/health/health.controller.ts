@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { comparePositions, positionToToken, type EventStore } from '@ledger/event-store';
+import { comparePositions, positionToToken, type EventStore, type LogPosition } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
 import { EVENT_STORE } from '../ledger.providers';
 
@@ -22,7 +22,9 @@ export class HealthController {
     summary: 'Ready: 200 when the store answers and the projection is caught up (same as /health/ready)',
   })
   ready() {
-    return this.health.check([() => this.storeAnswers(), () => this.projectionCaughtUp()]);
+    // One read of the head serves both indicators.
+    const head = this.readHead();
+    return this.health.check([() => this.storeAnswers(head), () => this.projectionCaughtUp(head)]);
   }
 
   @Get('ready')
@@ -41,24 +43,28 @@ export class HealthController {
     ]);
   }
 
-  private async storeAnswers() {
+  private readHead(): Promise<LogPosition> {
+    return Promise.race([
+      this.store.headPosition(),
+      new Promise<never>((_resolve, reject) =>
+        setTimeout(() => reject(new Error('timed out after 2 s')), 2000).unref(),
+      ),
+    ]);
+  }
+
+  private async storeAnswers(reading: Promise<LogPosition>) {
     const check = this.indicators.check('store');
     try {
-      const head = await Promise.race([
-        this.store.headPosition(),
-        new Promise<never>((_resolve, reject) =>
-          setTimeout(() => reject(new Error('timed out after 2 s')), 2000).unref(),
-        ),
-      ]);
+      const head = await reading;
       return check.up({ name: this.store.name, head: positionToToken(head) });
     } catch (error) {
       return check.down({ name: this.store.name, error: (error as Error).message });
     }
   }
 
-  private async projectionCaughtUp() {
+  private async projectionCaughtUp(reading: Promise<LogPosition>) {
     const check = this.indicators.check('projection');
-    const head = await this.store.headPosition().catch(() => null);
+    const head = await reading.catch(() => null);
     const behind = head !== null && comparePositions(head, this.projection.position) > 0;
     const data = { token: this.projection.token, caughtUp: this.projection.isCaughtUp };
     // A brief lag under write load is normal; not following the log at all is not ready.
