@@ -1,5 +1,7 @@
+import { seededRandom as mulberry32 } from '../../apps/ledger-cli/src/simulate/random';
+
 /**
- * A small seeded PRNG (mulberry32) for end-to-end tests that generate traffic: a failing run names its seed,
+ * A small seeded PRNG (mulberry32, the simulator's) for end-to-end tests that generate traffic: a failing run names its seed,
  * and `LEDGER_TEST_SEED=<n>` replays it.
  */
 export interface SeededRandom {
@@ -12,20 +14,13 @@ export interface SeededRandom {
 }
 
 export function seededRandom(seed = defaultSeed()): SeededRandom {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const { next, chance } = mulberry32(seed);
   return {
     seed,
     next,
     int: (min, max) => min + Math.floor(next() * (max - min + 1)),
     pick: (items) => items[Math.floor(next() * items.length)],
-    chance: (probability) => next() < probability,
+    chance,
   };
 }
 
