@@ -31,6 +31,8 @@ import {
   type CompiledFilter,
   type EventRow,
 } from './all-reader';
+import { ForeignCommitWatcher } from './foreign-commit-watcher';
+import { NO_STREAM, RevisionCache } from './revision-cache';
 import { migrate } from './schema';
 
 export interface SqliteEventStoreOptions {
@@ -60,7 +62,6 @@ export interface GroupCommitInfo {
 const DEFAULT_FILE_NAME = 'events.sqlite3';
 const MAX_STREAM_NAME_LENGTH = 512;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const NO_STREAM = -1;
 /** Stands for "after everything" in SQL bounds; positions never get near it. */
 const BEYOND_END = Number.MAX_SAFE_INTEGER;
 const MAX_PAGE = 1 << 24;
@@ -119,7 +120,6 @@ function positionBound(position: LogPosition): number {
 }
 
 const EMPTY_METADATA = '{}';
-const FOREIGN_COMMIT_POLL_MS = 200;
 
 function parseObject(json: string | null): JsonObject {
   return json === null ? {} : (JSON.parse(json) as JsonObject);
@@ -258,8 +258,10 @@ function prepareAppend(request: AppendRequest, sink: AppendSink, index: number):
  * The embedded event store: one SQLite file in WAL mode, written through group commit.
  *
  * Concurrent appends queue up and are committed together in one transaction (one fsync) on the next turn of
- * the event loop. Expected revisions are checked against an in-memory map of stream → last revision before
- * anything is written, so one request's conflict never aborts its neighbours. Subscribers are woken after
+ * the event loop. Expected revisions are checked against remembered stream revisions (reconciled with the
+ * database at the start of every transaction, and re-read from it before a conflict is reported), and each
+ * request writes its rows inside its own savepoint, so one request's conflict or failure never aborts its
+ * neighbours; only a failure of the transaction itself fails the whole group. Subscribers are woken after
  * each commit and read the new rows from the database, except when a caught-up subscriber sits exactly at
  * the previous head: then the just-committed events are handed over directly, which is the same sequence a
  * read would return.
@@ -270,17 +272,18 @@ export class SqliteEventStore implements EventStore {
   private readonly reader: AllReader;
   private readonly maxBatchEvents: number;
   private readonly pageSize: number;
-  private readonly revisionCacheSize: number;
   private readonly onGroupCommit: ((commit: GroupCommitInfo) => void) | undefined;
 
   private readonly insertEvent: Database.Statement<unknown[], unknown>;
-  private readonly deleteFrom: Database.Statement<unknown[], unknown>;
+  private readonly streamsWrittenAfter: Database.Statement<unknown[], unknown>;
   private readonly lastRevisionOf: Database.Statement<unknown[], unknown>;
   private readonly lastPosition: Database.Statement<unknown[], unknown>;
   private readonly eventById: Database.Statement<unknown[], unknown>;
   private readonly streamForwards: Database.Statement<unknown[], unknown>;
   private readonly streamBackwards: Database.Statement<unknown[], unknown>;
   private readonly commitGroup: Database.Transaction<(batch: readonly PendingAppend[]) => void>;
+  /** Nested inside `commitGroup`, so it runs as a savepoint: one request's rows, all or none. */
+  private readonly writeRequestRows: Database.Transaction<(pending: PendingAppend, current: number) => number>;
 
   /** Last committed position as this process knows it. */
   private head: number;
@@ -289,7 +292,7 @@ export class SqliteEventStore implements EventStore {
   /** Last position assigned inside the running write transaction. */
   private txPosition = NO_STREAM;
   private txTouched = new Set<string>();
-  private readonly revisions = new Map<string, number>();
+  private readonly revisions: RevisionCache;
 
   private queue: PendingAppend[] = [];
   private queuedEvents = 0;
@@ -298,8 +301,7 @@ export class SqliteEventStore implements EventStore {
   private committing = false;
   private closed = false;
   private readonly subscriptions = new Set<LiveSubscription>();
-  private foreignCommitTimer: NodeJS.Timeout | undefined;
-  private dataVersion = -1;
+  private readonly foreignCommits: ForeignCommitWatcher;
 
   private constructor(
     private readonly db: Database.Database,
@@ -307,11 +309,10 @@ export class SqliteEventStore implements EventStore {
   ) {
     this.maxBatchEvents = Math.max(1, options.maxBatchEvents ?? 10_000);
     this.pageSize = Math.max(1, options.subscriptionPageSize ?? 2_000);
-    this.revisionCacheSize = Math.max(1, options.revisionCacheSize ?? 100_000);
     this.onGroupCommit = options.onGroupCommit;
     this.reader = new AllReader(db);
     this.insertEvent = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    this.deleteFrom = db.prepare('DELETE FROM events WHERE position >= ?');
+    this.streamsWrittenAfter = db.prepare('SELECT DISTINCT stream FROM events WHERE position > ?').pluck();
     this.lastRevisionOf = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
     this.eventById = db.prepare('SELECT position, stream, revision FROM events WHERE event_id = ?').raw();
@@ -326,7 +327,16 @@ export class SqliteEventStore implements EventStore {
       )
       .raw();
     this.commitGroup = db.transaction((batch: readonly PendingAppend[]) => this.applyGroup(batch));
+    this.writeRequestRows = db.transaction((pending: PendingAppend, current: number) =>
+      this.insertRows(pending, current),
+    );
     this.head = this.readHead();
+    this.revisions = new RevisionCache(Math.max(1, options.revisionCacheSize ?? 100_000), this.head);
+    this.foreignCommits = new ForeignCommitWatcher(
+      db,
+      () => this.onForeignCommit(),
+      () => !this.closed && this.subscriptions.size > 0,
+    );
   }
 
   /** Opens (creating if needed) the store file in `dataDir`. */
@@ -466,7 +476,7 @@ export class SqliteEventStore implements EventStore {
       };
       this.subscriptions.add(subscription);
       this.schedulePump(subscription);
-      this.watchForeignCommits();
+      this.foreignCommits.ensureRunning();
       return () => {
         this.subscriptions.delete(subscription);
       };
@@ -487,8 +497,7 @@ export class SqliteEventStore implements EventStore {
     // Appends already accepted are committed, not dropped.
     if (this.queue.length > 0) this.flush();
     this.closed = true;
-    if (this.foreignCommitTimer !== undefined) clearInterval(this.foreignCommitTimer);
-    this.foreignCommitTimer = undefined;
+    this.foreignCommits.stop();
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     const subscriptions = [...this.subscriptions];
@@ -497,33 +506,16 @@ export class SqliteEventStore implements EventStore {
     this.db.close();
   }
 
-  /**
-   * Another process (the CLI's import, say) may append to the same file; its commits wake no one here.
-   * `PRAGMA data_version` changes exactly when another connection has committed, so polling it while anyone
-   * is subscribed lets live subscribers see those events within a fraction of a second.
-   */
-  private watchForeignCommits(): void {
-    if (this.foreignCommitTimer !== undefined) return;
-    this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
-    this.foreignCommitTimer = setInterval(() => {
-      if (this.closed) return;
-      if (this.subscriptions.size === 0) {
-        clearInterval(this.foreignCommitTimer);
-        this.foreignCommitTimer = undefined;
-        return;
-      }
-      let version: number;
+  /** Another connection committed: wake the subscribers, which read the new rows from the database. */
+  private onForeignCommit(): void {
+    if (this.queue.length === 0 && !this.committing) {
       try {
-        version = this.db.pragma('data_version', { simple: true }) as number;
+        this.head = this.readHead();
       } catch {
-        return;
+        // The next transaction re-reads the head anyway.
       }
-      if (version === this.dataVersion) return;
-      this.dataVersion = version;
-      if (this.queue.length === 0) this.head = this.readHead();
-      for (const subscription of this.subscriptions) this.schedulePump(subscription);
-    }, FOREIGN_COMMIT_POLL_MS);
-    this.foreignCommitTimer.unref();
+    }
+    for (const subscription of this.subscriptions) this.schedulePump(subscription);
   }
 
   private assertOpen(): void {
@@ -578,8 +570,8 @@ export class SqliteEventStore implements EventStore {
     try {
       this.commitGroup.immediate(batch);
     } catch (error) {
-      // Nothing of the group is on disk; what the group taught the revision map may be false.
-      for (const stream of this.txTouched) this.revisions.delete(stream);
+      // Nothing of the group is on disk; what the group taught the revision cache may be false.
+      for (const stream of this.txTouched) this.revisions.forget(stream);
       try {
         this.head = this.readHead();
       } catch {
@@ -591,6 +583,7 @@ export class SqliteEventStore implements EventStore {
     }
     const groupStart = this.txHeadBefore;
     this.head = this.txPosition;
+    this.revisions.committedUpTo(this.head);
     for (const pending of batch)
       pending.sink.settle(pending.index, pending.outcome as AppendResult | Error, false);
     if (this.onGroupCommit !== undefined) {
@@ -603,13 +596,15 @@ export class SqliteEventStore implements EventStore {
     if (this.head !== groupStart || headBefore !== groupStart) this.notify(batch, groupStart);
   }
 
-  /** Runs inside the write transaction. A thrown error aborts the whole group; per-request failures do not. */
+  /**
+   * Runs inside the write transaction. Each request's rows go in through a savepoint, so a request that fails
+   * (a conflict, a constraint, a trigger, an I/O error on its rows) is undone alone and the others commit.
+   * Only when SQLite itself rolled the transaction back (it does so for some disk and memory errors) does the
+   * error escape and fail the whole group: then nothing of it is on disk.
+   */
   private applyGroup(batch: readonly PendingAppend[]): void {
     const dbHead = this.readHead();
-    if (dbHead !== this.head) {
-      // Another connection wrote to the file: the remembered revisions may be stale.
-      this.revisions.clear();
-    }
+    this.revisions.reconcile(dbHead, (after) => this.streamsWrittenAfter.all(after) as string[]);
     this.txHeadBefore = dbHead;
     this.txPosition = dbHead;
     for (const pending of batch) {
@@ -617,49 +612,75 @@ export class SqliteEventStore implements EventStore {
       try {
         pending.outcome = this.applyOne(pending);
       } catch (error) {
-        if (error instanceof ConcurrencyError || error instanceof InvalidAppendError) pending.outcome = error;
-        else throw error;
+        if (!this.db.inTransaction) throw error;
+        this.revisions.forget(pending.stream);
+        pending.outcome =
+          error instanceof ConcurrencyError || error instanceof InvalidAppendError
+            ? error
+            : unavailable(error, `appending to ${pending.stream}`);
       }
     }
   }
 
+  /**
+   * Decides one request against the stream's revision and writes it. A remembered revision that would refuse
+   * the request, or rows that collide with stored ones, may come from a commit this process has not seen:
+   * then the revision is read from the database and the request decided once more on what is really stored.
+   */
   private applyOne(pending: PendingAppend): AppendResult {
     const { stream, ids } = pending;
-    const current = this.currentRevision(stream);
-    if (!satisfies(pending.expected, current)) {
-      const retry = this.findRetry(pending);
-      if (retry) return retry;
-      throw new ConcurrencyError(stream, describeExpected(pending.expected), describeActual(current));
-    }
-    const firstPosition = this.txPosition + 1;
-    let revision = current;
-    try {
-      for (let k = 0; k < ids.length; k++) {
-        this.insertEvent.run(
-          ++this.txPosition,
-          ids[k],
-          stream,
-          ++revision,
-          pending.types[k],
-          pending.data[k],
-          pending.metadata[k],
-        );
+    let current = this.currentRevision(stream);
+    let fromDatabase = false;
+    for (;;) {
+      if (!satisfies(pending.expected, current)) {
+        if (!fromDatabase) {
+          current = this.revisionInDatabase(stream);
+          fromDatabase = true;
+          continue;
+        }
+        const retry = this.findRetry(pending);
+        if (retry) return retry;
+        throw new ConcurrencyError(stream, describeExpected(pending.expected), describeActual(current));
       }
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      // Undo this request's rows only; the rest of the group stays.
-      this.deleteFrom.run(firstPosition);
-      this.txPosition = firstPosition - 1;
-      const retry = this.findRetry(pending);
-      if (retry) return retry;
-      throw error;
+      const firstPosition = this.txPosition + 1;
+      let revision: number;
+      try {
+        revision = this.writeRequestRows(pending, current);
+      } catch (error) {
+        this.txPosition = firstPosition - 1;
+        if (!isUniqueViolation(error) || !this.db.inTransaction) throw error;
+        const retry = this.findRetry(pending);
+        if (retry) return retry;
+        if (fromDatabase) throw error;
+        current = this.revisionInDatabase(stream);
+        fromDatabase = true;
+        continue;
+      }
+      this.revisions.remember(stream, revision);
+      pending.firstPosition = firstPosition;
+      pending.firstRevision = current + 1;
+      const positions = new Array<LogPosition>(ids.length);
+      for (let k = 0; k < ids.length; k++) positions[k] = toPosition(firstPosition + k);
+      return { nextExpectedRevision: BigInt(revision), position: positions[ids.length - 1], positions };
     }
-    this.rememberRevision(stream, revision);
-    pending.firstPosition = firstPosition;
-    pending.firstRevision = current + 1;
-    const positions = new Array<LogPosition>(ids.length);
-    for (let k = 0; k < ids.length; k++) positions[k] = toPosition(firstPosition + k);
-    return { nextExpectedRevision: BigInt(revision), position: positions[ids.length - 1], positions };
+  }
+
+  /** Inserts a request's rows after revision `current`; returns the stream's new last revision. */
+  private insertRows(pending: PendingAppend, current: number): number {
+    const { stream, ids } = pending;
+    let revision = current;
+    for (let k = 0; k < ids.length; k++) {
+      this.insertEvent.run(
+        ++this.txPosition,
+        ids[k],
+        stream,
+        ++revision,
+        pending.types[k],
+        pending.data[k],
+        pending.metadata[k],
+      );
+    }
+    return revision;
   }
 
   /**
@@ -698,19 +719,14 @@ export class SqliteEventStore implements EventStore {
   private currentRevision(stream: string): number {
     this.txTouched.add(stream);
     const cached = this.revisions.get(stream);
-    if (cached !== undefined) return cached;
-    const revision = (this.lastRevisionOf.get(stream) as number | null) ?? NO_STREAM;
-    this.rememberRevision(stream, revision);
-    return revision;
+    return cached ?? this.revisionInDatabase(stream);
   }
 
-  private rememberRevision(stream: string, revision: number): void {
-    if (!this.revisions.has(stream) && this.revisions.size >= this.revisionCacheSize) {
-      // Map iteration order is insertion order: forget the stream remembered longest ago.
-      const oldest = this.revisions.keys().next().value;
-      if (oldest !== undefined) this.revisions.delete(oldest);
-    }
-    this.revisions.set(stream, revision);
+  private revisionInDatabase(stream: string): number {
+    this.txTouched.add(stream);
+    const revision = (this.lastRevisionOf.get(stream) as number | null) ?? NO_STREAM;
+    this.revisions.remember(stream, revision);
+    return revision;
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------------------
