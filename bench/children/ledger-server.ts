@@ -51,8 +51,8 @@ async function main(): Promise<void> {
   // createLedgerApp builds AppModule.forRoot(...): the bare routes join that module tree, so they run behind
   // exactly the same global guard, pipes, filter and hooks as the product's routes.
   const forRoot = AppModule.forRoot.bind(AppModule);
-  AppModule.forRoot = (config, keys) => {
-    const root = forRoot(config, keys);
+  AppModule.forRoot = (...args) => {
+    const root = forRoot(...args);
     return { ...root, imports: [...(root.imports ?? []), BenchBareModule] };
   };
   const config = loadConfig({

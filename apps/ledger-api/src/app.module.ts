@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { ApiKeyConfig, LedgerConfig } from '@ledger/config';
+import type { DataDirLock } from '@ledger/event-store';
 import { API_KEYS, ApiKeyGuard } from './auth/api-key.guard';
 import { AuditController } from './audit/audit.controller';
 import { ChecksController } from './checks/checks.controller';
@@ -11,7 +12,7 @@ import { DevicesController } from './devices/devices.controller';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
-import { LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
+import { DATA_DIR_LOCK, LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
 import { ViewsController } from './views/views.controller';
 import { RelationshipFeed } from './watch/relationship-feed.service';
@@ -19,7 +20,11 @@ import { WatchController } from './watch/watch.controller';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: LedgerConfig, apiKeys: readonly ApiKeyConfig[]): DynamicModule {
+  static forRoot(
+    config: LedgerConfig,
+    apiKeys: readonly ApiKeyConfig[],
+    dataDirLock: DataDirLock,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -68,6 +73,7 @@ export class AppModule {
       providers: [
         { provide: LEDGER_CONFIG, useValue: config },
         { provide: API_KEYS, useValue: apiKeys },
+        { provide: DATA_DIR_LOCK, useValue: dataDirLock },
         ...ledgerProviders,
         LedgerLifecycle,
         RelationshipFeed,

@@ -7,6 +7,7 @@ import type { ValidationError } from 'class-validator';
 import type { RawServerDefault } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger/config';
+import { lockDataDir, type DataDirLock } from '@ledger/event-store';
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 
@@ -72,8 +73,22 @@ export interface CreatedLedgerApp {
   readonly apiKeys: ResolvedApiKeys;
 }
 
-/** Builds the HTTP service (not yet listening): used by `main.ts` and by the end-to-end tests. */
+/**
+ * Builds the HTTP service (not yet listening): used by `main.ts` and by the end-to-end tests. Takes the data
+ * dir for this service alone first (one service per data dir): a second one fails here, before it opens
+ * anything, with a `DataDirLockedError` naming the holder.
+ */
 export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedgerApp> {
+  const dataDirLock = await lockDataDir(config.dataDir, 'ledger-api');
+  try {
+    return await buildLedgerApp(config, dataDirLock);
+  } catch (error) {
+    dataDirLock.release();
+    throw error;
+  }
+}
+
+async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): Promise<CreatedLedgerApp> {
   const apiKeys = resolveApiKeys(config);
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
@@ -83,11 +98,19 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
     routerOptions: { maxParamLength: 256 },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, apiKeys.keys),
+    AppModule.forRoot(config, apiKeys.keys, dataDirLock),
     adapter,
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(PinoLogger));
+  if (dataDirLock.tookOverFrom) {
+    const { pid, host, startedAt } = dataDirLock.tookOverFrom;
+    app
+      .get(PinoLogger)
+      .warn(
+        `took over the data dir from pid ${pid} on ${host} (started ${startedAt}), which is no longer running`,
+      );
+  }
   // JSON bodies must be UTF-8 (RFC 8259): evidence is stored as sent or refused, never silently rewritten.
   const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
   app.useBodyParser<RawServerDefault>(

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { EventStore } from '@ledger/event-store';
+import type { DataDirLock, EventStore } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
-import { EVENT_STORE } from './ledger.providers';
+import { DATA_DIR_LOCK, EVENT_STORE } from './ledger.providers';
 
-/** Shutdown order matters: stop following the log, flush the snapshot, then close the store. */
+/** Shutdown order matters: stop following the log, flush the snapshot, close the store, free the data dir. */
 @Injectable()
 export class LedgerLifecycle implements OnApplicationShutdown {
   private readonly logger = new Logger('LedgerLifecycle');
@@ -11,6 +11,7 @@ export class LedgerLifecycle implements OnApplicationShutdown {
   constructor(
     private readonly projection: LiveProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(DATA_DIR_LOCK) private readonly dataDirLock: DataDirLock,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
@@ -19,6 +20,10 @@ export class LedgerLifecycle implements OnApplicationShutdown {
     } catch (error) {
       this.logger.error(`projection snapshot on shutdown failed: ${(error as Error).message}`);
     }
-    await this.store.close();
+    try {
+      await this.store.close();
+    } finally {
+      this.dataDirLock.release();
+    }
   }
 }

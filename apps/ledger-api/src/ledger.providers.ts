@@ -10,6 +10,11 @@ import { LedgerMetrics } from './metrics/ledger-metrics';
 export const LEDGER_CONFIG = Symbol('LEDGER_CONFIG');
 export const EVENT_STORE = Symbol('EVENT_STORE');
 export const CLOCK = Symbol('CLOCK');
+/**
+ * The data dir, held by this service alone while it runs: taken by `createLedgerApp` before anything opens the
+ * data dir's files, released by `LedgerLifecycle` on shutdown.
+ */
+export const DATA_DIR_LOCK = Symbol('DATA_DIR_LOCK');
 
 export const ledgerProviders: Provider[] = [
   { provide: CLOCK, useValue: new MonotonicClock() },

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '@ledger/config';
+import { DataDirLockedError } from '@ledger/event-store';
 import { createLedgerApp } from './create-app';
 
 async function bootstrap(): Promise<void> {
@@ -30,6 +31,10 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
+  if (error instanceof DataDirLockedError) {
+    process.stderr.write(`ledger failed to start: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(
     `ledger failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
