@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -12,6 +11,8 @@ import { DevicesController } from './devices/devices.controller';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
+import { pinoHttpOptions } from './logging/logger-options';
+import { NonBlockingLogDestination } from './logging/non-blocking-log-destination';
 import { DATA_DIR_LOCK, LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
 import { ViewsController } from './views/views.controller';
@@ -25,40 +26,14 @@ export class AppModule {
     apiKeys: readonly ApiKeyConfig[],
     dataDirLock: DataDirLock,
   ): DynamicModule {
+    // Logging must never stop the service (a full disk under stdout, a stalled pipe): see the destination.
+    const logDestination = new NonBlockingLogDestination(process.stdout.fd ?? 1);
     return {
       module: AppModule,
       imports: [
         TerminusModule.forRoot({ logger: false }),
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            // Request ids: the caller's X-Request-Id when it sends a sane one, else a fresh UUID.
-            genReqId: (request, reply) => {
-              const given = request.headers['x-request-id'];
-              const id = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-              reply.setHeader('x-request-id', id);
-              return id;
-            },
-            // Successful requests log at debug: at info a busy ledger would spend its time writing logs.
-            // A 503 (token not reached in time, store briefly away) is an expected, retryable answer.
-            customLogLevel: (_request, response, error) =>
-              response.statusCode >= 500 && response.statusCode !== 503
-                ? 'error'
-                : error || response.statusCode >= 400
-                  ? 'warn'
-                  : 'debug',
-            redact: {
-              paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'],
-              censor: '[redacted]',
-            },
-            serializers: {
-              req: (request: { id: string; method: string; url: string }) => ({
-                id: request.id,
-                method: request.method,
-                url: request.url,
-              }),
-            },
-          },
+          pinoHttp: [pinoHttpOptions(config), logDestination],
         }),
       ],
       controllers: [
@@ -74,6 +49,7 @@ export class AppModule {
         { provide: LEDGER_CONFIG, useValue: config },
         { provide: API_KEYS, useValue: apiKeys },
         { provide: DATA_DIR_LOCK, useValue: dataDirLock },
+        { provide: NonBlockingLogDestination, useValue: logDestination },
         ...ledgerProviders,
         LedgerLifecycle,
         RelationshipFeed,

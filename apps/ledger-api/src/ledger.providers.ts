@@ -4,6 +4,8 @@ import { LedgerCommands, LedgerQueries, MonotonicClock, type Clock } from '@ledg
 import type { LedgerConfig } from '@ledger/config';
 import { openEventStore, type EventStore } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
+import { StoreWritability } from './health/store-writability';
+import { NonBlockingLogDestination } from './logging/non-blocking-log-destination';
 import { InstrumentedEventStore } from './metrics/instrumented-event-store';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 
@@ -18,12 +20,28 @@ export const DATA_DIR_LOCK = Symbol('DATA_DIR_LOCK');
 
 export const ledgerProviders: Provider[] = [
   { provide: CLOCK, useValue: new MonotonicClock() },
-  { provide: LedgerMetrics, useFactory: () => new LedgerMetrics() },
+  {
+    provide: LedgerMetrics,
+    inject: [NonBlockingLogDestination],
+    useFactory: (log: NonBlockingLogDestination) => {
+      const metrics = new LedgerMetrics();
+      metrics.observeLogOutput(() => log.stats.dropped);
+      return metrics;
+    },
+  },
+  {
+    provide: StoreWritability,
+    inject: [LEDGER_CONFIG],
+    useFactory: (config: LedgerConfig) => new StoreWritability(config.dataDir),
+  },
   {
     provide: EVENT_STORE,
-    inject: [LEDGER_CONFIG, LedgerMetrics],
-    useFactory: async (config: LedgerConfig, metrics: LedgerMetrics): Promise<EventStore> =>
-      new InstrumentedEventStore(await openEventStore(config), metrics),
+    inject: [LEDGER_CONFIG, LedgerMetrics, StoreWritability],
+    useFactory: async (
+      config: LedgerConfig,
+      metrics: LedgerMetrics,
+      writability: StoreWritability,
+    ): Promise<EventStore> => new InstrumentedEventStore(await openEventStore(config), metrics, writability),
   },
   {
     provide: LiveProjection,

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '@ledger/config';
 import { DataDirLockedError } from '@ledger/event-store';
 import { createLedgerApp } from './create-app';
+import { NonBlockingLogDestination } from './logging/non-blocking-log-destination';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Ledger');
@@ -17,13 +18,16 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
   const { app, apiKeys } = await createLedgerApp(config);
+  const output = app.get(NonBlockingLogDestination);
+  // An exit that is not a signal (an uncaught error, process.exit) still writes what it can of the log.
+  process.once('exit', () => output.flushSync());
   await app.listen(config.port, config.host);
   const store = config.eventStoreConnectionString ? 'EventStoreDB' : `embedded SQLite in ${config.dataDir}`;
   logger.log(`ledger listening on http://${config.host}:${config.port} (store: ${store})`);
   if (apiKeys.generatedAdmin) {
     const { key, file, created } = apiKeys.generatedAdmin;
     // Printed so a newcomer can curl right away; it lives in the data dir with mode 0600.
-    process.stdout.write(
+    output.write(
       `\n${created ? 'Generated' : 'Using'} local admin API key (all scopes, kept in ${file}):\n\n  ${key.key}\n\n` +
         `  curl -H 'Authorization: Bearer ${key.key}' http://localhost:${config.port}/v1/projection\n\n`,
     );

@@ -1,11 +1,22 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthCheckResult,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
 import { comparePositions, positionToToken, type EventStore, type LogPosition } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
 import { EVENT_STORE } from '../ledger.providers';
+import { StoreWritability } from './store-writability';
 
-/** Liveness says the process serves; readiness says the store answers and the projection follows the log. */
+/**
+ * Liveness says the process serves; readiness says the store answers, can write, and the projection follows
+ * the log.
+ */
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
@@ -14,24 +25,58 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly projection: LiveProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly writability: StoreWritability,
   ) {}
 
   @Get()
   @HealthCheck()
   @ApiOperation({
-    summary: 'Ready: 200 when the store answers and the projection is caught up (same as /health/ready)',
+    summary:
+      'Ready: 200 when the store answers and can write, and the projection is caught up (same as /health/ready)',
   })
-  ready() {
+  ready(@Res({ passthrough: true }) reply: FastifyReply) {
     // One read of the head serves both indicators.
     const head = this.readHead();
-    return this.health.check([() => this.storeAnswers(head), () => this.projectionCaughtUp(head)]);
+    return this.answer(reply, [
+      () => this.storeAnswers(head),
+      () => this.storeWrites(),
+      () => this.projectionCaughtUp(head),
+    ]);
   }
 
   @Get('ready')
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness probe' })
-  readiness() {
-    return this.ready();
+  readiness(@Res({ passthrough: true }) reply: FastifyReply) {
+    return this.ready(reply);
+  }
+
+  /**
+   * 200 with terminus' result, or 503 in the contract's error shape whose message names each failing
+   * indicator and its reason (`details` keeps every indicator), so an operator reading a probe's log sees why.
+   */
+  private async answer(
+    reply: FastifyReply,
+    indicators: Array<() => Promise<HealthIndicatorResult>>,
+  ): Promise<HealthCheckResult | Record<string, unknown>> {
+    try {
+      return await this.health.check(indicators);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      const result = error.getResponse() as HealthCheckResult;
+      const failing = Object.entries(result.error ?? {}).map(([name, state]) => {
+        const { status: _status, ...rest } = state as Record<string, unknown>;
+        const reason = typeof rest.reason === 'string' ? rest.reason : JSON.stringify(rest);
+        return `${name} (${reason})`;
+      });
+      void reply.status(503);
+      return {
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: `not ready: ${failing.join('; ')}`,
+        details: result.details,
+      };
+    }
   }
 
   @Get('live')
@@ -60,6 +105,13 @@ export class HealthController {
     } catch (error) {
       return check.down({ name: this.store.name, error: (error as Error).message });
     }
+  }
+
+  /** A store that answers reads but cannot write (a full disk, say) is not ready: writes would all fail. */
+  private async storeWrites() {
+    const check = this.indicators.check('writable');
+    const writability = await this.writability.check();
+    return writability.ok ? check.up() : check.down({ reason: writability.reason });
   }
 
   private async projectionCaughtUp(reading: Promise<LogPosition>) {

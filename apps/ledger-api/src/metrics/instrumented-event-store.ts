@@ -11,9 +11,13 @@ import type {
   SubscribeOptions,
   SubscriptionMessage,
 } from '@ledger/event-store';
+import type { StoreWritability } from '../health/store-writability';
 import type { LedgerMetrics } from './ledger-metrics';
 
-/** Decorates the store port with append metrics; the adapters stay free of metrics code. */
+/**
+ * Decorates the store port with append metrics, and tells readiness whether appends succeed; the adapters
+ * stay free of metrics code.
+ */
 export class InstrumentedEventStore implements EventStore {
   /** Last position this process appended: the projection is behind while it has not reached it. */
   lastAppended: LogPosition | null = null;
@@ -22,6 +26,7 @@ export class InstrumentedEventStore implements EventStore {
   constructor(
     private readonly inner: EventStore,
     private readonly metrics: LedgerMetrics,
+    private readonly writability: StoreWritability | null = null,
   ) {}
 
   get name(): string {
@@ -35,7 +40,11 @@ export class InstrumentedEventStore implements EventStore {
       const result = await this.inner.append(request);
       this.lastAppended = result.position;
       this.appendedEvents += request.events.length;
+      this.writability?.appendSucceeded();
       return result;
+    } catch (error) {
+      this.writability?.appendFailed(error);
+      throw error;
     } finally {
       stop();
     }
@@ -50,9 +59,13 @@ export class InstrumentedEventStore implements EventStore {
         if (!(result instanceof Error)) {
           this.lastAppended = result.position;
           this.appendedEvents += result.positions.length;
-        }
+          this.writability?.appendSucceeded();
+        } else this.writability?.appendFailed(result);
       }
       return results;
+    } catch (error) {
+      this.writability?.appendFailed(error);
+      throw error;
     } finally {
       stop();
     }

@@ -58,4 +58,16 @@ export class LedgerMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ledger_' });
   }
+
+  /** Log lines the service gave up on (full disk, closed pipe, queue full), read when scraped. */
+  observeLogOutput(dropped: () => number): void {
+    new Gauge({
+      name: 'ledger_log_lines_dropped',
+      help: 'Log lines dropped since start because stdout could not take them (full disk, closed pipe, backlog)',
+      registers: [this.registry],
+      collect() {
+        this.set(dropped());
+      },
+    });
+  }
 }
