@@ -45,12 +45,13 @@ export const ledgerProviders: Provider[] = [
   },
   {
     provide: LiveProjection,
-    inject: [EVENT_STORE, LEDGER_CONFIG],
-    useFactory: async (store: EventStore, config: LedgerConfig): Promise<LiveProjection> => {
+    inject: [EVENT_STORE, LEDGER_CONFIG, CLOCK],
+    useFactory: async (store: EventStore, config: LedgerConfig, clock: Clock): Promise<LiveProjection> => {
       const logger = new Logger('RelationshipProjection');
       const projection = new LiveProjection(store, {
         snapshotDir: path.join(config.dataDir, 'snapshots'),
         snapshotEveryEvents: config.snapshotEveryEvents,
+        idempotency: { retentionMs: config.idempotencyRetentionMs, now: () => clock.now() },
         logger: { log: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
       });
       await projection.start();

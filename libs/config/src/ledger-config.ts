@@ -23,6 +23,8 @@ export interface LedgerConfig {
   readonly consistencyWaitMs: number;
   /** The projection writes a snapshot after this many applied events (and on shutdown). */
   readonly snapshotEveryEvents: number;
+  /** How long an Idempotency-Key is remembered; a key reused after that is a new request. */
+  readonly idempotencyRetentionMs: number;
   readonly logLevel: string;
 }
 
@@ -47,6 +49,34 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (value < min || value > max)
     throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  d: 86_400_000,
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+};
+const MAX_RETENTION_MS = 366 * 86_400_000;
+
+/** A duration such as `24h`, `30m`, `90s` or `1h30m` (units d, h, m, s, ms), in ms. */
+export function parseDuration(env: Env, name: string, fallbackMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallbackMs;
+  const text = raw.trim();
+  const shape = /^(?:\d+(?:ms|d|h|m|s))+$/;
+  if (!shape.test(text)) {
+    throw new ConfigError(name, `must be a duration such as 24h, 30m or 90s, got ${JSON.stringify(raw)}`);
+  }
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|d|h|m|s)/g)) {
+    total += Number(amount) * DURATION_UNITS_MS[unit];
+  }
+  if (total < 1000 || total > MAX_RETENTION_MS) {
+    throw new ConfigError(name, `must be between 1s and 366d, got ${JSON.stringify(raw)}`);
+  }
+  return total;
 }
 
 function parseApiKeys(raw: string | undefined): ApiKeyConfig[] | null {
@@ -100,6 +130,7 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     exportKey: env.LEDGER_EXPORT_KEY?.trim() || null,
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),
     snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
+    idempotencyRetentionMs: parseDuration(env, 'LEDGER_IDEMPOTENCY_RETENTION', 24 * 3_600_000),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };
 }

@@ -8,7 +8,7 @@ import {
   type LogPosition,
   type RecordedEvent,
 } from '@ledger/event-store';
-import { IdempotencyIndex } from './idempotency.index';
+import { IdempotencyIndex, type IdempotencyIndexOptions } from './idempotency.index';
 import {
   loadSnapshot,
   removeSnapshot,
@@ -41,6 +41,8 @@ export interface LiveProjectionOptions {
   /** Write a snapshot after this many applied events (and on stop). */
   readonly snapshotEveryEvents?: number;
   readonly logger?: ProjectionLogger;
+  /** How long Idempotency-Keys are remembered, and the clock that says when a key's window is over. */
+  readonly idempotency?: IdempotencyIndexOptions;
 }
 
 export interface PositionedChange extends RelationshipChange {
@@ -61,7 +63,7 @@ const silent: ProjectionLogger = { log: () => undefined, warn: () => undefined, 
  */
 export class LiveProjection {
   readonly table = new RelationshipTable();
-  readonly idempotency = new IdempotencyIndex();
+  readonly idempotency: IdempotencyIndex;
   readonly changes = new Subject<PositionedChange>();
   private current: LogPosition = START;
   private caughtUp = false;
@@ -82,6 +84,7 @@ export class LiveProjection {
     private readonly options: LiveProjectionOptions,
   ) {
     this.logger = options.logger ?? silent;
+    this.idempotency = new IdempotencyIndex(options.idempotency);
   }
 
   get position(): LogPosition {
@@ -178,7 +181,7 @@ export class LiveProjection {
   private resetModels(): void {
     // Fresh read models: the snapshot may have been partly applied before it was found wanting.
     (this as { table: RelationshipTable }).table = new RelationshipTable();
-    (this as { idempotency: IdempotencyIndex }).idempotency = new IdempotencyIndex();
+    (this as { idempotency: IdempotencyIndex }).idempotency = new IdempotencyIndex(this.options.idempotency);
   }
 
   private follow(onCaughtUp: () => void, onFirstError: (error: unknown) => void): void {
@@ -296,7 +299,12 @@ export interface RebuildResult {
 /** Builds the table from position zero by paged reads, as `ledger rebuild` does. */
 export async function rebuildFromLog(
   store: EventStore,
-  options: { onProgress?: (events: number) => void; pageSize?: number; upTo?: LogPosition } = {},
+  options: {
+    onProgress?: (events: number) => void;
+    pageSize?: number;
+    upTo?: LogPosition;
+    idempotency?: IdempotencyIndexOptions;
+  } = {},
 ): Promise<
   RebuildResult & {
     table: RelationshipTable;
@@ -307,7 +315,7 @@ export async function rebuildFromLog(
   }
 > {
   const table = new RelationshipTable();
-  const idempotency = new IdempotencyIndex();
+  const idempotency = new IdempotencyIndex(options.idempotency);
   const head = options.upTo ?? (await store.headPosition());
   let position: LogPosition = START;
   let events = 0;
