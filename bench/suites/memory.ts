@@ -1,4 +1,5 @@
-import { RelationshipTable } from '@ledger/projections';
+import type { JsonObject, RecordedEvent } from '@ledger/event-store';
+import { IDEMPOTENCY_METADATA_KEY, IdempotencyIndex, RelationshipTable } from '@ledger/projections';
 import { deviceId, ownerOf, recordedHistory, userId, viewerOf, type FleetShape } from '../lib/fixtures';
 import { paired, result } from '../lib/stats';
 import type { Suite } from '../lib/types';
@@ -49,8 +50,25 @@ export const memory: Suite = async (context, log) => {
       `round ${round + 1}: ${Math.round(ours)} bytes/relationship, naive Map ${Math.round(theirs)} bytes/entry`,
     );
   }
+  const keys = context.quick ? 200_000 : 500_000;
+  const idempotencyRounds = paired();
+  for (let round = 0; round < context.rounds; round++) {
+    const { ours, theirs } = idempotencyRound(keys);
+    idempotencyRounds.ours.push(ours);
+    idempotencyRounds.theirs.push(theirs);
+    log(
+      `round ${round + 1}: ${Math.round(ours)} bytes/remembered key, naive Map ${Math.round(theirs)} bytes/entry`,
+    );
+  }
   return {
     results: [
+      result(
+        'memory.idempotency',
+        'bytes/key',
+        'naive: Map<scope, JSON of the remembered response> with the same keys and responses',
+        idempotencyRounds,
+        false,
+      ),
       result(
         'memory.relationship',
         'bytes/relationship',
@@ -62,6 +80,61 @@ export const memory: Suite = async (context, log) => {
     notes: [
       `memory.relationship: ${relationships.toLocaleString('en-US')} relationships (${SHAPE.devices.toLocaleString('en-US')} devices, ` +
         `owner + ${SHAPE.viewersPerDevice} viewers each), heapUsed after global.gc() before and after building.`,
+      `memory.idempotency: ${keys.toLocaleString('en-US')} distinct Idempotency-Keys inside the retention window ` +
+        `(a media service keying every view: scope "media-service:<uuid>", a sha256 request hash, status 201, ` +
+        `body {eventId}), applied from events whose metadata is parsed from JSON as the store gives it; ` +
+        `heapUsed after global.gc() before and after. Memory is bounded by the window's traffic times this figure.`,
     ],
   };
 };
+
+/** The metadata a keyed view carries, as JSON text, so each event gets fresh strings from JSON.parse. */
+function keyedViewMetadata(i: number): string {
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+  const uuid = (n: number) =>
+    `${hex(n, 8)}-${hex(n % 65536, 4)}-4${hex(n % 4096, 3)}-8${hex(n % 4096, 3)}-${hex(n * 7919, 12).slice(-12)}`;
+  return JSON.stringify({
+    [IDEMPOTENCY_METADATA_KEY]: {
+      scope: `media-service:${uuid(i)}`,
+      requestHash: `${hex(i, 32)}${hex(i * 31, 32)}`.slice(0, 64),
+      status: 201,
+      body: { eventId: uuid(i + 0x40000000) },
+    },
+  });
+}
+
+/** Heap bytes per remembered key: the ledger's index against a naive Map of serialized responses. */
+function idempotencyRound(keys: number): { ours: number; theirs: number } {
+  const recordedAt = new Date(Date.UTC(2024, 1, 16, 9)).toISOString();
+  const now = Date.parse(recordedAt) + 60_000;
+  const before = settledHeap();
+  let index: IdempotencyIndex | null = new IdempotencyIndex({ now: () => now });
+  for (let i = 0; i < keys; i++) {
+    const event: RecordedEvent = {
+      eventId: '00000000-0000-4000-8000-000000000000',
+      stream: `views-${i % 16}`,
+      revision: BigInt(i >> 4),
+      type: 'MediaViewed',
+      data: { recordedAt },
+      metadata: JSON.parse(keyedViewMetadata(i)) as JsonObject,
+      position: { commit: BigInt(i), prepare: BigInt(i) },
+    };
+    index.apply(event);
+  }
+  if (index.size !== keys) throw new Error(`the index remembers ${index.size} of ${keys} keys`);
+  const ours = (settledHeap() - before) / keys;
+  index = null;
+
+  const beforeMap = settledHeap();
+  let naive: Map<string, string> | null = new Map<string, string>();
+  for (let i = 0; i < keys; i++) {
+    const record = (JSON.parse(keyedViewMetadata(i)) as Record<string, Record<string, unknown>>)[
+      IDEMPOTENCY_METADATA_KEY
+    ];
+    const { scope, ...response } = record;
+    naive.set(scope as string, JSON.stringify({ ...response, token: `lt1.${i.toString(36)}` }));
+  }
+  const theirs = (settledHeap() - beforeMap) / naive.size;
+  naive = null;
+  return { ours, theirs };
+}
