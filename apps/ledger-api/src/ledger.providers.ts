@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { LedgerCommands, LedgerQueries, MonotonicClock, type Clock } from '@ledger/application';
 import type { LedgerConfig } from '@ledger/config';
 import { openEventStore, type EventStore } from '@ledger/event-store';
-import { LiveProjection } from '@ledger/projections';
+import { deriveSnapshotKey, LiveProjection } from '@ledger/projections';
 import { InstrumentedEventStore } from './metrics/instrumented-event-store';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 
@@ -28,6 +28,8 @@ export const ledgerProviders: Provider[] = [
       const projection = new LiveProjection(store, {
         snapshotDir: path.join(config.dataDir, 'snapshots'),
         snapshotEveryEvents: config.snapshotEveryEvents,
+        // Only a secret from the environment authenticates: a key generated into the data dir would not.
+        snapshotKey: config.exportKey ? deriveSnapshotKey(config.exportKey) : null,
         logger: { log: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
       });
       await projection.start();
