@@ -24,6 +24,15 @@ export interface LedgerConfig {
   /** The projection writes a snapshot after this many applied events (and on shutdown). */
   readonly snapshotEveryEvents: number;
   readonly logLevel: string;
+  /** Bounds of the watch feed (GET /v1/watch), so no client can make the service hold unbounded memory. */
+  readonly watch: {
+    /** Open watch connections one API key may hold; past it a 429 with Retry-After. */
+    readonly maxConnectionsPerKey: number;
+    /** Live changes queued for one client that does not read; past it the feed ends with an `overflow` event. */
+    readonly maxBufferedEvents: number;
+    /** How many changes back a resume token may lie; an older one is a 410 saying how to resync. */
+    readonly maxResumeChanges: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -101,5 +110,10 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),
     snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
+    watch: {
+      maxConnectionsPerKey: integer(env, 'LEDGER_WATCH_MAX_CONNECTIONS_PER_KEY', 64, 1, 100_000),
+      maxBufferedEvents: integer(env, 'LEDGER_WATCH_MAX_BUFFERED_EVENTS', 1000, 1, 1_000_000),
+      maxResumeChanges: integer(env, 'LEDGER_WATCH_MAX_RESUME_CHANGES', 100_000, 1, 10_000_000),
+    },
   };
 }
