@@ -70,6 +70,8 @@ function parseApiKeys(raw: string | undefined): ApiKeyConfig[] | null {
     throw new ConfigError('LEDGER_API_KEYS', 'must be a non-empty JSON array');
   }
   const seenKeys = new Set<string>();
+  // The name is the client's identity: its Idempotency-Key scope and the actor of its audit records.
+  const seenNames = new Set<string>();
   return parsed.map((entry: unknown, index) => {
     const where = `LEDGER_API_KEYS[${index}]`;
     if (typeof entry !== 'object' || entry === null) throw new ConfigError(where, 'must be an object');
@@ -80,6 +82,12 @@ function parseApiKeys(raw: string | undefined): ApiKeyConfig[] | null {
     if (typeof key !== 'string' || key.length < 16 || key.length > 512 || /\s/.test(key)) {
       throw new ConfigError(`${where}.key`, 'must be a string of 16–512 characters without spaces');
     }
+    if (seenNames.has(name))
+      throw new ConfigError(
+        `${where}.name`,
+        `${JSON.stringify(name)} is used by another entry; names must be unique`,
+      );
+    seenNames.add(name);
     if (seenKeys.has(key)) throw new ConfigError(`${where}.key`, 'is used by another entry');
     seenKeys.add(key);
     if (!Array.isArray(scopes) || scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) {
