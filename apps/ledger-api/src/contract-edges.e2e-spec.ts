@@ -193,6 +193,62 @@ describe('contract edges (end to end)', () => {
     );
   });
 
+  it('judges a coarse stamp as the instant it names at millisecond precision: 12:00:00Z is before a change at 12:00:00.004Z', async () => {
+    const cam = id('coarse');
+    const owner = id('owner');
+    const viewer = id('viewer');
+    const ok = (response: { status: number }) => expect(response.status).toBe(201);
+    ok(
+      await ledger.http('POST', '/v1/devices', {
+        deviceId: cam,
+        ownerId: owner,
+        actor: 'a',
+        occurredAt: '2024-02-16T12:00:00.004Z',
+      }),
+    );
+    ok(
+      await ledger.http('POST', `/v1/devices/${cam}/grants`, {
+        userId: viewer,
+        actor: owner,
+        occurredAt: '2024-02-16T12:00:01.250Z',
+      }),
+    );
+    ok(
+      await ledger.http('POST', `/v1/devices/${cam}/revocations`, {
+        userId: viewer,
+        actor: owner,
+        occurredAt: '2024-02-16T12:00:02.000Z',
+      }),
+    );
+    const seen = (viewerId: string, occurredAt: string, mediaId: string) =>
+      ledger.http('POST', '/v1/views', { ...view(cam, { occurredAt, mediaId }), viewerId });
+    ok(await seen(owner, '2024-02-16T12:00:00Z', 'owner-whole-second')); // = .000, before the registration
+    ok(await seen(owner, '2024-02-16T12:00:00.004Z', 'owner-at-registration'));
+    ok(await seen(viewer, '2024-02-16T12:00:01Z', 'viewer-whole-second')); // = .000, before the grant
+    ok(await seen(viewer, '2024-02-16T12:00:01.2509Z', 'viewer-sub-ms')); // truncated to .250: at the grant
+    ok(await seen(viewer, '2024-02-16T12:00:02Z', 'viewer-at-revoke')); // = .000: at the revoke instant
+    const report = await ledger.http('POST', '/v1/audit/replay', { deviceIds: [cam] });
+    expect(report.body.summary).toMatchObject({ viewsExamined: 5, exposures: 3 });
+    expect(
+      report.body.exposures.map(
+        (e: { mediaId: string; reason: string; ownerId: string | null; occurredAt: string }) => [
+          e.mediaId,
+          e.occurredAt,
+          e.reason,
+          e.ownerId,
+        ],
+      ),
+    ).toEqual([
+      ['owner-whole-second', '2024-02-16T12:00:00.000Z', 'unknown_device', null],
+      ['viewer-whole-second', '2024-02-16T12:00:01.000Z', 'never_granted', owner],
+      ['viewer-at-revoke', '2024-02-16T12:00:02.000Z', 'revoked', owner],
+    ]);
+    const check = (userId: string, at: string) =>
+      ledger.http('POST', '/v1/check', { userId, deviceId: cam, at });
+    expect((await check(owner, '2024-02-16T12:00:00Z')).body.allowed).toBe(false);
+    expect((await check(owner, '2024-02-16T12:00:00.004Z')).body.allowed).toBe(true);
+  });
+
   it('refuses a body with a duplicate key, naming it, and one with __proto__, naming it', async () => {
     const cam = await registered();
     const owner = id('o');
