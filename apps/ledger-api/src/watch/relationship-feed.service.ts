@@ -6,7 +6,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import type { LedgerConfig } from '@ledger/config';
 import { Streams } from '@ledger/domain';
 import {
@@ -56,6 +56,84 @@ export interface WatchLimits {
   readonly maxConnectionsPerKey: number;
   readonly maxBufferedEvents: number;
   readonly maxResumeChanges: number;
+}
+
+/** One message of the feed, whatever carries it (SSE here; a gRPC stream can carry the same). */
+export interface FeedMessage {
+  /** `overflow` and `error` are final: they say why the feed ends and how to resume. */
+  readonly type: 'change' | 'heartbeat' | 'overflow' | 'error';
+  readonly id?: string;
+  readonly data: object;
+}
+
+/**
+ * Where a feed writes: any transport with a bounded buffer it reports, like a Node Writable
+ * (`writableNeedDrain` and 'drain'). The feed writes the next page of history only once `full` is false again.
+ */
+export interface FeedSink {
+  /** The first write: the transport says the feed is open (SSE: headers and a comment). */
+  open(): void;
+  write(message: FeedMessage): void;
+  readonly full: boolean;
+  /** Calls `listener` once the buffer drained or the consumer went away. */
+  whenDrained(listener: () => void): void;
+  /** Calls `listener` once when the consumer goes away. */
+  whenClosed(listener: () => void): void;
+  /** Ends the feed (after a final message, or at shutdown); a consumer that never reads is cut off. */
+  end(): void;
+}
+
+/** SSE over a raw HTTP response. */
+export class SseSink implements FeedSink {
+  constructor(private readonly response: ServerResponse) {}
+
+  open(): void {
+    const socket = this.response.socket;
+    socket?.setKeepAlive(true);
+    socket?.setNoDelay(true);
+    socket?.setTimeout(0);
+    this.response.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    this.response.write(': connected\n\n');
+  }
+
+  write(message: FeedMessage): void {
+    const id = message.id === undefined ? '' : `id: ${message.id}\n`;
+    this.response.write(`event: ${message.type}\n${id}data: ${JSON.stringify(message.data)}\n\n`);
+  }
+
+  get full(): boolean {
+    return this.response.writableNeedDrain;
+  }
+
+  whenDrained(listener: () => void): void {
+    const done = (): void => {
+      this.response.off('drain', done);
+      this.response.off('close', done);
+      listener();
+    };
+    this.response.on('drain', done);
+    this.response.on('close', done);
+  }
+
+  whenClosed(listener: () => void): void {
+    if (this.response.destroyed || this.response.socket?.destroyed) {
+      queueMicrotask(listener);
+      return;
+    }
+    this.response.once('close', listener);
+  }
+
+  end(): void {
+    this.response.end();
+    const timer = setTimeout(() => this.response.destroy(), END_GRACE_MS);
+    timer.unref();
+    this.response.once('close', () => clearTimeout(timer));
+  }
 }
 
 /**
@@ -130,13 +208,25 @@ export class RelationshipFeed implements OnApplicationBootstrap, BeforeApplicati
 
   /**
    * Checks a new feed against the limits (throws WatchConnectionLimitError or WatchTokenTooOldError before
-   * anything is written), then streams it to `response` until the client goes, overflows, or shutdown.
+   * anything is written), then streams it to `response` as SSE until the client goes, overflows, or shutdown.
+   * `takeOver` is called once the feed is admitted, before the first byte (Fastify's `reply.hijack()`).
    */
   async open(
     response: ServerResponse,
     keyName: string,
     after: LogPosition | null,
     takeOver: () => void,
+  ): Promise<void> {
+    await this.openSink(new SseSink(response), keyName, after, takeOver);
+  }
+
+  /** The same for any transport (a gRPC server stream is a Writable too). */
+  async openSink(
+    sink: FeedSink,
+    keyName: string,
+    after: LogPosition | null,
+    takeOver: () => void = () => undefined,
+    heartbeatMs = HEARTBEAT_MS,
   ): Promise<void> {
     const held = this.perKey.get(keyName) ?? 0;
     if (held >= this.limits.maxConnectionsPerKey)
@@ -151,7 +241,7 @@ export class RelationshipFeed implements OnApplicationBootstrap, BeforeApplicati
     if (now >= this.limits.maxConnectionsPerKey)
       throw new WatchConnectionLimitError(keyName, this.limits.maxConnectionsPerKey);
     this.perKey.set(keyName, now + 1);
-    const connection = new FeedConnection(response, this.store, this.projection, this.limits, after, () => {
+    const connection = new FeedConnection(sink, this.store, this.projection, this.limits, after, () => {
       this.connections.delete(connection);
       const left = (this.perKey.get(keyName) ?? 1) - 1;
       if (left > 0) this.perKey.set(keyName, left);
@@ -159,7 +249,48 @@ export class RelationshipFeed implements OnApplicationBootstrap, BeforeApplicati
     });
     this.connections.add(connection);
     takeOver();
-    connection.start();
+    connection.start(heartbeatMs);
+  }
+
+  /**
+   * The feed as an Observable, for callers that cannot report a full buffer: history is still read in pages,
+   * but nothing holds it back, so prefer `openSink` with the transport's own buffer. Not bounded per key.
+   */
+  watch(
+    after: LogPosition | null,
+    closed: Observable<unknown>,
+    heartbeatMs = HEARTBEAT_MS,
+  ): Observable<FeedMessage> {
+    return new Observable<FeedMessage>((subscriber) => {
+      const closeListeners: Array<() => void> = [];
+      const goAway = (): void => {
+        for (const listener of closeListeners.splice(0)) listener();
+      };
+      const sink: FeedSink = {
+        open: () => undefined,
+        write: (message) => {
+          if (message.type === 'error') subscriber.error(new Error(JSON.stringify(message.data)));
+          else subscriber.next(message);
+        },
+        full: false,
+        whenDrained: (listener) => queueMicrotask(listener),
+        whenClosed: (listener) => closeListeners.push(listener),
+        end: () => {
+          subscriber.complete();
+          goAway();
+        },
+      };
+      const closing = closed.subscribe({ next: goAway, complete: goAway });
+      const connection = new FeedConnection(sink, this.store, this.projection, this.limits, after, () =>
+        this.connections.delete(connection),
+      );
+      this.connections.add(connection);
+      connection.start(heartbeatMs);
+      return () => {
+        closing.unsubscribe();
+        goAway();
+      };
+    });
   }
 
   /** Open feeds right now (for tests and metrics). */
@@ -173,7 +304,7 @@ export class RelationshipFeed implements OnApplicationBootstrap, BeforeApplicati
   }
 }
 
-/** One client's feed: a state machine over the raw response, driven by 'drain' and the projection. */
+/** One client's feed: a state machine over its sink, driven by drain and the projection's changes. */
 class FeedConnection {
   /** Every change up to here was written to the client (or is before its resume token). */
   private delivered: LogPosition;
@@ -184,7 +315,7 @@ class FeedConnection {
   private waitingForDrain = false;
 
   constructor(
-    private readonly response: ServerResponse,
+    private readonly sink: FeedSink,
     private readonly store: EventStore,
     private readonly projection: LiveProjection,
     private readonly limits: WatchLimits,
@@ -194,20 +325,10 @@ class FeedConnection {
     this.delivered = after ?? projection.position;
   }
 
-  start(): void {
-    const socket = this.response.socket;
-    socket?.setKeepAlive(true);
-    socket?.setNoDelay(true);
-    socket?.setTimeout(0);
-    this.response.on('close', () => this.close());
-    this.response.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    this.response.write(': connected\n\n');
-    this.heartbeat = setInterval(() => this.writeHeartbeat(), HEARTBEAT_MS);
+  start(heartbeatMs: number): void {
+    this.sink.whenClosed(() => this.close());
+    this.sink.open();
+    this.heartbeat = setInterval(() => this.writeHeartbeat(), heartbeatMs);
     this.replayHistory().catch((error: unknown) => {
       this.writeFinal('error', {
         message: `the feed failed while reading history (${(error as Error).message}); reconnect with after=${positionToToken(this.delivered)}`,
@@ -217,7 +338,7 @@ class FeedConnection {
   }
 
   /**
-   * Pages of history from the store, each written only once the socket has drained, until the reading caught
+   * Pages of history from the store, each written only once the sink has drained, until the reading caught
    * up with the projection; then, in the same tick, the live subscription takes over from that point.
    */
   private async replayHistory(): Promise<void> {
@@ -246,7 +367,8 @@ class FeedConnection {
         if (comparePositions(projected, cursor) > 0) cursor = projected;
       } else if (page.next !== 'end' && comparePositions(page.next, cursor) > 0) cursor = page.next;
       if (comparePositions(cursor, this.delivered) > 0) this.delivered = cursor;
-      await this.drained();
+      if (this.sink.full && !this.closed)
+        await new Promise<void>((resolve) => this.sink.whenDrained(resolve));
     }
   }
 
@@ -262,28 +384,25 @@ class FeedConnection {
     this.pending.push(change);
     if (this.pending.length > this.limits.maxBufferedEvents) {
       this.pending.length = 0;
+      const resumeAfter = positionToToken(this.delivered);
       this.writeFinal('overflow', {
         message:
           `this client fell more than ${this.limits.maxBufferedEvents} changes behind (LEDGER_WATCH_MAX_BUFFERED_EVENTS) and was disconnected. ` +
-          `Resume with GET /v1/watch?after=${this.lastWrittenToken()} (history is then read at your pace); ` +
+          `Resume with GET /v1/watch?after=${resumeAfter} (history is then read at your pace); ` +
           'if that answers 410, drop the cache and resync from GET /v1/devices/{deviceId}/access and a fresh watch',
-        resumeAfter: this.lastWrittenToken(),
+        resumeAfter,
       });
       return;
     }
     this.flush();
   }
 
-  private lastWrittenToken(): string {
-    return positionToToken(this.delivered);
-  }
-
   private flush(): void {
     while (this.pending.length > 0 && !this.closed) {
-      if (this.response.writableNeedDrain) {
+      if (this.sink.full) {
         if (!this.waitingForDrain) {
           this.waitingForDrain = true;
-          this.response.once('drain', () => {
+          this.sink.whenDrained(() => {
             this.waitingForDrain = false;
             this.flush();
           });
@@ -297,51 +416,36 @@ class FeedConnection {
   }
 
   private write(change: PositionedChange): void {
-    const data = {
-      token: change.token,
-      type: change.type,
-      deviceId: change.deviceId,
-      userIds: change.userIds,
-      occurredAt: change.occurredAt,
-    };
-    this.response.write(`event: change\nid: ${change.token}\ndata: ${JSON.stringify(data)}\n\n`);
-  }
-
-  private writeHeartbeat(): void {
-    // A heartbeat behind a full socket says nothing new; it would only grow the buffer.
-    if (this.closed || this.response.writableNeedDrain) return;
-    this.response.write(
-      `event: heartbeat\ndata: ${JSON.stringify({ token: positionToToken(this.delivered) })}\n\n`,
-    );
-  }
-
-  private drained(): Promise<void> {
-    if (!this.response.writableNeedDrain || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.response.off('drain', done);
-        this.response.off('close', done);
-        resolve();
-      };
-      this.response.on('drain', done);
-      this.response.on('close', done);
+    this.sink.write({
+      type: 'change',
+      id: change.token,
+      data: {
+        token: change.token,
+        type: change.type,
+        deviceId: change.deviceId,
+        userIds: change.userIds,
+        occurredAt: change.occurredAt,
+      },
     });
   }
 
-  /** A last event saying why the feed ends and how to go on, then the end (destroyed if never read). */
-  private writeFinal(type: string, data: object): void {
+  private writeHeartbeat(): void {
+    // A heartbeat behind a full buffer says nothing new; it would only grow the buffer.
+    if (this.closed || this.sink.full) return;
+    this.sink.write({ type: 'heartbeat', data: { token: positionToToken(this.delivered) } });
+  }
+
+  /** A last message saying why the feed ends and how to go on, then the end. */
+  private writeFinal(type: 'overflow' | 'error', data: object): void {
     if (this.closed) return;
-    this.response.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.sink.write({ type, data });
     this.end();
   }
 
   end(): void {
     if (this.closed) return;
-    this.response.end();
-    const timer = setTimeout(() => this.response.destroy(), END_GRACE_MS);
-    timer.unref();
-    this.response.once('close', () => clearTimeout(timer));
     this.close();
+    this.sink.end();
   }
 
   private close(): void {
