@@ -194,9 +194,11 @@ export class RelationshipFeed implements OnApplicationBootstrap, BeforeApplicati
       for (const event of page.events) {
         if (!isDeviceEvent(event) || comparePositions(event.position, upTo) > 0) continue;
         positions.push(event.position);
-        if (positions.length === this.recent.capacity) break;
+        if (positions.length > this.recent.capacity) break;
       }
-      if (positions.length === this.recent.capacity) {
+      // One more than the ring holds: older changes exist, so the oldest kept one bounds every resume.
+      if (positions.length > this.recent.capacity) {
+        positions.pop();
         this.recent.markIncomplete();
         break;
       }

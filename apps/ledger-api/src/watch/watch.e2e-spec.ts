@@ -2,7 +2,12 @@ import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { Subject } from 'rxjs';
 import { positionToToken, START, tokenToPosition } from '@ledger/event-store';
-import { startLedger, uniqueIds, type LedgerTestApp } from '../../../../test/support/ledger-test-app';
+import {
+  startLedger,
+  tempDataDir,
+  uniqueIds,
+  type LedgerTestApp,
+} from '../../../../test/support/ledger-test-app';
 import { RelationshipFeed } from './relationship-feed.service';
 
 interface SseEvent {
@@ -196,6 +201,32 @@ describe('GET /v1/watch limits', () => {
     expect(gone.body.message).toContain(`the oldest resumable token is ${tokens[2]}`);
     expect(gone.body.message).toMatch(/GET \/v1\/devices\/\{deviceId\}\/access/);
     expect((await ledger.http('GET', `/v1/watch?after=${positionToToken(START)}`)).status).toBe(410);
+  });
+
+  it('knows after a restart how far back tokens resume (read backwards from the log at start)', async () => {
+    const dataDir = tempDataDir();
+    // The embedded store: the count of changes must be this test's alone.
+    const env = { EVENTSTORE_CONNECTION_STRING: '', LEDGER_WATCH_MAX_RESUME_CHANGES: '3' };
+    const first = await startLedger({ dataDir, env });
+    const tokens: string[] = [];
+    try {
+      for (let n = 0; n < 5; n++)
+        tokens.push(
+          (await first.client.registerDevice({ deviceId: `r${n}`, ownerId: 'o', actor: 'svc:p' })).token,
+        );
+    } finally {
+      await first.close();
+    }
+    const again = await startLedger({ dataDir, env });
+    try {
+      const gone = await again.http('GET', `/v1/watch?after=${tokens[1]}`);
+      expect(gone.status).toBe(410);
+      expect(gone.body.message).toContain(`the oldest resumable token is ${tokens[2]}`);
+      const resumed = await readChanges(again, `?after=${tokens[2]}`, 2);
+      expect(resumed.map((e) => e.id)).toEqual([tokens[3], tokens[4]]);
+    } finally {
+      await again.close();
+    }
   });
 
   it('ends the feed of a client that stops reading once it is more than the bound behind, saying how to resume', async () => {
