@@ -6,10 +6,12 @@ import { loadConfig, type LedgerConfig } from '@ledger/config';
 import { LedgerClient } from '@ledger/client';
 import type { EventStore, LogPosition } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
-import { createLedgerApp } from '../../apps/ledger-api/src/create-app';
+import { createLedgerApp, type CreatedLedgerApp } from '../../apps/ledger-api/src/create-app';
 import { EVENT_STORE } from '../../apps/ledger-api/src/ledger.providers';
 
 export interface LedgerTestApp {
+  /** The Nest application, for tests that reach a provider directly. */
+  readonly app: CreatedLedgerApp['app'];
   readonly baseUrl: string;
   readonly apiKey: string;
   readonly client: LedgerClient;
@@ -54,6 +56,7 @@ export async function startLedger(
   const store = app.get<EventStore>(EVENT_STORE);
   const projection = app.get(LiveProjection);
   return {
+    app,
     baseUrl,
     apiKey,
     config,

@@ -8,6 +8,7 @@ import type { RawServerDefault } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger/config';
 import { lockDataDir, type DataDirLock } from '@ledger/event-store';
+import { findDuplicateKey } from '@ledger/domain';
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 
@@ -92,7 +93,7 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
   const apiKeys = resolveApiKeys(config);
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
-    // Hostile keys are refused by the JSON parser itself.
+    // Bodies have their own parser below, which refuses hostile keys by name.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 256 },
@@ -112,7 +113,9 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
       );
   }
   // JSON bodies must be UTF-8 (RFC 8259): evidence is stored as sent or refused, never silently rewritten.
-  const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
+  // Plain JSON.parse semantics (an own `__proto__` key is a data property, never a prototype): the reserved-key
+  // check below then refuses it naming the key, where the poisoning guard said only "not valid JSON".
+  const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('ignore', 'ignore');
   app.useBodyParser<RawServerDefault>(
     'application/json',
     { bodyLimit: MAX_BODY_BYTES },
@@ -121,7 +124,8 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
       if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
         return done(badRequest(`body nests deeper than ${MAX_BODY_DEPTH} levels`), undefined);
       }
-      parseJson(request, body.toString('utf8'), (error, parsed) => {
+      const text = body.toString('utf8');
+      parseJson(request, text, (error, parsed) => {
         if (error) return done(error, undefined);
         // Every body of the contract is an object; `null` would otherwise read as `{}` to the validation pipe.
         if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -129,6 +133,9 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
         }
         const reserved = reservedKeyPath(parsed, '');
         if (reserved) return done(badRequest(`property ${reserved} should not exist`), undefined);
+        // JSON.parse keeps the last of two equal keys: such a body says two things, so it is refused.
+        const duplicate = findDuplicateKey(text);
+        if (duplicate) return done(badRequest(`property ${duplicate} appears more than once`), undefined);
         done(null, parsed);
       });
     },

@@ -3,9 +3,9 @@ import * as path from 'node:path';
 import { LedgerCommands, LedgerQueries, MonotonicClock, type Clock } from '@ledger/application';
 import type { LedgerConfig } from '@ledger/config';
 import { openEventStore, type EventStore } from '@ledger/event-store';
-import { LiveProjection } from '@ledger/projections';
 import { StoreWritability } from './health/store-writability';
 import { NonBlockingLogDestination } from './logging/non-blocking-log-destination';
+import { deriveSnapshotKey, LiveProjection } from '@ledger/projections';
 import { InstrumentedEventStore } from './metrics/instrumented-event-store';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 
@@ -52,6 +52,8 @@ export const ledgerProviders: Provider[] = [
         snapshotDir: path.join(config.dataDir, 'snapshots'),
         snapshotEveryEvents: config.snapshotEveryEvents,
         idempotency: { retentionMs: config.idempotencyRetentionMs, now: () => clock.now() },
+        // Only a secret from the environment authenticates: a key generated into the data dir would not.
+        snapshotKey: config.exportKey ? deriveSnapshotKey(config.exportKey) : null,
         logger: { log: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
       });
       await projection.start();

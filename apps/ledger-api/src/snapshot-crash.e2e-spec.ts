@@ -1,9 +1,15 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Streams } from '@ledger/domain';
 import { openEventStore, type EventStore } from '@ledger/event-store';
-import { LiveProjection, rebuildFromLog, RelationshipTable, SNAPSHOT_FILE } from '@ledger/projections';
+import {
+  deriveSnapshotKey,
+  LiveProjection,
+  rebuildFromLog,
+  RelationshipTable,
+  SNAPSHOT_FILE,
+} from '@ledger/projections';
 import { SqliteEventStore } from '../../../libs/event-store/src/sqlite';
 import {
   spawnLedger,
@@ -142,6 +148,32 @@ function registration(deviceId: string, ownerId: string) {
   };
 }
 
+/**
+ * What someone who can write the data dir would do: grant `userId` open-ended access to `deviceId` inside the
+ * snapshot and recompute the trailer — a plain checksum, or an HMAC under a key of their own.
+ */
+function forgeGrant(
+  snapshot: Buffer,
+  deviceId: string,
+  userId: string,
+  hmacKey: Buffer | null = null,
+): Buffer {
+  const lines = snapshot.toString('utf8').split('\n');
+  lines.splice(lines.length - 2); // the trailer line and the empty string after its newline
+  const at = lines.findIndex((l) => l.startsWith('D') && l.includes(`"deviceId":"${deviceId}"`));
+  const device = JSON.parse(lines[at].slice(1)) as { registeredAt: number; access: unknown[] };
+  device.access.push([userId, [device.registeredAt, null]]);
+  lines[at] = 'D' + JSON.stringify(device);
+  return withTrailer(lines.join('\n') + '\n', hmacKey);
+}
+
+function withTrailer(body: string, hmacKey: Buffer | null): Buffer {
+  const trailer = hmacKey
+    ? `hmac-sha256:${createHmac('sha256', hmacKey).update(body).digest('hex')}`
+    : createHash('sha256').update(body).digest('hex');
+  return Buffer.from(`${body}#${trailer}\n`);
+}
+
 describe('projection snapshot safety', () => {
   /** The log after a first batch of changes, and after a second one; `sound` is the snapshot of the second. */
   const shortLog = tempDataDir('ledger-snapshot-short-');
@@ -215,6 +247,51 @@ describe('projection snapshot safety', () => {
       expect(output).toMatch(/projection snapshot discarded \(torn or edited: checksum mismatch/);
     });
 
+    it('discards a forged snapshot (a grant added, its checksum recomputed): the grant is never served', async () => {
+      const forged = forgeGrant(sound, 'a-cam-0', 'mallory');
+      // The forgery is whole by its checksum and, loaded as is, would allow mallory.
+      const table = new RelationshipTable();
+      for (const l of forged.toString('utf8').split('\n'))
+        if (l.startsWith('D')) table.restore(JSON.parse(l.slice(1)));
+      expect(table.check('mallory', 'a-cam-0', Date.now()).allowed).toBe(true);
+
+      const child = await startAndCompare(dataDirWith(longLog, forged));
+      try {
+        const check = await post(child, '/v1/check', { userId: 'mallory', deviceId: 'a-cam-0' });
+        expect(check.body).toMatchObject({ allowed: false, role: null });
+      } finally {
+        await child.kill('SIGKILL');
+      }
+      expect(child.output()).toMatch(/discarded \(forged or edited/);
+      expect(child.output()).not.toMatch(/projection snapshot loaded/);
+    });
+
+    it('with LEDGER_EXPORT_KEY in the environment, authenticates its snapshots and discards one forged under another key', async () => {
+      const env = { LEDGER_EXPORT_KEY: 'a'.repeat(64) };
+      const dir = dataDirWith(longLog, sound);
+      // A clean stop after a change writes an authenticated snapshot; the next start loads it by its key.
+      const first = await startAndCompare(dir, env);
+      expect(
+        (await post(first, '/v1/devices', { deviceId: 'k-cam', ownerId: 'k-o', actor: 'svc:p' })).status,
+      ).toBe(201);
+      await first.kill('SIGTERM');
+      const authenticated = fs.readFileSync(path.join(dir, 'snapshots', SNAPSHOT_FILE));
+      expect(authenticated.toString('utf8')).toMatch(/\n#hmac-sha256:[0-9a-f]{64}\n$/);
+      const second = await startAndCompare(dir, env);
+      await second.kill('SIGKILL');
+      expect(second.output()).toMatch(/snapshot loaded .*authenticated by its key/);
+
+      const forged = forgeGrant(authenticated, 'a-cam-0', 'mallory', deriveSnapshotKey('b'.repeat(64)));
+      const child = await startAndCompare(dataDirWith(longLog, forged), env);
+      try {
+        const check = await post(child, '/v1/check', { userId: 'mallory', deviceId: 'a-cam-0' });
+        expect(check.body).toMatchObject({ allowed: false, role: null });
+      } finally {
+        await child.kill('SIGKILL');
+      }
+      expect(child.output()).toMatch(/snapshot discarded \(torn, edited or forged: authentication failed/);
+    });
+
     it('discards a stale snapshot whose log was replaced by an older copy; after kill -9 during snapshot writes, restarts to the rebuild', async () => {
       const dir = dataDirWith(shortLog, sound);
       expect((await rebuilt(dir)).events).toBeLessThan((await rebuilt(longLog)).events);
@@ -270,6 +347,7 @@ describe('projection snapshot safety', () => {
     async function startWith(
       logDir: string,
       snapshot: Buffer,
+      snapshotKey: Buffer | null = null,
     ): Promise<{ warned: string[]; loaded: boolean }> {
       const dir = dataDirWith(logDir, snapshot);
       return withStore(dir, async (store) => {
@@ -277,6 +355,7 @@ describe('projection snapshot safety', () => {
         let loaded = false;
         const projection = new LiveProjection(store, {
           snapshotDir: path.join(dir, 'snapshots'),
+          snapshotKey,
           logger: {
             log: (m) => (loaded ||= /snapshot loaded/.test(m)),
             warn: (m) => warned.push(m),
@@ -313,6 +392,25 @@ describe('projection snapshot safety', () => {
           outcome: { warned: [expect.stringMatching(/discard/)], loaded: false },
         });
       }
+    });
+
+    it('discards a forged snapshot like a torn one, with or without a snapshot key', async () => {
+      const key = deriveSnapshotKey('the operator secret');
+      const discarded = { warned: [expect.stringMatching(/discard/)], loaded: false };
+      // No key: the checksum is recomputed by the forger; the check against the device events finds it.
+      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory'))).toEqual(discarded);
+      // A key: a checksum-only snapshot is checked against the log the same way …
+      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory'), key)).toEqual(discarded);
+      // … and an HMAC under any other key fails authentication, as does one with no key to check it by.
+      const otherKey = deriveSnapshotKey('a guess');
+      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory', otherKey), key)).toEqual(
+        discarded,
+      );
+      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory', key))).toEqual(discarded);
+      // The genuine snapshot, authenticated under the right key, loads.
+      const text = sound.toString('utf8');
+      const genuine = withTrailer(text.slice(0, text.lastIndexOf('\n#') + 1), key);
+      expect(await startWith(longLog, genuine, key)).toEqual({ warned: [], loaded: true });
     });
 
     it('discards a snapshot that does not belong to the log: a fresh shorter log, or an older copy written to since', async () => {

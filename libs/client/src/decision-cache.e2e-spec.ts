@@ -77,3 +77,62 @@ describe('DecisionCache: the safe cache pattern on the watch feed', () => {
     ]);
   });
 });
+
+describe('DecisionCache after a long disconnect', () => {
+  it('starts a fresh feed when its token is too old to resume from (410), and caches again', async () => {
+    const ledger = await startLedger({ env: { LEDGER_WATCH_MAX_RESUME_CHANGES: '2' } });
+    const statuses: number[] = [];
+    let networkDown = false;
+    let current: AbortController | null = null;
+    // A network between the cache and the ledger that the test can cut.
+    const network: typeof fetch = async (url, init) => {
+      if (networkDown) throw new Error('network down');
+      current = new AbortController();
+      init?.signal?.addEventListener('abort', () => current?.abort());
+      const response = await fetch(url, { ...init, signal: current.signal });
+      statuses.push(response.status);
+      return response;
+    };
+    const cache = new DecisionCache(ledger.client, {
+      baseUrl: ledger.baseUrl,
+      apiKey: ledger.apiKey,
+      reconnectDelayMs: 20,
+      fetch: network,
+    }).start();
+    try {
+      await cache.ready;
+      const id = uniqueIds('cache-410');
+      const [cam, owner, viewer] = [id('cam'), id('o'), id('v')];
+      await ledger.client.registerDevice({ deviceId: cam, ownerId: owner, actor: 'svc:p' });
+      // The cache follows the feed: its token is now one of these changes'.
+      await cache.check(owner, cam, {});
+      await ledger.client.grant(cam, { userId: viewer, actor: owner });
+      await eventually(
+        async () => (await cache.check(owner, cam)).cached,
+        (cached) => cached,
+      );
+
+      networkDown = true;
+      current!.abort();
+      for (let n = 0; n < 3; n++)
+        await ledger.client.registerDevice({ deviceId: id(`later${n}`), ownerId: owner, actor: 'svc:p' });
+      networkDown = false;
+
+      await eventually(
+        async () => statuses.slice(),
+        (seen) => seen.length >= 3,
+      );
+      expect(statuses.slice(0, 3)).toEqual([200, 410, 200]);
+      const revoke = await ledger.client.revoke(cam, { userId: viewer, actor: owner });
+      await cache.check(viewer, cam, { atLeast: revoke.token });
+      const cachedAgain = await eventually(
+        async () => (await cache.check(viewer, cam)).cached,
+        (cached) => cached,
+      );
+      expect(cachedAgain).toBe(true);
+    } finally {
+      cache.stop();
+      await ledger.close();
+    }
+  });
+});

@@ -100,6 +100,9 @@ export class DecisionCache {
             signal: this.abort.signal,
           },
         );
+        // 410: the token is too old to replay. Entries are dropped on every disconnect anyway, so the resync is
+        // a fresh feed from now; answers are asked of the ledger again as they are needed.
+        if (response.status === 410) this.lastToken = undefined;
         if (!response.ok || !response.body) throw new Error(`watch feed answered ${response.status}`);
         this.connected = true;
         this.markReady();

@@ -26,6 +26,15 @@ export interface LedgerConfig {
   /** How long an Idempotency-Key is remembered; a key reused after that is a new request. */
   readonly idempotencyRetentionMs: number;
   readonly logLevel: string;
+  /** Bounds of the watch feed (GET /v1/watch), so no client can make the service hold unbounded memory. */
+  readonly watch: {
+    /** Open watch connections one API key may hold; past it a 429 with Retry-After. */
+    readonly maxConnectionsPerKey: number;
+    /** Live changes queued for one client that does not read; past it the feed ends with an `overflow` event. */
+    readonly maxBufferedEvents: number;
+    /** How many changes back a resume token may lie; an older one is a 410 saying how to resync. */
+    readonly maxResumeChanges: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -91,6 +100,8 @@ function parseApiKeys(raw: string | undefined): ApiKeyConfig[] | null {
     throw new ConfigError('LEDGER_API_KEYS', 'must be a non-empty JSON array');
   }
   const seenKeys = new Set<string>();
+  // The name is the client's identity: its Idempotency-Key scope and the actor of its audit records.
+  const seenNames = new Set<string>();
   return parsed.map((entry: unknown, index) => {
     const where = `LEDGER_API_KEYS[${index}]`;
     if (typeof entry !== 'object' || entry === null) throw new ConfigError(where, 'must be an object');
@@ -101,6 +112,12 @@ function parseApiKeys(raw: string | undefined): ApiKeyConfig[] | null {
     if (typeof key !== 'string' || key.length < 16 || key.length > 512 || /\s/.test(key)) {
       throw new ConfigError(`${where}.key`, 'must be a string of 16–512 characters without spaces');
     }
+    if (seenNames.has(name))
+      throw new ConfigError(
+        `${where}.name`,
+        `${JSON.stringify(name)} is used by another entry; names must be unique`,
+      );
+    seenNames.add(name);
     if (seenKeys.has(key)) throw new ConfigError(`${where}.key`, 'is used by another entry');
     seenKeys.add(key);
     if (!Array.isArray(scopes) || scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) {
@@ -132,5 +149,10 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
     idempotencyRetentionMs: parseDuration(env, 'LEDGER_IDEMPOTENCY_RETENTION', 24 * 3_600_000),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
+    watch: {
+      maxConnectionsPerKey: integer(env, 'LEDGER_WATCH_MAX_CONNECTIONS_PER_KEY', 64, 1, 100_000),
+      maxBufferedEvents: integer(env, 'LEDGER_WATCH_MAX_BUFFERED_EVENTS', 1000, 1, 1_000_000),
+      maxResumeChanges: integer(env, 'LEDGER_WATCH_MAX_RESUME_CHANGES', 100_000, 1, 10_000_000),
+    },
   };
 }

@@ -22,3 +22,21 @@ export const DENIAL_REASONS = [
   'never_granted',
 ] as const;
 export type DenialReason = (typeof DENIAL_REASONS)[number];
+
+export const MAX_REASON_LENGTH = 1024;
+export const MAX_MODEL_LENGTH = 256;
+
+/**
+ * The one rule for free text (a reason, a device model), over HTTP and in import files alike: a string — never
+ * `null` —, 1–`max` characters, no control characters but tab, CR and LF. Returns what is wrong, or undefined.
+ */
+export function freeTextProblem(value: unknown, max: number): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length === 0 || value.length > max) return `must be 1-${max} characters`;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f)
+      return 'must not contain control characters';
+  }
+  return undefined;
+}

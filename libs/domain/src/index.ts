@@ -5,3 +5,4 @@ export * from './events';
 export * from './access-timeline';
 export * from './device.decider';
 export * from './canonical-json';
+export * from './duplicate-keys';

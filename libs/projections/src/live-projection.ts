@@ -9,6 +9,7 @@ import {
   type RecordedEvent,
 } from '@ledger/event-store';
 import { IdempotencyIndex, type IdempotencyIndexOptions } from './idempotency.index';
+import { Streams } from '@ledger/domain';
 import {
   loadSnapshot,
   removeSnapshot,
@@ -40,6 +41,11 @@ export interface LiveProjectionOptions {
   readonly snapshotDir: string | null;
   /** Write a snapshot after this many applied events (and on stop). */
   readonly snapshotEveryEvents?: number;
+  /**
+   * Authenticates snapshots (HMAC) when the operator supplies a secret from outside the data dir. Without it,
+   * a snapshot's relationships are checked against the log's device events before anything is served.
+   */
+  readonly snapshotKey?: Buffer | null;
   readonly logger?: ProjectionLogger;
   /** How long Idempotency-Keys are remembered, and the clock that says when a key's window is over. */
   readonly idempotency?: IdempotencyIndexOptions;
@@ -113,7 +119,8 @@ export class LiveProjection {
   async start(): Promise<void> {
     const dir = this.options.snapshotDir;
     if (dir) {
-      const result = loadSnapshot(dir, this.store.name, this.table, this.idempotency);
+      const key = this.options.snapshotKey ?? null;
+      const result = loadSnapshot(dir, this.store.name, this.table, this.idempotency, key);
       if (result.kind === 'loaded') {
         const head = await this.store.headPosition();
         if (comparePositions(result.position, head) > 0) {
@@ -129,11 +136,17 @@ export class LiveProjection {
           );
           removeSnapshot(dir);
           this.resetModels();
+        } else if (!result.authenticated && !(await this.matchesDeviceHistory(result.position))) {
+          this.logger.warn(
+            `projection snapshot at ${positionToToken(result.position)} discarded (forged or edited: its relationships are not the log's device events); rebuilding from the log`,
+          );
+          removeSnapshot(dir);
+          this.resetModels();
         } else {
           this.current = result.position;
           this.loadedAnchor = result.header.anchor ?? null;
           this.logger.log(
-            `projection snapshot loaded at ${positionToToken(result.position)} (${result.header.devices} devices)`,
+            `projection snapshot loaded at ${positionToToken(result.position)} (${result.header.devices} devices, ${result.authenticated ? 'authenticated by its key' : 'verified against the device events'})`,
           );
         }
       } else if (result.kind === 'discarded') {
@@ -176,6 +189,25 @@ export class LiveProjection {
       event.position.commit === BigInt(anchor.commit) &&
       event.position.prepare === BigInt(anchor.prepare)
     );
+  }
+
+  /**
+   * Checks an unauthenticated snapshot: the relationship table rebuilt from the log's device streams up to the
+   * snapshot's position must equal the loaded one. Views, the bulk of the log, are not read, so this stays a
+   * fraction of a rebuild; the log's table replaces the loaded one, so nothing the file says is served.
+   */
+  private async matchesDeviceHistory(upTo: LogPosition): Promise<boolean> {
+    const fromLog = new RelationshipTable();
+    for await (const page of readAllPages(this.store, {
+      upTo,
+      filter: { streamPrefixes: [Streams.devicePrefix] },
+      pageSize: 5000,
+    })) {
+      for (const event of page) fromLog.apply(event);
+    }
+    if (fromLog.digest() !== this.table.digest()) return false;
+    (this as { table: RelationshipTable }).table = fromLog;
+    return true;
   }
 
   private resetModels(): void {
@@ -275,7 +307,15 @@ export class LiveProjection {
     if (!dir) return;
     this.sinceSnapshot = 0;
     const anchor = this.lastApplied ? snapshotAnchorOf(this.lastApplied) : this.loadedAnchor;
-    writeSnapshot(dir, this.store.name, this.current, this.table, this.idempotency, anchor);
+    writeSnapshot(
+      dir,
+      this.store.name,
+      this.current,
+      this.table,
+      this.idempotency,
+      anchor,
+      this.options.snapshotKey ?? null,
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,17 +1,12 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsActor, IsLedgerId, IsOptionalBoolean, IsReason, IsTime, IsToken } from './validators';
+import { MAX_MODEL_LENGTH } from '@ledger/domain';
+import { IsActor, IsFreeText, IsLedgerId, IsOptionalBoolean, IsReason, IsTime, IsToken } from './validators';
 
 export class RegisterDeviceDto {
   @IsLedgerId('cam-7f3a') deviceId!: string;
   @IsLedgerId('user-alice') ownerId!: string;
   @IsActor() actor!: string;
   @IsTime({ optional: true, description: 'business time; defaults to receipt time' }) occurredAt?: string;
-  @ApiPropertyOptional({ example: 'v3-pan', maxLength: 256 })
-  @IsOptional()
-  @IsString({ message: '$property must be a string' })
-  @MaxLength(256, { message: '$property must be at most 256 characters' })
-  model?: string;
+  @IsFreeText(MAX_MODEL_LENGTH, 'v3-pan') model?: string;
 }
 
 export class GrantAccessDto {

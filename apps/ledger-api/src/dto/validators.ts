@@ -3,15 +3,22 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsIn,
-  IsOptional,
   IsString,
   Matches,
-  MaxLength,
   ValidateBy,
+  ValidateIf,
   type ValidationOptions,
 } from 'class-validator';
-import { ID_PATTERN, parseRfc3339 } from '@ledger/domain';
+import { freeTextProblem, ID_PATTERN, MAX_REASON_LENGTH, parseRfc3339 } from '@ledger/domain';
 import { tokenToPosition } from '@ledger/event-store';
+
+/**
+ * An optional field may be left out, never sent as `null`: only an absent field skips validation, so a `null`
+ * is refused naming the field, as the import refuses it (class-validator's IsOptional lets `null` through).
+ */
+export function OptionalField() {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined);
+}
 
 const ID_MESSAGE =
   '$property must be 1–128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit';
@@ -20,7 +27,7 @@ const ID_MESSAGE =
 export function IsLedgerId(example: string, options: { optional?: boolean; description?: string } = {}) {
   const doc = { example, description: options.description, pattern: ID_PATTERN.source, maxLength: 128 };
   return applyDecorators(
-    ...(options.optional ? [IsOptional(), ApiPropertyOptional(doc)] : [ApiProperty(doc)]),
+    ...(options.optional ? [OptionalField(), ApiPropertyOptional(doc)] : [ApiProperty(doc)]),
     IsString({ message: '$property must be a string' }),
     Matches(ID_PATTERN, { message: ID_MESSAGE }),
   );
@@ -39,13 +46,23 @@ export function IsActor() {
   );
 }
 
-export function IsReason() {
+/** Free text under the one rule of `freeTextProblem` (the import applies the same). */
+export function IsFreeText(max: number, example: string) {
   return applyDecorators(
-    ApiPropertyOptional({ example: 'household member', maxLength: 1024 }),
-    IsOptional(),
-    IsString({ message: '$property must be a string' }),
-    MaxLength(1024, { message: '$property must be at most 1024 characters' }),
+    ApiPropertyOptional({ example, minLength: 1, maxLength: max }),
+    OptionalField(),
+    ValidateBy({
+      name: 'isFreeText',
+      validator: {
+        validate: (value: unknown) => freeTextProblem(value, max) === undefined,
+        defaultMessage: (args) => `$property ${freeTextProblem(args?.value, max) ?? 'is not valid'}`,
+      },
+    }),
   );
+}
+
+export function IsReason() {
+  return IsFreeText(MAX_REASON_LENGTH, 'household member');
 }
 
 export function IsRfc3339(validationOptions?: ValidationOptions) {
@@ -64,7 +81,7 @@ export function IsRfc3339(validationOptions?: ValidationOptions) {
 export function IsTime(options: { optional?: boolean; description?: string } = {}) {
   const doc = { example: '2024-02-16T09:41:07.123Z', format: 'date-time', description: options.description };
   return applyDecorators(
-    ...(options.optional ? [IsOptional(), ApiPropertyOptional(doc)] : [ApiProperty(doc)]),
+    ...(options.optional ? [OptionalField(), ApiPropertyOptional(doc)] : [ApiProperty(doc)]),
     IsRfc3339(),
   );
 }
@@ -75,7 +92,7 @@ export function IsToken(options: { optional?: boolean; description?: string } = 
     description: options.description ?? 'a consistency token returned by an earlier call',
   };
   return applyDecorators(
-    ...(options.optional ? [IsOptional(), ApiPropertyOptional(doc)] : [ApiProperty(doc)]),
+    ...(options.optional ? [OptionalField(), ApiPropertyOptional(doc)] : [ApiProperty(doc)]),
     ValidateBy({
       name: 'isToken',
       validator: {
@@ -104,7 +121,7 @@ export function IsOneOf(values: readonly string[], example: string) {
 export function IsOptionalBoolean() {
   return applyDecorators(
     ApiPropertyOptional({ example: false }),
-    IsOptional(),
+    OptionalField(),
     IsBoolean({ message: '$property must be true or false' }),
   );
 }

@@ -1,4 +1,14 @@
-import { startLedger, uniqueIds, type LedgerTestApp } from '../../../../test/support/ledger-test-app';
+import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import { Subject } from 'rxjs';
+import { positionToToken, START, tokenToPosition } from '@ledger/event-store';
+import {
+  startLedger,
+  tempDataDir,
+  uniqueIds,
+  type LedgerTestApp,
+} from '../../../../test/support/ledger-test-app';
+import { RelationshipFeed } from './relationship-feed.service';
 
 interface SseEvent {
   event: string;
@@ -77,6 +87,26 @@ describe('GET /v1/watch (change feed for caches)', () => {
     expect(resumed[0]).toMatchObject({ id: revoked.token, data: { type: 'AccessRevoked', deviceId: cam } });
   });
 
+  it('offers the same feed as an Observable for transports without a buffer to report (history, then live)', async () => {
+    const id = uniqueIds('watch-observable');
+    const first = await ledger.client.registerDevice({ deviceId: id('a'), ownerId: 'o', actor: 'svc:p' });
+    const second = await ledger.client.registerDevice({ deviceId: id('b'), ownerId: 'o', actor: 'svc:p' });
+    const feed = ledger.app.get(RelationshipFeed);
+    const closed = new Subject<void>();
+    const received: Array<string | undefined> = [];
+    const done = new Promise<void>((resolve) => {
+      feed.watch(tokenToPosition(first.token), closed, 60_000).subscribe((message) => {
+        if (message.type !== 'change') return;
+        received.push(message.id);
+        if (received.length === 2) resolve();
+      });
+    });
+    const third = await ledger.client.registerDevice({ deviceId: id('c'), ownerId: 'o', actor: 'svc:p' });
+    await done;
+    closed.next();
+    expect(received).toEqual([second.token, third.token]);
+  });
+
   it('refuses a malformed resume token and a missing key', async () => {
     expect((await ledger.http('GET', '/v1/watch?after=nope')).status).toBe(400);
     expect((await ledger.http('GET', '/v1/watch', undefined, { authorization: '' })).status).toBe(401);
@@ -94,5 +124,126 @@ describe('GET /v1/watch (change feed for caches)', () => {
     let done = false;
     while (!done) ({ done } = await reader.read().catch(() => ({ done: true, value: undefined })));
     expect(done).toBe(true);
+  });
+});
+
+/** A response that takes everything written but never hands it on, as a client that stopped reading. */
+class UnreadResponse extends Writable {
+  readonly written: string[] = [];
+  readonly socket = null;
+  constructor() {
+    super({ highWaterMark: 64 });
+  }
+  writeHead(): this {
+    return this;
+  }
+  override write(chunk: unknown, ...rest: any[]): boolean {
+    this.written.push(String(chunk));
+    return super.write(chunk as string, ...rest);
+  }
+  override _write(): void {
+    // never calls back: the bytes stay queued, as on a socket nobody reads
+  }
+}
+
+describe('GET /v1/watch limits', () => {
+  let ledger: LedgerTestApp;
+  beforeAll(async () => {
+    ledger = await startLedger({
+      env: {
+        LEDGER_WATCH_MAX_CONNECTIONS_PER_KEY: '2',
+        LEDGER_WATCH_MAX_BUFFERED_EVENTS: '5',
+        LEDGER_WATCH_MAX_RESUME_CHANGES: '3',
+      },
+    });
+  });
+  afterAll(async () => {
+    await ledger.close();
+  });
+
+  it('refuses a connection past the per-key limit with 429 and Retry-After, and admits again once one closed', async () => {
+    const open = [new AbortController(), new AbortController()];
+    const watch = (controller?: AbortController) =>
+      fetch(`${ledger.baseUrl}/v1/watch`, {
+        headers: { authorization: `Bearer ${ledger.apiKey}` },
+        signal: controller?.signal,
+      });
+    for (const controller of open) expect((await watch(controller)).status).toBe(200);
+    const refused = await watch();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await refused.json()) as { message: string }).message).toMatch(
+      /already has 2 open watch connections \(LEDGER_WATCH_MAX_CONNECTIONS_PER_KEY\)/,
+    );
+    open[0].abort();
+    const feed = ledger.app.get(RelationshipFeed);
+    while (feed.openConnections > 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    const again = new AbortController();
+    expect((await watch(again)).status).toBe(200);
+    again.abort();
+    open[1].abort();
+    while (feed.openConnections > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
+  it('answers 410 naming the oldest resumable token for a token older than the resume bound', async () => {
+    const id = uniqueIds('watch-old');
+    const tokens: string[] = [];
+    for (let n = 0; n < 5; n++)
+      tokens.push(
+        (await ledger.client.registerDevice({ deviceId: id(`c${n}`), ownerId: 'o', actor: 'svc:p' })).token,
+      );
+    // The feed replays at most the last 3 changes: resuming after tokens[2] replays 2, after tokens[1] would be 3+.
+    const resumed = await readChanges(ledger, `?after=${tokens[2]}`, 2);
+    expect(resumed.map((e) => e.id)).toEqual([tokens[3], tokens[4]]);
+    const gone = await ledger.http('GET', `/v1/watch?after=${tokens[1]}`);
+    expect(gone.status).toBe(410);
+    expect(gone.body).toMatchObject({ statusCode: 410, error: 'Gone' });
+    expect(gone.body.message).toContain(`the oldest resumable token is ${tokens[2]}`);
+    expect(gone.body.message).toMatch(/GET \/v1\/devices\/\{deviceId\}\/access/);
+    expect((await ledger.http('GET', `/v1/watch?after=${positionToToken(START)}`)).status).toBe(410);
+  });
+
+  it('knows after a restart how far back tokens resume (read backwards from the log at start)', async () => {
+    const dataDir = tempDataDir();
+    // The embedded store: the count of changes must be this test's alone.
+    const env = { EVENTSTORE_CONNECTION_STRING: '', LEDGER_WATCH_MAX_RESUME_CHANGES: '3' };
+    const first = await startLedger({ dataDir, env });
+    const tokens: string[] = [];
+    try {
+      for (let n = 0; n < 5; n++)
+        tokens.push(
+          (await first.client.registerDevice({ deviceId: `r${n}`, ownerId: 'o', actor: 'svc:p' })).token,
+        );
+    } finally {
+      await first.close();
+    }
+    const again = await startLedger({ dataDir, env });
+    try {
+      const gone = await again.http('GET', `/v1/watch?after=${tokens[1]}`);
+      expect(gone.status).toBe(410);
+      expect(gone.body.message).toContain(`the oldest resumable token is ${tokens[2]}`);
+      const resumed = await readChanges(again, `?after=${tokens[2]}`, 2);
+      expect(resumed.map((e) => e.id)).toEqual([tokens[3], tokens[4]]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('ends the feed of a client that stops reading once it is more than the bound behind, saying how to resume', async () => {
+    const feed = ledger.app.get(RelationshipFeed);
+    const response = new UnreadResponse();
+    await feed.open(response as unknown as ServerResponse, 'slow-reader', null, () => undefined);
+    expect(feed.openConnections).toBe(1);
+    const id = uniqueIds('watch-slow');
+    for (let n = 0; n < 8; n++)
+      await ledger.client.registerDevice({ deviceId: id(`c${n}`), ownerId: 'o', actor: 'svc:p' });
+    expect(feed.openConnections).toBe(0);
+    const last = response.written[response.written.length - 1];
+    expect(last).toMatch(/^event: overflow\ndata: /);
+    const final = JSON.parse(last.split('data: ')[1]) as { message: string; resumeAfter: string };
+    expect(final.message).toMatch(/more than 5 changes behind \(LEDGER_WATCH_MAX_BUFFERED_EVENTS\)/);
+    expect(final.message).toContain(`GET /v1/watch?after=${final.resumeAfter}`);
+    // Only what the socket accepted before it filled was written; the rest was never queued past the bound.
+    expect(response.written.filter((chunk) => chunk.startsWith('event: change')).length).toBeLessThan(5);
   });
 });

@@ -108,6 +108,34 @@ describe('parseImportLine', () => {
       'reason must not contain control characters',
     ],
     ['an empty reason', line({ ...grant, reason: '' }), 'reason must be 1-1024 characters'],
+    // The same rules as the HTTP bodies (contract-edges.e2e-spec.ts): null is not a string, times stay in 0000–9999.
+    ['a null reason', line({ ...grant, reason: null }), 'reason must be a string'],
+    [
+      'a null model',
+      line({ op: 'register', deviceId: 'c', ownerId: 'o', actor: 'a', model: null }),
+      'model must be a string',
+    ],
+    ['a null servedBy', line({ ...view, servedBy: null }), 'servedBy must be 1-128 characters'],
+    [
+      'a servedBy that is not an id',
+      line({ ...view, servedBy: 'cdn eu' }),
+      'servedBy must be 1-128 characters',
+    ],
+    [
+      'a time whose UTC instant is before year 0000',
+      line({ ...view, occurredAt: '0000-01-01T00:30:00+01:00' }),
+      'occurredAt must be an RFC 3339 time',
+    ],
+    [
+      'a duplicate key',
+      '{"op":"grant","deviceId":"c","userId":"u","userId":"v","actor":"a"}',
+      'userId appears more than once',
+    ],
+    [
+      'a __proto__ key',
+      '{"op":"grant","__proto__":{},"deviceId":"c","userId":"u","actor":"a"}',
+      '__proto__ is not allowed',
+    ],
     ['a malformed token', line({ ...view, decisionToken: 'zookie' }), 'decisionToken is not a valid token'],
   ];
 
