@@ -134,7 +134,7 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
         const reserved = reservedKeyPath(parsed, '');
         if (reserved) return done(badRequest(`property ${reserved} should not exist`), undefined);
         // JSON.parse keeps the last of two equal keys: such a body says two things, so it is refused.
-        const duplicate = findDuplicateKey(text);
+        const duplicate = findDuplicateKey(text, parsed);
         if (duplicate) return done(badRequest(`property ${duplicate} appears more than once`), undefined);
         done(null, parsed);
       });

@@ -13,8 +13,11 @@ describe('findDuplicateKey', () => {
     ['{"__proto__":1,"__proto__":2}', '__proto__'],
     ['{}', null],
     ['[{"a":1},{"a":1}]', null],
+    ['{ "a" : 1 , "b" : { "a" : 2 } , "a" :3}', 'a'],
+    ['{"k":"x:y","l":["a",":"]}', null],
   ])('%s → %s', (text, expected) => {
-    JSON.parse(text); // the cases are valid JSON
+    // With the parsed value (the fast path that counts keys) and without it, the same answer.
+    expect(findDuplicateKey(text, JSON.parse(text))).toBe(expected);
     expect(findDuplicateKey(text)).toBe(expected);
   });
 });

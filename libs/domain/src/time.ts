@@ -21,7 +21,12 @@ export function parseRfc3339(text: unknown): Millis | undefined {
   if (typeof text !== 'string' || text.length > 40) return undefined;
   const m = RFC3339.exec(text);
   if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
   const fraction = m[7] ?? '';
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 60) return undefined;
@@ -31,7 +36,7 @@ export function parseRfc3339(text: unknown): Millis | undefined {
     if (offsetHours > 23 || offsetMinutes > 59) return undefined;
     offsetMs = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
   }
-  const millis = Number(fraction.slice(0, 3).padEnd(3, '0'));
+  const millis = fraction === '' ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
   const leap = second === 60;
   const ms = utc(year, month, day, hour, minute, leap ? 59 : second, leap ? 999 : millis) - offsetMs;
   if (leap && !isLeapSecondSlot(ms)) return undefined;
@@ -65,6 +70,7 @@ function utc(
   second: number,
   ms: number,
 ): Millis {
+  if (year >= 100) return Date.UTC(year, month - 1, day, hour, minute, second, ms);
   const date = new Date(Date.UTC(2000, 0, 1));
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, ms);

@@ -127,7 +127,7 @@ describe('SqliteEventStore sharing its file with another writer', () => {
     );
     saboteur.close();
     const innocent = newEvents(2);
-    const [before, doomed, after] = await Promise.allSettled([
+    const [before, doomed, after, doomedAlone] = await Promise.allSettled([
       store.append({ stream: 'innocent', events: innocent, expectedRevision: 'no_stream' }),
       store.append({
         stream: 'doomed',
@@ -135,12 +135,17 @@ describe('SqliteEventStore sharing its file with another writer', () => {
         expectedRevision: 'no_stream',
       }),
       store.append({ stream: 'bystander', events: newEvents(1), expectedRevision: 'no_stream' }),
+      // A one-event request takes the path without a savepoint.
+      store.append({ stream: 'doomed-alone', events: newEvents(1, 'boom'), expectedRevision: 'any' }),
     ]);
     expect(before.status).toBe('fulfilled');
     expect(after.status).toBe('fulfilled');
-    expect(doomed.status).toBe('rejected');
-    expect((doomed as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
-    expect((doomed as PromiseRejectedResult).reason.message).toContain('disk on fire');
+    for (const failed of [doomed, doomedAlone]) {
+      expect(failed.status).toBe('rejected');
+      expect((failed as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      expect((failed as PromiseRejectedResult).reason.message).toContain('disk on fire');
+    }
+    expect(await store.readStream('doomed-alone')).toEqual([]);
     expect((await store.readStream('innocent')).map((e) => e.eventId)).toEqual(innocent.map((e) => e.eventId));
     expect(await store.readStream('doomed')).toEqual([]);
     expect(await store.readStream('bystander')).toHaveLength(1);

@@ -645,7 +645,10 @@ export class SqliteEventStore implements EventStore {
       const firstPosition = this.txPosition + 1;
       let revision: number;
       try {
-        revision = this.writeRequestRows(pending, current);
+        // A failing statement is undone by SQLite on its own, so one row needs no savepoint; several do (the
+        // savepoint's two statements are then shared by all of them).
+        revision =
+          ids.length === 1 ? this.insertRows(pending, current) : this.writeRequestRows(pending, current);
       } catch (error) {
         this.txPosition = firstPosition - 1;
         if (!isUniqueViolation(error) || !this.db.inTransaction) throw error;

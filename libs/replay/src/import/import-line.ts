@@ -118,7 +118,7 @@ export function parseImportLine(text: string, now: Millis): ImportLine {
     throw new InvalidInputError('JSON', 'must be an object');
   }
   // JSON.parse keeps the last of two equal keys: the line would say two things, so it says neither.
-  const duplicate = findDuplicateKey(text);
+  const duplicate = findDuplicateKey(text, parsed);
   if (duplicate !== null) throw new InvalidInputError(duplicate, 'appears more than once');
   const input = parsed as Record<string, unknown>;
   const op = input.op;
