@@ -6,6 +6,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { ApiKeyConfig, LedgerConfig } from '@ledger/config';
 import { API_KEYS, ApiKeyGuard } from './auth/api-key.guard';
 import { AuditController } from './audit/audit.controller';
+import { auditProviders } from './audit/audit.providers';
 import { ChecksController } from './checks/checks.controller';
 import { DevicesController } from './devices/devices.controller';
 import { HealthController } from './health/health.controller';
@@ -69,6 +70,7 @@ export class AppModule {
         { provide: LEDGER_CONFIG, useValue: config },
         { provide: API_KEYS, useValue: apiKeys },
         ...ledgerProviders,
+        ...auditProviders,
         LedgerLifecycle,
         RelationshipFeed,
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -4,3 +4,4 @@ export * from './write-result';
 export * from './inputs';
 export * from './ledger-commands';
 export * from './ledger-queries';
+export * from './audit';

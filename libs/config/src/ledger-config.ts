@@ -24,6 +24,11 @@ export interface LedgerConfig {
   /** The projection writes a snapshot after this many applied events (and on shutdown). */
   readonly snapshotEveryEvents: number;
   readonly logLevel: string;
+  /**
+   * Replays, exports and rebuilds asked for over HTTP run on worker threads, at most this many of each kind
+   * at once; past it the request is refused with 429 and Retry-After.
+   */
+  readonly auditWorkers: { readonly replay: number; readonly export: number; readonly rebuild: number };
 }
 
 export class ConfigError extends Error {
@@ -101,5 +106,10 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),
     snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
+    auditWorkers: {
+      replay: integer(env, 'LEDGER_REPLAY_WORKERS', 1, 1, 64),
+      export: integer(env, 'LEDGER_EXPORT_WORKERS', 2, 1, 64),
+      rebuild: integer(env, 'LEDGER_REBUILD_WORKERS', 1, 1, 64),
+    },
   };
 }
