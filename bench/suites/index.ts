@@ -1,4 +1,5 @@
 import type { Suite } from '../lib/types';
+import { checkHttpDuringReplay } from './check-http-during-replay';
 import { checkInproc } from './check-inproc';
 import { checkHttp, ingestHttp } from './http';
 import { ingestEmbedded } from './ingest-embedded';
@@ -27,4 +28,6 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
   'ingest.http': { run: ingestHttp, hotPath: 'children' },
   'check.http': { run: checkHttp, hotPath: 'children' },
+  // Last: the service it starts on the shared log records its replay there (one IncidentReplayed event).
+  'check.http.during-replay': { run: checkHttpDuringReplay, needsFleetLog: true, hotPath: 'children' },
 };

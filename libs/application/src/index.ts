@@ -5,3 +5,4 @@ export * from './inputs';
 export * from './ledger-commands';
 export * from './ledger-queries';
 export * from './audit';
+export * from './import';

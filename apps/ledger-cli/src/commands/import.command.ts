@@ -1,5 +1,5 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { ImportFileError, importNdjsonFile, StoreLedgerWriter } from '@ledger/replay';
+import { ImportFileError, importNdjsonFile, StoreLedgerWriter } from '@ledger/application';
 import { ExitCode, UsageError } from '../cli-context';
 import type { RegisterCommand } from './index';
 

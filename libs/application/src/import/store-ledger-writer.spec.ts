@@ -1,6 +1,6 @@
 import { Streams, type Millis } from '@ledger/domain';
 import { ConcurrencyError, type AppendRequest, type AppendResult } from '@ledger/event-store';
-import { InMemoryEventStore } from '../testing/in-memory-event-store';
+import { InMemoryEventStore } from '../../../replay/src/testing/in-memory-event-store';
 import { importEventId } from './import-event-id';
 import type { OwnershipLine } from './import-line';
 import type { NumberedLine } from './ledger-writer';
