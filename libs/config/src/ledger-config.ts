@@ -28,6 +28,11 @@ export interface LedgerConfig {
    * Replays, exports and rebuilds asked for over HTTP run on worker threads, at most this many of each kind
    * at once; past it the request is refused with 429 and Retry-After.
    */
+  /**
+   * Largest append the ledger makes (EVENTSTORE_MAX_APPEND_BYTES; EventStoreDB's `--max-append-size`, 1 MiB
+   * by default): the importer splits its appends under it.
+   */
+  readonly maxAppendBytes: number;
   readonly auditWorkers: { readonly replay: number; readonly export: number; readonly rebuild: number };
 }
 
@@ -106,6 +111,7 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),
     snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
+    maxAppendBytes: integer(env, 'EVENTSTORE_MAX_APPEND_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     auditWorkers: {
       replay: integer(env, 'LEDGER_REPLAY_WORKERS', 1, 1, 64),
       export: integer(env, 'LEDGER_EXPORT_WORKERS', 2, 1, 64),
