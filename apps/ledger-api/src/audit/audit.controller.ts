@@ -92,6 +92,34 @@ export class AuditController {
     return answer.body;
   }
 
+  @Post('rebuild')
+  @HttpCode(200)
+  @RequireScope('audit:replay')
+  @ApiOperation({
+    summary: 'Rebuild the relationship projection from position zero, off to the side, and report its digest',
+    description:
+      'Runs on a worker thread (at most LEDGER_REBUILD_WORKERS at once, else 429 with Retry-After) and ' +
+      'changes nothing: compare its digest with GET /v1/projection?atLeast=<its token> to check the live ' +
+      'projection against the log.',
+  })
+  @ApiAnswers(
+    {
+      status: 200,
+      example: {
+        digest: 'sha256:…',
+        token: 'lt1.9x',
+        events: 1000000,
+        devices: 100000,
+        relationships: 190000,
+        durationMs: 4200,
+      },
+    },
+    [429],
+  )
+  rebuild() {
+    return this.audit.rebuild();
+  }
+
   /**
    * What a GET would answer, without running the export and without recording one. Declared before the GET
    * so Fastify does not derive a HEAD route from it (which would run, and record, the whole export).

@@ -160,6 +160,18 @@ describe('audit routes: incident replay and trail export', () => {
     expect((await ledger.http('POST', '/v1/audit/replay?format=ndjson&offset=0', request)).status).toBe(400);
   });
 
+  it('rebuilds the projection on a worker and reports the digest the live projection has at that token', async () => {
+    const id = uniqueIds('rebuild');
+    await ledger.client.registerDevice({ deviceId: id('cam'), ownerId: id('owner'), actor: 'svc:p' });
+    const rebuilt = await ledger.http('POST', '/v1/audit/rebuild');
+    expect(rebuilt.status).toBe(200);
+    expect(rebuilt.body.events).toBeGreaterThan(0);
+    const live = await ledger.http('GET', `/v1/projection?atLeast=${rebuilt.body.token}`);
+    expect(live.status).toBe(200);
+    // Nothing was written since: the live projection stands at the same token, with the same digest.
+    expect(live.body).toEqual({ token: rebuilt.body.token, digest: rebuilt.body.digest });
+  });
+
   it('answers HEAD on the trail without running or recording an export', async () => {
     const id = uniqueIds('head');
     const cam = id('cam');
