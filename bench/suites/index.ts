@@ -2,6 +2,7 @@ import type { Suite } from '../lib/types';
 import { checkHttpDuringReplay } from './check-http-during-replay';
 import { checkInproc } from './check-inproc';
 import { checkHttp, ingestHttp } from './http';
+import { importSuite } from './import';
 import { ingestEmbedded } from './ingest-embedded';
 import { memory } from './memory';
 import { peerEmmett } from './peer-emmett';
@@ -21,6 +22,7 @@ export interface SuiteEntry {
 /** Every suite, in the order a run executes them. */
 export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   'ingest.embedded': { run: ingestEmbedded, hotPath: 'suite' },
+  import: { run: importSuite, hotPath: 'suite' },
   'check.inproc': { run: checkInproc, hotPath: 'suite' },
   memory: { run: memory, nodeFlags: ['--expose-gc'], hotPath: 'suite' },
   'peer.emmett': { run: peerEmmett, hotPath: 'suite' },

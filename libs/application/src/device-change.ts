@@ -56,7 +56,8 @@ export function toDeviceCommand(change: OwnershipChange, recordedAt: Millis): De
 /** The one `MediaViewed` builder: reported views (HTTP and import) and views the verification layer allowed. */
 export function mediaViewed(
   view: ParsedView,
-  recordedAt: Millis,
+  /** Epoch ms, or already formatted (an importer formats it once per batch). */
+  recordedAt: Millis | string,
   authorizedAs?: NonNullable<MediaViewed['data']['authorizedAs']>,
 ): MediaViewed {
   return {
@@ -70,7 +71,7 @@ export function mediaViewed(
       ...(view.servedBy === undefined ? {} : { servedBy: view.servedBy }),
       ...(view.decisionToken === undefined ? {} : { decisionToken: view.decisionToken }),
       occurredAt: formatTime(view.occurredAt),
-      recordedAt: formatTime(recordedAt),
+      recordedAt: typeof recordedAt === 'string' ? recordedAt : formatTime(recordedAt),
       ...(authorizedAs === undefined ? {} : { authorizedAs }),
     },
   };

@@ -88,7 +88,7 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
   const now = options.now ?? Date.now;
   const viewBatchBytes = options.viewBatchBytes ?? 2 * 1024 * 1024;
   const viewBatchSize = options.viewBatchSize ?? 50_000;
-  const ownershipBatchSize = options.ownershipBatchSize ?? 1000;
+  const ownershipBatchSize = options.ownershipBatchSize ?? 5000;
   const { writer } = options;
 
   let lines = 0;

@@ -3,6 +3,7 @@ import {
   ContendedChangeError,
   decide,
   DomainError,
+  formatTime,
   Streams,
   viewShardFor,
   type DeviceState,
@@ -98,7 +99,7 @@ export class StoreLedgerWriter implements LedgerWriter {
   async appendViews(batch: readonly NumberedLine<ViewLine>[]): Promise<LineOutcome[]> {
     if (batch.length === 0) return [];
     this.baseline ??= await this.store.headPosition();
-    const recordedAt = this.now();
+    const recordedAt = formatTime(this.now());
     const byShard = new Map<number, number[]>();
     batch.forEach((item, index) => {
       const shard = viewShardFor(item.input.deviceId);
@@ -240,7 +241,7 @@ export class StoreLedgerWriter implements LedgerWriter {
   }
 }
 
-function viewEvent(item: NumberedLine<ViewLine>, recordedAt: Millis): NewEvent {
+function viewEvent(item: NumberedLine<ViewLine>, recordedAt: string): NewEvent {
   const event = mediaViewed(item.input, recordedAt);
   return { eventId: item.eventId, type: event.type, data: event.data as unknown as JsonObject };
 }
