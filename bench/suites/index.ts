@@ -1,6 +1,8 @@
 import type { Suite } from '../lib/types';
+import { checkHttpDuringReplay } from './check-http-during-replay';
 import { checkInproc } from './check-inproc';
 import { checkHttp, ingestHttp } from './http';
+import { importSuite } from './import';
 import { ingestEmbedded } from './ingest-embedded';
 import { memory } from './memory';
 import { peerEmmett } from './peer-emmett';
@@ -20,6 +22,7 @@ export interface SuiteEntry {
 /** Every suite, in the order a run executes them. */
 export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   'ingest.embedded': { run: ingestEmbedded, hotPath: 'suite' },
+  import: { run: importSuite, hotPath: 'suite' },
   'check.inproc': { run: checkInproc, hotPath: 'suite' },
   memory: { run: memory, nodeFlags: ['--expose-gc'], hotPath: 'suite' },
   'peer.emmett': { run: peerEmmett, hotPath: 'suite' },
@@ -27,4 +30,6 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
   'ingest.http': { run: ingestHttp, hotPath: 'children' },
   'check.http': { run: checkHttp, hotPath: 'children' },
+  // Last: the service it starts on the shared log records its replay there (one IncidentReplayed event).
+  'check.http.during-replay': { run: checkHttpDuringReplay, needsFleetLog: true, hotPath: 'children' },
 };

@@ -61,7 +61,8 @@ export const ingestEmbedded: Suite = async (context, log) => {
   };
 };
 
-async function throughStore(
+/** Views through the store port as POST /v1/views/batch appends them; also the baseline of the import figure. */
+export async function throughStore(
   dir: string,
   batches: readonly NewEvent[][],
 ): Promise<{ ms: number; eventsPerCommit: number }> {

@@ -6,6 +6,7 @@ import type { ApiKeyConfig, LedgerConfig } from '@ledger/config';
 import type { DataDirLock } from '@ledger/event-store';
 import { API_KEYS, ApiKeyGuard } from './auth/api-key.guard';
 import { AuditController } from './audit/audit.controller';
+import { auditProviders } from './audit/audit.providers';
 import { ChecksController } from './checks/checks.controller';
 import { DevicesController } from './devices/devices.controller';
 import { HealthController } from './health/health.controller';
@@ -51,6 +52,7 @@ export class AppModule {
         { provide: DATA_DIR_LOCK, useValue: dataDirLock },
         { provide: NonBlockingLogDestination, useValue: logDestination },
         ...ledgerProviders,
+        ...auditProviders,
         LedgerLifecycle,
         RelationshipFeed,
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -4,3 +4,5 @@ export * from './write-result';
 export * from './inputs';
 export * from './ledger-commands';
 export * from './ledger-queries';
+export * from './audit';
+export * from './import';

@@ -1,7 +1,6 @@
 import {
   ContendedChangeError,
   decide,
-  foldDeviceEvents,
   formatTime,
   IdempotencyKeyReusedError,
   InvalidInputError,
@@ -9,8 +8,6 @@ import {
   parseRfc3339,
   Streams,
   viewShardFor,
-  type DeviceCommand,
-  type DeviceEvent,
   type MediaAccessDenied,
   type MediaViewed,
 } from '@ledger/domain';
@@ -26,6 +23,8 @@ import {
 } from '@ledger/event-store';
 import { IDEMPOTENCY_METADATA_KEY, type IdempotencyRecord, type LiveProjection } from '@ledger/projections';
 import { randomIds, type Clock, type IdGenerator } from './clock';
+import { concurrencyRetry, deviceStreamFold, handleCommand, type RetryPolicy } from './command-handler';
+import { mediaViewed, toDeviceCommand, type OwnershipChange } from './device-change';
 import type {
   AuthorizeInput,
   DecommissionDeviceInput,
@@ -55,6 +54,7 @@ interface Outcome {
  */
 export class LedgerCommands {
   private readonly inFlightKeys = new Map<string, Promise<unknown>>();
+  private readonly retry: RetryPolicy;
 
   constructor(
     private readonly store: EventStore,
@@ -62,74 +62,58 @@ export class LedgerCommands {
     private readonly clock: Clock,
     private readonly options: LedgerCommandsOptions,
     private readonly ids: IdGenerator = randomIds,
-  ) {}
+  ) {
+    this.retry = concurrencyRetry(options.maxConflictRetries ?? 8);
+  }
 
   registerDevice(input: RegisterDeviceInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.ownershipChange(
-      input.deviceId,
-      context,
-      (now) => ({
-        type: 'RegisterDevice',
-        data: {
-          deviceId: input.deviceId,
-          ownerId: input.ownerId,
-          actor: input.actor,
-          ...(input.model === undefined ? {} : { model: input.model }),
-          occurredAt: this.businessTime(input.occurredAt, now),
-          recordedAt: now,
-        },
-      }),
-      { deviceId: input.deviceId },
-    );
+    const change: OwnershipChange = {
+      op: 'register',
+      ...this.changeBase(input),
+      ownerId: input.ownerId,
+      ...(input.model === undefined ? {} : { model: input.model }),
+    };
+    return this.ownershipChange(change, context, { deviceId: input.deviceId });
   }
 
   grantAccess(input: GrantAccessInput, context: WriteContext = {}): Promise<WriteResult> {
     // Parsed before anything is read, so a malformed expiry is a 400 whatever the device's state.
     const expiresAt = input.expiresAt === undefined ? undefined : this.time('expiresAt', input.expiresAt);
-    return this.ownershipChange(input.deviceId, context, (now) => ({
-      type: 'GrantAccess',
-      data: {
-        ...this.changeBase(input, now),
-        userId: input.userId,
-        ...(expiresAt === undefined ? {} : { expiresAt }),
-      },
-    }));
+    const change: OwnershipChange = {
+      op: 'grant',
+      ...this.changeBase(input),
+      userId: input.userId,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+    };
+    return this.ownershipChange(change, context);
   }
 
   revokeAccess(input: RevokeAccessInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.ownershipChange(input.deviceId, context, (now) => ({
-      type: 'RevokeAccess',
-      data: { ...this.changeBase(input, now), userId: input.userId },
-    }));
+    return this.ownershipChange({ op: 'revoke', ...this.changeBase(input), userId: input.userId }, context);
   }
 
   transferOwnership(input: TransferOwnershipInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.ownershipChange(input.deviceId, context, (now) => ({
-      type: 'TransferOwnership',
-      data: {
-        ...this.changeBase(input, now),
-        newOwnerId: input.newOwnerId,
-        keepViewers: input.keepViewers === true,
-      },
-    }));
+    const change: OwnershipChange = {
+      op: 'transfer',
+      ...this.changeBase(input),
+      newOwnerId: input.newOwnerId,
+      keepViewers: input.keepViewers === true,
+    };
+    return this.ownershipChange(change, context);
   }
 
   decommissionDevice(input: DecommissionDeviceInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.ownershipChange(input.deviceId, context, (now) => ({
-      type: 'DecommissionDevice',
-      data: this.changeBase(input, now),
-    }));
+    return this.ownershipChange({ op: 'decommission', ...this.changeBase(input) }, context);
   }
 
   /** An ownership change answers 201 with its token (and `body`), at most once per Idempotency-Key. */
   private ownershipChange(
-    deviceId: string,
+    change: OwnershipChange,
     context: WriteContext,
-    build: (now: number) => DeviceCommand,
     body: JsonObject = {},
   ): Promise<WriteResult> {
     return this.idempotent(context, async (record) => {
-      const position = await this.changeDevice(deviceId, build, record(201, body));
+      const position = await this.changeDevice(change, record(201, body));
       return { status: 201, body, position };
     });
   }
@@ -198,7 +182,7 @@ export class LedgerCommands {
         ? { allowed: true, role: judgement.role, eventId }
         : { allowed: false, reason: judgement.reason, eventId };
       const event: MediaViewed | MediaAccessDenied = judgement.allowed
-        ? { type: 'MediaViewed', data: { ...base, authorizedAs: judgement.role } }
+        ? mediaViewed({ ...input, decisionToken, occurredAt: now }, now, judgement.role)
         : { type: 'MediaAccessDenied', data: { ...base, reason: judgement.reason } };
       const result = await this.store.append({
         stream: Streams.views(viewShardFor(input.deviceId)),
@@ -224,37 +208,17 @@ export class LedgerCommands {
         throw error;
       }
     }
-    return {
-      type: 'MediaViewed',
-      data: {
-        viewerId: input.viewerId,
-        deviceId: input.deviceId,
-        mediaId: input.mediaId,
-        mediaType: input.mediaType,
-        action: input.action,
-        ...(input.servedBy === undefined ? {} : { servedBy: input.servedBy }),
-        ...(input.decisionToken === undefined ? {} : { decisionToken: input.decisionToken }),
-        occurredAt: formatTime(occurredAt),
-        recordedAt: formatTime(now),
-      },
-    };
+    return mediaViewed({ ...input, occurredAt }, now);
   }
 
-  private changeBase(
-    input: { deviceId: string; actor: string; reason?: string; occurredAt?: string },
-    now: number,
-  ): DeviceCommand['data'] {
+  /** The fields every ownership change has, validated: business time parsed (absent: receipt time). */
+  private changeBase(input: { deviceId: string; actor: string; reason?: string; occurredAt?: string }) {
     return {
       deviceId: input.deviceId,
       actor: input.actor,
       ...(input.reason === undefined ? {} : { reason: input.reason }),
-      occurredAt: this.businessTime(input.occurredAt, now),
-      recordedAt: now,
+      ...(input.occurredAt === undefined ? {} : { occurredAt: this.time('occurredAt', input.occurredAt) }),
     };
-  }
-
-  private businessTime(occurredAt: string | undefined, now: number): number {
-    return occurredAt === undefined ? now : this.time('occurredAt', occurredAt);
   }
 
   private time(field: string, value: string): number {
@@ -265,42 +229,38 @@ export class LedgerCommands {
   }
 
   /**
-   * Reads the device's stream, decides, and appends with the stream's revision as the expectation; a
-   * concurrent change makes the append fail, and the decision is taken again on the new history.
+   * The device's stream read, the change decided against it, the events appended with the stream's revision
+   * as the expectation; a concurrent change makes the append fail, and the change is decided again on the
+   * new history (the retry policy), until it gives up with ContendedChangeError.
    */
   private async changeDevice(
-    deviceId: string,
-    build: (now: number) => DeviceCommand,
+    change: OwnershipChange,
     metadata: JsonObject | undefined,
   ): Promise<LogPosition> {
-    const retries = this.options.maxConflictRetries ?? 8;
-    for (let attempt = 0; ; attempt++) {
-      const stored = await this.store.readStream(Streams.device(deviceId));
-      // Receipt time is read after the stream, on every attempt: a change the caller did not date is then
-      // dated at or after every change it is decided against, so losing a race never makes it "out of order".
-      const command = build(this.clock.now());
-      const state = foldDeviceEvents(
-        stored.map((e) => ({ type: e.type, data: e.data }) as unknown as DeviceEvent),
+    try {
+      const handled = await handleCommand(
+        this.store,
+        Streams.device(change.deviceId),
+        deviceStreamFold,
+        (loaded) => {
+          // Receipt time is read after the stream, on every attempt: a change the caller did not date is then
+          // dated at or after every change it is decided against, so losing a race never makes it "out of order".
+          const decided = decide(toDeviceCommand(change, this.clock.now()), loaded.state);
+          const events: NewEvent[] = decided.map((event, index) => ({
+            eventId: this.ids.eventId(),
+            type: event.type,
+            data: event.data as unknown as JsonObject,
+            ...(index === decided.length - 1 && metadata ? { metadata } : {}),
+          }));
+          return { events, result: null };
+        },
+        this.retry,
       );
-      const decided = decide(command, state);
-      const events: NewEvent[] = decided.map((event, index) => ({
-        eventId: this.ids.eventId(),
-        type: event.type,
-        data: event.data as unknown as JsonObject,
-        ...(index === decided.length - 1 && metadata ? { metadata } : {}),
-      }));
-      try {
-        const result = await this.store.append({
-          stream: Streams.device(deviceId),
-          expectedRevision: stored.length === 0 ? 'no_stream' : stored[stored.length - 1].revision,
-          events,
-        });
-        return result.position;
-      } catch (error) {
-        if (!(error instanceof ConcurrencyError)) throw error;
-        if (attempt >= retries) throw new ContendedChangeError(deviceId);
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
-      }
+      if (handled.appended === null) throw new Error('a device change decided no event');
+      return handled.appended.position;
+    } catch (error) {
+      if (error instanceof ConcurrencyError) throw new ContendedChangeError(change.deviceId);
+      throw error;
     }
   }
 

@@ -39,6 +39,14 @@ function csvLines(rows: readonly string[][]): string {
 }
 
 /**
+ * A piece of an export: records, or the signed manifest that ends it (always a piece of its own, so a caller
+ * can put the export on the record before it releases what makes the export verifiable).
+ */
+export type TrailPiece =
+  | { readonly kind: 'records'; readonly text: string }
+  | { readonly kind: 'manifest'; readonly text: string; readonly summary: ExportSummary };
+
+/**
  * Produces a signed, hash-chained export as text chunks, in constant memory; the generator's return value is
  * the summary. Throws (before the first chunk) InvalidInputError for a bad filter.
  */
@@ -49,6 +57,21 @@ export async function* trailChunks(
   signer: ExportSigner,
   options: ExportOptions = {},
 ): AsyncGenerator<string, ExportSummary, undefined> {
+  for await (const piece of trailPieces(store, filter, format, signer, options)) {
+    yield piece.text;
+    if (piece.kind === 'manifest') return piece.summary;
+  }
+  throw new Error('the export ended without its manifest');
+}
+
+/** `trailChunks`, with the manifest in a piece of its own that carries the summary. */
+export async function* trailPieces(
+  store: EventStore,
+  filter: TrailFilter,
+  format: ExportFormat,
+  signer: ExportSigner,
+  options: ExportOptions = {},
+): AsyncGenerator<TrailPiece, void, undefined> {
   if (format !== 'ndjson' && format !== 'csv') throw new TypeError(`unknown export format ${String(format)}`);
   const { filter: normalized } = normalizeTrailFilter(filter);
   const generatedAt = formatTime((options.now ?? (() => new Date()))().getTime());
@@ -92,8 +115,9 @@ export async function* trailChunks(
       pendingRows.push(row);
       for (const cell of row) pendingLength += cell.length + 1;
     }
-    if (pendingLength >= chunkSize) yield take();
+    if (pendingLength >= chunkSize) yield { kind: 'records', text: take() };
   }
+  if (pending.length > 0 || pendingRows.length > 0) yield { kind: 'records', text: take() };
 
   const manifest = signManifest(
     {
@@ -118,13 +142,14 @@ export async function* trailChunks(
     while (row.length < CSV_COLUMNS.length) row.push('');
     pendingRows.push(row);
   }
-  yield take();
-  return { count, lastHash: prevHash, firstToken, lastToken, filter: normalized, format, manifest };
+  const summary = { count, lastHash: prevHash, firstToken, lastToken, filter: normalized, format, manifest };
+  yield { kind: 'manifest', text: take(), summary };
 }
 
 /**
- * Writes an export through `out`, awaiting it for back-pressure, and returns the summary. `recordExport` it
- * afterwards: an export is on the record only once it was delivered whole.
+ * Writes an export through `out`, awaiting it for back-pressure, and returns the summary. Callers that must
+ * have the export on the record before it is usable (contract §5) use `trailPieces` instead, as the
+ * application's audit service does.
  */
 export async function exportTrail(
   store: EventStore,

@@ -35,6 +35,16 @@ export interface LedgerConfig {
     /** How many changes back a resume token may lie; an older one is a 410 saying how to resync. */
     readonly maxResumeChanges: number;
   };
+  /**
+   * Largest append the ledger makes (EVENTSTORE_MAX_APPEND_BYTES; EventStoreDB's `--max-append-size`, 1 MiB
+   * by default): the importer splits its appends under it.
+   */
+  readonly maxAppendBytes: number;
+  /**
+   * Replays, exports and rebuilds asked for over HTTP run on worker threads, at most this many of each kind
+   * at once; past it the request is refused with 429 and Retry-After.
+   */
+  readonly auditWorkers: { readonly replay: number; readonly export: number; readonly rebuild: number };
 }
 
 export class ConfigError extends Error {
@@ -153,6 +163,12 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
       maxConnectionsPerKey: integer(env, 'LEDGER_WATCH_MAX_CONNECTIONS_PER_KEY', 64, 1, 100_000),
       maxBufferedEvents: integer(env, 'LEDGER_WATCH_MAX_BUFFERED_EVENTS', 1000, 1, 1_000_000),
       maxResumeChanges: integer(env, 'LEDGER_WATCH_MAX_RESUME_CHANGES', 100_000, 1, 10_000_000),
+    },
+    maxAppendBytes: integer(env, 'EVENTSTORE_MAX_APPEND_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    auditWorkers: {
+      replay: integer(env, 'LEDGER_REPLAY_WORKERS', 1, 1, 64),
+      export: integer(env, 'LEDGER_EXPORT_WORKERS', 2, 1, 64),
+      rebuild: integer(env, 'LEDGER_REBUILD_WORKERS', 1, 1, 64),
     },
   };
 }

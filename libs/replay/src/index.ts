@@ -5,4 +5,3 @@ export { replayIncident, reportDigest, summarize, DEFAULT_REPLAY_PAGE_SIZE } fro
 export { recordReplay, type RecordReplayOptions, type RecordedReplay } from './record-replay';
 export { renderReport, isReportFormat, REPORT_FORMATS, type ReportFormat } from './render/render-report';
 export { headline } from './render/figures';
-export * from './import';

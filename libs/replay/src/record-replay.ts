@@ -23,7 +23,7 @@ export interface RecordedReplay {
  */
 export async function recordReplay(
   store: EventStore,
-  report: IncidentReport,
+  report: Pick<IncidentReport, 'window' | 'logRange' | 'summary' | 'digest'>,
   actor: string,
   request: ReplayRequest,
   options: RecordReplayOptions = {},

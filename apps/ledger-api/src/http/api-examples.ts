@@ -16,6 +16,11 @@ export function ApiAnswers(success: { status: number; example: object }, errors:
     404: error(404, 'Not Found', 'device cam-7f3a is not registered'),
     409: error(409, 'Conflict', 'user user-bob has no active access to device cam-7f3a to revoke'),
     413: error(413, 'Payload Too Large', 'Request body is too large'),
+    429: error(
+      429,
+      'Too Many Requests',
+      '1 replay is already running, the most this ledger runs at once; retry in 5 s',
+    ),
     503: error(503, 'Service Unavailable', 'the projection did not reach token lt1.9x within 5000 ms'),
   };
   return applyDecorators(

@@ -7,6 +7,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { ExportNotRecordedError, HeavyWorkBusyError } from '@ledger/application';
 import { DomainError, type DomainErrorKind } from '@ledger/domain';
 import { EventStoreError, MalformedTokenError } from '@ledger/event-store';
 import { ConsistencyTimeoutError } from '@ledger/projections';
@@ -48,6 +49,12 @@ export class LedgerExceptionFilter implements ExceptionFilter {
     if (exception instanceof MalformedTokenError) return { status: 400, message: exception.message };
     if (exception instanceof ConsistencyTimeoutError)
       return { status: 503, message: exception.message, retryAfter: 1 };
+    if (exception instanceof HeavyWorkBusyError)
+      return { status: 429, message: exception.message, retryAfter: exception.retryAfterSeconds };
+    if (exception instanceof ExportNotRecordedError) {
+      this.logger.error(exception.message);
+      return { status: 503, message: exception.message, retryAfter: 1 };
+    }
     if (exception instanceof HttpException) {
       const response = exception.getResponse();
       const raw =

@@ -5,17 +5,15 @@ import { Presets, SingleBar } from 'cli-progress';
 import {
   EXPORT_FORMATS,
   ExportKeyError,
-  exportTrail,
   loadExportSigner,
   normalizeTrailFilter,
-  recordExport,
   type ExportFormat,
   type ExportSigner,
   type TrailFilter,
 } from '@ledger/audit-trail';
 import type { LedgerConfig } from '@ledger/config';
-import { positionToToken } from '@ledger/event-store';
 import { UsageError } from '../cli-context';
+import { cliAuditService } from './cli-audit';
 import type { RegisterCommand } from './index';
 
 interface ExportOptions {
@@ -89,8 +87,8 @@ class Output {
 }
 
 /**
- * `ledger export`: contract §5 from the command line. Streams the signed trail to `--out` or stdout, then
- * puts the export on the record (`AuditTrailExported`).
+ * `ledger export`: contract §5 from the command line. Streams the signed trail to `--out` or stdout, putting
+ * the export on the record (`AuditTrailExported`) before its signed manifest is written.
  */
 export const registerExportCommand: RegisterCommand = (program, context) => {
   program
@@ -120,10 +118,11 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
       const ctx = context();
       const signer = exportSigner(ctx.config);
       const store = await ctx.openStore();
+      const audit = cliAuditService(ctx, store);
       const bar = ctx.interactive
         ? new SingleBar(
             {
-              format: 'export: {value} records selected, {scanned} events read',
+              format: 'export: {value} KiB written',
               stream: process.stderr,
               hideCursor: true,
             },
@@ -134,17 +133,21 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
       try {
         output = new Output(options.out);
         const sink = output;
-        bar?.start(0, 0, { scanned: 0 });
-        const summary = await exportTrail(store, filter, format, signer, (chunk) => sink.write(chunk), {
-          onProgress: ({ scanned, selected }) => bar?.update(selected, { scanned }),
+        bar?.start(0, 0);
+        let written = 0;
+        // The service records the export (AuditTrailExported) before it writes the signed manifest, the last
+        // line; the file appears under its name only once complete.
+        const { summary, token } = await audit.exportTrail(filter, format, ctx.actor, (chunk) => {
+          written += chunk.length;
+          bar?.update(Math.round(written / 1024));
+          return sink.write(chunk);
         });
         bar?.stop();
         await sink.commit();
         output = null;
-        const recorded = await recordExport(store, summary, filter, format, ctx.actor);
         process.stderr.write(
           `export: ${summary.count} records, last hash ${summary.lastHash}, signed by ${signer.publicKey.keyId}; ` +
-            `recorded at ${positionToToken(recorded.position)}${options.out === undefined ? '' : `; written to ${options.out}`}\n`,
+            `recorded at ${token}${options.out === undefined ? '' : `; written to ${options.out}`}\n`,
         );
       } finally {
         bar?.stop();

@@ -1,5 +1,5 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { ImportFileError, importNdjsonFile, StoreLedgerWriter } from '@ledger/replay';
+import { ImportFileError, importNdjsonFile, StoreLedgerWriter } from '@ledger/application';
 import { ExitCode, UsageError } from '../cli-context';
 import type { RegisterCommand } from './index';
 
@@ -48,7 +48,7 @@ export const registerImportCommand: RegisterCommand = (program, context, setExit
       };
       try {
         const summary = await importNdjsonFile(file, {
-          writer: new StoreLedgerWriter(store),
+          writer: new StoreLedgerWriter(store, { maxAppendBytes: ctx.config.maxAppendBytes }),
           ...(options.importId === undefined ? {} : { importId: options.importId }),
           onRejected: (line, message) => say(`line ${line}: ${message}\n`),
           onProgress: (p) => {

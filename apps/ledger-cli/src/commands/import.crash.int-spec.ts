@@ -53,10 +53,19 @@ describe('ledger import under kill -9', () => {
 
     const child = spawn(process.execPath, [...cli, 'import', file], { cwd: root, env, stdio: 'ignore' });
     const dbFile = path.join(dataDir, 'events.sqlite3');
-    // Kill once the import has visibly started writing, well before it can finish. Under load the child may
-    // take a while to start, so wait as long as it needs (bounded by the test's timeout), not a fixed time.
+    // Kill once the import has visibly started writing and committed a first batch, well before it can
+    // finish. (A file that grows only says a transaction is being written: batches sized by bytes make
+    // transactions large.) Under load the child may take a while to start, so wait as long as it needs
+    // (bounded by the test's timeout), not a fixed time.
     const written = () => fs.existsSync(dbFile) && fs.statSync(dbFile).size + walSize(dbFile) > 400_000;
     while (!written() && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 25));
+    const watcher = await openEventStore({ dataDir, eventStoreConnectionString: null });
+    try {
+      while ((await watcher.headPosition()).commit < 0n && child.exitCode === null)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+    } finally {
+      await watcher.close();
+    }
     expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));

@@ -3,14 +3,13 @@ import * as path from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import {
   isReportFormat,
-  recordReplay,
   renderReport,
-  replayIncident,
   REPORT_FORMATS,
   type ReplayRequest,
   type ReportFormat,
 } from '@ledger/replay';
 import { ExitCode, UsageError } from '../cli-context';
+import { cliAuditService } from './cli-audit';
 import type { RegisterCommand } from './index';
 
 interface ReplayOptions {
@@ -78,13 +77,14 @@ export const registerReplayCommand: RegisterCommand = (program, context, setExit
         : null;
       try {
         bar?.start(0, 0, { phase: 'ownership history,' });
-        const report = await replayIncident(store, request, {
-          onProgress: (read, _total, phase) =>
+        // On the record (IncidentReplayed) before anyone reads it.
+        const { report, recorded } = await cliAuditService(ctx, store).replay(
+          request,
+          ctx.actor,
+          (read, phase) =>
             bar?.update(read, { phase: phase === 'ownership' ? 'ownership history,' : 'views,' }),
-        });
+        );
         bar?.stop();
-        // On the record before anyone reads it.
-        const recorded = await recordReplay(store, report, ctx.actor, request);
         const text = renderReport(report, format);
         if (options.out === undefined) {
           process.stdout.write(text);

@@ -1,14 +1,11 @@
 import * as fs from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { loadConfig, SCOPES } from '@ledger/config';
+import { LedgerClient } from '@ledger/client';
+import { SCOPES } from '@ledger/config';
 import { formatTime } from '@ledger/domain';
-import type { EventStore } from '@ledger/event-store';
-import { recordReplay, replayIncident } from '@ledger/replay';
-import { createLedgerApp } from '../../../ledger-api/src/create-app';
-import { EVENT_STORE } from '../../../ledger-api/src/ledger.providers';
+import { positionToToken, START } from '@ledger/event-store';
 import { compareDetection } from './ground-truth';
 import {
   driveLoad,
@@ -18,6 +15,7 @@ import {
   type ProgressSink,
 } from './load-driver';
 import type { LoadWorkerMessage } from './load-worker';
+import { startLedgerService } from './ledger-service';
 
 export interface SimulationOptions {
   readonly devices: number;
@@ -118,31 +116,28 @@ const SIMULATOR_KEY = 'simulator-admin-key-3f9c2a7e51d04b86';
 const REGISTER_TS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'register-ts.js');
 
 /**
- * The reconnect-storm simulation of issue 7: a fleet with shares is written to a ledger started in-process,
- * then the storm is served two ways at once — by a media service trusting a faulty cache, which records what
- * it served, and through the verification layer — and the replay's exposures are compared with the ground
- * truth the simulator kept.
+ * The reconnect-storm simulation of issue 7: a fleet with shares is written to a ledger service started as a
+ * child process, then the storm is served two ways at once — by a media service trusting a faulty cache,
+ * which records what it served, and through the verification layer — and the replay's exposures are compared
+ * with the ground truth the simulator kept.
  */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const started = Date.now();
   const progress = options.onProgress ?? (() => undefined);
   const temporary = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-simulate-'));
-  const config = loadConfig({
+  const service = await startLedgerService({
     ...process.env,
     LEDGER_DATA_DIR: dataDir,
     LEDGER_API_KEYS: JSON.stringify([{ name: 'simulator', key: SIMULATOR_KEY, scopes: SCOPES }]),
     LOG_LEVEL: 'error',
   });
-  const { app } = await createLedgerApp(config);
   try {
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
-    const store = app.get<EventStore>(EVENT_STORE);
+    const client = new LedgerClient({ baseUrl: service.baseUrl, apiKey: SIMULATOR_KEY, retries: 0 });
     // A data dir that already holds a ledger gets ids of its own, so a rerun never collides with the last.
-    const reused = (await store.headPosition()).commit >= 0n;
+    const reused = (await client.projection()).token !== positionToToken(START);
     const request: LoadRequest = {
-      baseUrl: `http://127.0.0.1:${port}`,
+      baseUrl: service.baseUrl,
       apiKey: SIMULATOR_KEY,
       devices: options.devices,
       users: options.users,
@@ -166,10 +161,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const replayStarted = Date.now();
     const replayRequest = { from: formatTime(load.stormStartedAt), to: formatTime(Date.now() + 10 * 60_000) };
     const expectedEvents = load.counts.ownershipChanges + faulty.viewsRecorded + verified.allowed;
-    const report = await replayIncident(store, replayRequest, {
-      onProgress: (events) => progress('replay', events, expectedEvents),
-    });
-    await recordReplay(store, report, 'sim:security-team', replayRequest);
+    // Through the service's audit route: on a worker there, and recorded (IncidentReplayed) before it answers.
+    progress('replay', 0, expectedEvents);
+    const report = await client.replay(replayRequest);
     progress('replay', expectedEvents, expectedEvents);
     const replayMs = Date.now() - replayStarted;
 
@@ -244,7 +238,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       samples: [...detection.samples, ...verified.samples].slice(0, 10),
     };
   } finally {
-    await app.close();
+    await service.stop();
     if (temporary && !options.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

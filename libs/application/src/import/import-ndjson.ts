@@ -42,6 +42,13 @@ export interface ImportOptions {
   readonly importId?: string;
   /** Clock used to refuse business times more than 5 minutes ahead. */
   readonly now?: () => Millis;
+  /**
+   * Views are handed to the writer once this many bytes of view lines are buffered (default 2 MiB): one
+   * group commit per batch, whatever the size of the views. The writer splits it into appends under the
+   * store's maximum append size.
+   */
+  readonly viewBatchBytes?: number;
+  /** And at the latest after this many views (default 50,000). */
   readonly viewBatchSize?: number;
   readonly ownershipBatchSize?: number;
   onProgress?(progress: ImportProgress): void;
@@ -79,8 +86,9 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
   const totalBytes = await fileSize(file);
   const importId = options.importId ?? (await fileDigest(file));
   const now = options.now ?? Date.now;
-  const viewBatchSize = options.viewBatchSize ?? 5000;
-  const ownershipBatchSize = options.ownershipBatchSize ?? 1000;
+  const viewBatchBytes = options.viewBatchBytes ?? 2 * 1024 * 1024;
+  const viewBatchSize = options.viewBatchSize ?? 50_000;
+  const ownershipBatchSize = options.ownershipBatchSize ?? 5000;
   const { writer } = options;
 
   let lines = 0;
@@ -90,6 +98,7 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
   let rejectedCount = 0;
   let bytesRead = 0;
   let views: NumberedLine<ViewLine>[] = [];
+  let viewBytes = 0;
   let changes: NumberedLine<OwnershipLine>[] = [];
 
   const reject = (line: number, message: string): void => {
@@ -107,6 +116,7 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
     if (views.length === 0) return;
     const batch = views;
     views = [];
+    viewBytes = 0;
     count(batch, await writer.appendViews(batch));
   };
   const flushChanges = async (): Promise<void> => {
@@ -140,7 +150,8 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
       return changes.length >= ownershipBatchSize ? 'changes' : null;
     }
     views.push({ line: number, eventId, input: parsed });
-    return views.length >= viewBatchSize ? 'views' : null;
+    viewBytes += text.length;
+    return views.length >= viewBatchSize || viewBytes >= viewBatchBytes ? 'views' : null;
   };
   const flush = (full: 'views' | 'changes' | null): Promise<void> | null =>
     full === 'views' ? flushViews() : full === 'changes' ? flushChanges() : null;

@@ -1,6 +1,7 @@
-import { Streams, type Millis } from '@ledger/domain';
+import { Streams, viewShardFor, type Millis } from '@ledger/domain';
 import { ConcurrencyError, type AppendRequest, type AppendResult } from '@ledger/event-store';
-import { InMemoryEventStore } from '../testing/in-memory-event-store';
+import { InMemoryEventStore } from '../../../replay/src/testing/in-memory-event-store';
+import { eventBytes } from '../append-size';
 import { importEventId } from './import-event-id';
 import type { OwnershipLine } from './import-line';
 import type { NumberedLine } from './ledger-writer';
@@ -107,5 +108,35 @@ describe('StoreLedgerWriter', () => {
       'AccessRevoked',
       'DeviceDecommissioned',
     ]);
+  });
+
+  it('splits the views of a batch into appends under the maximum append size', async () => {
+    const store = new InMemoryEventStore();
+    const sizes: number[] = [];
+    const measured = Object.create(store) as InMemoryEventStore;
+    measured.appendMany = (requests: readonly AppendRequest[]) => {
+      for (const request of requests) sizes.push(request.events.reduce((sum, e) => sum + eventBytes(e), 0));
+      return store.appendMany(requests);
+    };
+    const writer = new StoreLedgerWriter(measured, { now: () => NOW, maxAppendBytes: 4096 });
+    const views = Array.from({ length: 300 }, (_, i) => ({
+      line: 1000 + i,
+      eventId: importEventId('writer-spec-views', i),
+      input: {
+        op: 'view' as const,
+        viewerId: `viewer-${i}`,
+        deviceId: 'cam-9',
+        mediaId: `media-${i}`,
+        mediaType: 'thumbnail' as const,
+        action: 'delivered' as const,
+        occurredAt: T(1),
+      },
+    }));
+    const outcomes = await writer.appendViews(views);
+    expect(outcomes.every((o) => o.status === 'accepted')).toBe(true);
+    expect(sizes.length).toBeGreaterThan(1);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(4096);
+    const stored = await store.readStream(Streams.views(viewShardFor('cam-9')));
+    expect(stored.map((e) => e.eventId)).toEqual(views.map((v) => v.eventId));
   });
 });

@@ -1,0 +1,189 @@
+import {
+  normalizeTrailFilter,
+  recordExport,
+  type ExportFormat,
+  type ExportSigner,
+  type ExportSummary,
+  type TrailFilter,
+} from '@ledger/audit-trail';
+import type { EventStore } from '@ledger/event-store';
+import { positionToToken } from '@ledger/event-store';
+import {
+  normalizedRequest,
+  recordReplay,
+  validateReplayRequest,
+  type IncidentReport,
+  type ReplayRequest,
+} from '@ledger/replay';
+import type { AuditWork, RebuildSummary, ReplayProgress } from './audit-work';
+import { HeavyWorkGate, type HeavyWorkKind } from './heavy-work-gate';
+import {
+  closeReplayAnswer,
+  type RecordedReplayRef,
+  type ReplayAnswerShape,
+  type ReplayHeader,
+} from './replay-answer';
+
+export interface ReplayAnswer {
+  readonly header: ReplayHeader;
+  /** The answer in the shape asked for, ending with the replay's own record. */
+  readonly body: string;
+  readonly recorded: RecordedReplayRef;
+}
+
+export interface RecordedIncidentReport {
+  readonly report: IncidentReport;
+  readonly recorded: RecordedReplayRef;
+}
+
+/** Where an export's text goes; awaited, so a slow reader slows the export down instead of filling memory. */
+export type ExportSink = (chunk: string) => Promise<void> | void;
+
+export interface RecordedExport {
+  readonly summary: ExportSummary;
+  /** Token of the `AuditTrailExported` event. */
+  readonly token: string;
+}
+
+/**
+ * The export is complete and signed, but it could not be put on the record, so its manifest was withheld:
+ * what the client holds is a truncated export that `ledger verify` refuses.
+ */
+export class ExportNotRecordedError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(
+      `the export could not be recorded (${cause instanceof Error ? cause.message : String(cause)}); ` +
+        'its signed manifest was withheld, so this export is incomplete and will not verify',
+    );
+    this.name = 'ExportNotRecordedError';
+  }
+}
+
+/**
+ * The audit use cases of contract §4 and §5, for the HTTP service and the CLI alike: replay then record
+ * `IncidentReplayed`, export then record `AuditTrailExported` (before the manifest that makes the export
+ * verifiable is released), and rebuilds. The heavy reading is `work`'s (in this thread or in workers), the
+ * records are appended here, on the caller's store; `gate` bounds how much runs at once.
+ */
+export class AuditService {
+  constructor(
+    private readonly store: EventStore,
+    readonly signer: ExportSigner,
+    private readonly work: AuditWork,
+    private readonly gate: HeavyWorkGate = new HeavyWorkGate(),
+  ) {}
+
+  /** A replay in one of the HTTP answer shapes, on the record before it is answered. */
+  async replayAnswer(request: ReplayRequest, shape: ReplayAnswerShape, actor: string): Promise<ReplayAnswer> {
+    const normalized = normalizedRequest(validateReplayRequest(request));
+    const result = await this.guarded('replay', () => this.work.replay(normalized, shape));
+    if (result.openAnswer === null) throw new TypeError(`the ${shape.kind} shape has no answer text`);
+    const recorded = await recordReplay(this.store, result.header, actor, normalized);
+    return { header: result.header, body: closeReplayAnswer(result.openAnswer, shape, recorded), recorded };
+  }
+
+  /** A replay as a report object (the CLI renders it itself), on the record before it is returned. */
+  async replay(
+    request: ReplayRequest,
+    actor: string,
+    onProgress?: ReplayProgress,
+  ): Promise<RecordedIncidentReport> {
+    const normalized = normalizedRequest(validateReplayRequest(request));
+    const result = await this.guarded('replay', () =>
+      this.work.replay(normalized, { kind: 'report' }, onProgress),
+    );
+    if (result.report === null) throw new TypeError('the report shape came back without its report');
+    const recorded = await recordReplay(this.store, result.report, actor, normalized);
+    return { report: result.report, recorded };
+  }
+
+  /**
+   * Checks an export request (InvalidInputError naming the field) and takes its slot, before anything is
+   * sent: the caller can still answer 400 or 429 cleanly, then `run` streams it.
+   */
+  beginExport(filter: TrailFilter, format: ExportFormat, actor: string): PreparedExport {
+    const { filter: normalized } = normalizeTrailFilter(filter);
+    const release = this.gate.enter('export');
+    return new PreparedExport(this.store, this.work, normalized, format, actor, release);
+  }
+
+  /** `beginExport` then `run`, for callers with nothing to answer in between (the CLI). */
+  exportTrail(
+    filter: TrailFilter,
+    format: ExportFormat,
+    actor: string,
+    sink: ExportSink,
+  ): Promise<RecordedExport> {
+    return this.beginExport(filter, format, actor).run(sink);
+  }
+
+  rebuild(onProgress?: (events: number) => void): Promise<RebuildSummary> {
+    return this.guarded('rebuild', () => this.work.rebuild(onProgress));
+  }
+
+  private async guarded<T>(kind: HeavyWorkKind, run: () => Promise<T>): Promise<T> {
+    const release = this.gate.enter(kind);
+    try {
+      return await run();
+    } finally {
+      release();
+    }
+  }
+}
+
+/** An export whose request was accepted and whose slot is held until `run` ends (or `cancel`). */
+export class PreparedExport {
+  private started = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly work: AuditWork,
+    readonly filter: TrailFilter,
+    readonly format: ExportFormat,
+    private readonly actor: string,
+    private readonly release: () => void,
+  ) {}
+
+  /**
+   * Streams the records to `sink`, then appends `AuditTrailExported`, and only then hands out the signed
+   * manifest (the last line): a client never holds a verifiable export the ledger has no record of. When
+   * the record fails, the manifest is withheld and `ExportNotRecordedError` is thrown.
+   */
+  async run(sink: ExportSink): Promise<RecordedExport> {
+    if (this.started) throw new Error('an export runs once');
+    this.started = true;
+    const pieces = this.work.trail(this.filter, this.format);
+    try {
+      for await (const piece of pieces) {
+        if (piece.kind === 'records') {
+          await sink(piece.text);
+          continue;
+        }
+        let token: string;
+        try {
+          const appended = await recordExport(
+            this.store,
+            piece.summary,
+            this.filter,
+            this.format,
+            this.actor,
+          );
+          token = positionToToken(appended.position);
+        } catch (error) {
+          throw new ExportNotRecordedError(error);
+        }
+        await sink(piece.text);
+        return { summary: piece.summary, token };
+      }
+      throw new Error('the export ended without its manifest');
+    } finally {
+      await pieces.return(undefined);
+      this.release();
+    }
+  }
+
+  /** Gives the slot back without running (the client went away before the first byte). */
+  cancel(): void {
+    this.release();
+  }
+}

@@ -1,0 +1,115 @@
+import type { MessagePort } from 'node:worker_threads';
+import {
+  loadExportSigner,
+  trailPieces,
+  type ExportFormat,
+  type TrailFilter,
+  type TrailPiece,
+} from '@ledger/audit-trail';
+import type { LedgerConfig } from '@ledger/config';
+import { DomainError, InvalidInputError } from '@ledger/domain';
+import { EventStoreError, openEventStore, type EventStore } from '@ledger/event-store';
+import type { ReplayRequest } from '@ledger/replay';
+import { runRebuild, runReplay, type RebuildSummary, type ReplayWorkResult } from './audit-work';
+import type { ReplayAnswerShape } from './replay-answer';
+
+/** One job per worker: the worker opens its own store handle, does it, closes the handle and ends. */
+export type AuditJob =
+  | { readonly kind: 'replay'; readonly request: ReplayRequest; readonly shape: ReplayAnswerShape }
+  | { readonly kind: 'trail'; readonly filter: TrailFilter; readonly format: ExportFormat }
+  | { readonly kind: 'rebuild' };
+
+export interface AuditWorkerData {
+  /** Which store to open (and, for exports, the signing key): the service's own configuration. */
+  readonly config: LedgerConfig;
+  readonly job: AuditJob;
+}
+
+/** What crosses the thread boundary when a job fails: enough to raise the same kind of error again. */
+export interface SerializedFailure {
+  readonly name: string;
+  readonly message: string;
+  readonly category: 'invalid' | 'store' | 'other';
+  readonly field?: string;
+}
+
+export type WorkerToMain =
+  | { readonly kind: 'progress'; readonly events: number }
+  | { readonly kind: 'replayed'; readonly result: ReplayWorkResult }
+  | { readonly kind: 'rebuilt'; readonly result: RebuildSummary }
+  | { readonly kind: 'piece'; readonly piece: TrailPiece }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'failed'; readonly failure: SerializedFailure };
+
+/** Export pieces are pulled one at a time, so a slow reader holds back the worker instead of filling memory. */
+export type MainToWorker = { readonly kind: 'next' };
+
+export function serializeFailure(error: unknown): SerializedFailure {
+  if (error instanceof InvalidInputError) {
+    return {
+      name: error.name,
+      message: error.message.slice(error.field.length + 1),
+      category: 'invalid',
+      field: error.field,
+    };
+  }
+  if (error instanceof EventStoreError)
+    return { name: error.name, message: error.message, category: 'store' };
+  if (error instanceof DomainError) return { name: error.name, message: error.message, category: 'other' };
+  return {
+    name: error instanceof Error ? error.name : 'Error',
+    message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    category: 'other',
+  };
+}
+
+/** The worker side: runs `data.job` and reports through `port`. */
+export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): Promise<void> {
+  const post = (message: WorkerToMain): void => port.postMessage(message);
+  let store: EventStore | null = null;
+  try {
+    store = await openEventStore(data.config);
+    const job = data.job;
+    switch (job.kind) {
+      case 'replay': {
+        const result = await runReplay(store, job.request, job.shape, (events) =>
+          post({ kind: 'progress', events }),
+        );
+        post({ kind: 'replayed', result });
+        break;
+      }
+      case 'rebuild': {
+        const result = await runRebuild(store, (events) => post({ kind: 'progress', events }));
+        post({ kind: 'rebuilt', result });
+        break;
+      }
+      case 'trail': {
+        const signer = loadExportSigner(data.config);
+        const pieces = trailPieces(store, job.filter, job.format, signer);
+        for (;;) {
+          await nextRequest(port);
+          const next = await pieces.next();
+          if (next.done) {
+            post({ kind: 'end' });
+            break;
+          }
+          post({ kind: 'piece', piece: next.value });
+        }
+        break;
+      }
+      default: {
+        const unreachable: never = job;
+        throw new TypeError(`unknown audit job ${JSON.stringify(unreachable)}`);
+      }
+    }
+  } catch (error) {
+    post({ kind: 'failed', failure: serializeFailure(error) });
+  } finally {
+    // The worker ends by itself once the handle is closed: nothing else keeps its event loop alive.
+    await store?.close().catch(() => undefined);
+  }
+}
+
+function nextRequest(port: MessagePort): Promise<void> {
+  return new Promise((resolve) => port.once('message', (_message: MainToWorker) => resolve()));
+}
