@@ -9,6 +9,11 @@ export interface ValidAppend {
   readonly stream: string;
   readonly events: readonly NewEvent[];
   readonly expectedRevision: ExpectedRevision;
+  /**
+   * The append as EventStoreDB measures it against `--max-append-size`: per event the JSON bytes of data and
+   * metadata plus the type counted twice (its UTF-16 length).
+   */
+  readonly sizeBytes: number;
 }
 
 function isJsonObject(value: unknown): value is JsonObject {
@@ -21,7 +26,8 @@ function hasLoneSurrogate(text: string): boolean {
   return LONE_SURROGATE.test(text);
 }
 
-function checkSerializable(what: string, value: JsonObject): void {
+/** The value's JSON size in UTF-8 bytes, as the client sends it. */
+function checkSerializable(what: string, value: JsonObject): number {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
@@ -29,6 +35,7 @@ function checkSerializable(what: string, value: JsonObject): void {
     throw new InvalidAppendError(`${what} is not serializable as JSON: ${(error as Error).message}`);
   }
   if (json === undefined) throw new InvalidAppendError(`${what} is not serializable as JSON`);
+  return Buffer.byteLength(json, 'utf8');
 }
 
 function checkExpectedRevision(stream: string, expected: unknown): ExpectedRevision {
@@ -58,6 +65,7 @@ export function validateAppend(request: AppendRequest): ValidAppend {
 
   const seen = new Set<string>();
   const normalized: NewEvent[] = [];
+  let sizeBytes = 0;
   events.forEach((event: NewEvent, i) => {
     if (!isJsonObject(event))
       throw new InvalidAppendError(`append to ${stream}: event ${i} is not an object`);
@@ -75,16 +83,16 @@ export function validateAppend(request: AppendRequest): ValidAppend {
       throw new InvalidAppendError(`append to ${stream}: event type ${type} is reserved`);
     if (!isJsonObject(data))
       throw new InvalidAppendError(`append to ${stream}: event ${id} data is not an object`);
-    checkSerializable(`append to ${stream}: event ${id} data`, data);
+    sizeBytes += checkSerializable(`append to ${stream}: event ${id} data`, data) + 2 * type.length;
     if (metadata !== undefined) {
       if (!isJsonObject(metadata)) {
         throw new InvalidAppendError(`append to ${stream}: event ${id} metadata is not an object`);
       }
-      checkSerializable(`append to ${stream}: event ${id} metadata`, metadata);
+      sizeBytes += checkSerializable(`append to ${stream}: event ${id} metadata`, metadata);
     }
     normalized.push(
       metadata === undefined ? { eventId: id, type, data } : { eventId: id, type, data, metadata },
     );
   });
-  return { stream, events: normalized, expectedRevision };
+  return { stream, events: normalized, expectedRevision, sizeBytes };
 }
