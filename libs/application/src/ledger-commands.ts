@@ -23,9 +23,10 @@ import {
   type JsonObject,
   type LogPosition,
   type NewEvent,
+  type RecordedEvent,
 } from '@ledger/event-store';
 import { IDEMPOTENCY_METADATA_KEY, type IdempotencyRecord, type LiveProjection } from '@ledger/projections';
-import { randomIds, type Clock, type IdGenerator } from './clock';
+import { idempotentEventIds, randomIds, type Clock, type IdGenerator } from './clock';
 import type {
   AuthorizeInput,
   DecommissionDeviceInput,
@@ -42,6 +43,12 @@ export interface LedgerCommandsOptions {
   /** Optimistic-concurrency retries before a contended device change is reported as 409. */
   readonly maxConflictRetries?: number;
 }
+
+/** The id of a write's event by its place in the write. */
+type EventIds = (index: number) => string;
+
+/** How many of a write's events are looked for when deciding whether another instance already stored it. */
+const MAX_EVENTS_PER_CHANGE = 8;
 
 interface Outcome {
   readonly status: number;
@@ -128,18 +135,18 @@ export class LedgerCommands {
     build: (now: number) => DeviceCommand,
     body: JsonObject = {},
   ): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
-      const position = await this.changeDevice(deviceId, build, record(201, body));
+    return this.idempotent(context, async (record, ids) => {
+      const position = await this.changeDevice(deviceId, build, record(201, body), ids);
       return { status: 201, body, position };
     });
   }
 
   /** One view: an observation, recorded whether or not it was authorized. */
   recordView(input: ViewInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
+    return this.idempotent(context, async (record, ids) => {
       const now = this.clock.now();
       const event = this.viewEvent(input, now, '');
-      const eventId = this.ids.eventId();
+      const eventId = ids(0);
       const result = await this.store.append({
         stream: Streams.views(viewShardFor(input.deviceId)),
         expectedRevision: 'any',
@@ -151,14 +158,14 @@ export class LedgerCommands {
 
   /** All views of a batch are validated before any is appended, and appended in one atomic append. */
   recordViews(inputs: readonly ViewInput[], context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
+    return this.idempotent(context, async (record, ids) => {
       if (inputs.length === 0 || inputs.length > 1000) {
         throw new InvalidInputError('views', 'must hold 1 to 1000 views');
       }
       const now = this.clock.now();
       const events: NewEvent[] = inputs.map((input, index) => {
         const event = this.viewEvent(input, now, `views.${index}.`);
-        return { eventId: this.ids.eventId(), type: event.type, data: event.data };
+        return { eventId: ids(index), type: event.type, data: event.data };
       });
       const last = events.length - 1;
       events[last] = { ...events[last], metadata: record(201, { count: inputs.length }) };
@@ -176,12 +183,12 @@ export class LedgerCommands {
    * applied first) and records the outcome — a view or a denied access — in the same call.
    */
   authorize(input: AuthorizeInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
+    return this.idempotent(context, async (record, ids) => {
       const head = await this.projection.catchUpToHead(this.options.consistencyWaitMs);
       const now = this.clock.now();
       const judgement = this.projection.table.check(input.viewerId, input.deviceId, now);
       const decisionToken = positionToToken(head);
-      const eventId = this.ids.eventId();
+      const eventId = ids(0);
       const base = {
         viewerId: input.viewerId,
         deviceId: input.deviceId,
@@ -272,10 +279,15 @@ export class LedgerCommands {
     deviceId: string,
     build: (now: number) => DeviceCommand,
     metadata: JsonObject | undefined,
+    ids: EventIds,
   ): Promise<LogPosition> {
     const retries = this.options.maxConflictRetries ?? 8;
     for (let attempt = 0; ; attempt++) {
       const stored = await this.store.readStream(Streams.device(deviceId));
+      // The same write, sent to another instance too, may already be stored: deciding again on a history
+      // that holds it would answer differently, so its position is the answer.
+      const already = storedWrite(stored, ids);
+      if (already) return already;
       // Receipt time is read after the stream, on every attempt: a change the caller did not date is then
       // dated at or after every change it is decided against, so losing a race never makes it "out of order".
       const command = build(this.clock.now());
@@ -284,7 +296,7 @@ export class LedgerCommands {
       );
       const decided = decide(command, state);
       const events: NewEvent[] = decided.map((event, index) => ({
-        eventId: this.ids.eventId(),
+        eventId: ids(index),
         type: event.type,
         data: event.data as unknown as JsonObject,
         ...(index === decided.length - 1 && metadata ? { metadata } : {}),
@@ -310,11 +322,17 @@ export class LedgerCommands {
    */
   private async idempotent(
     context: WriteContext,
-    run: (record: (status: number, body: JsonObject) => JsonObject | undefined) => Promise<Outcome>,
+    run: (
+      record: (status: number, body: JsonObject) => JsonObject | undefined,
+      ids: EventIds,
+    ) => Promise<Outcome>,
   ): Promise<WriteResult> {
     const key = context.idempotency;
     if (!key) {
-      const outcome = await run(() => undefined);
+      const outcome = await run(
+        () => undefined,
+        () => this.ids.eventId(),
+      );
       return { status: outcome.status, body: { ...outcome.body, token: positionToToken(outcome.position) } };
     }
     // Serialize requests with the same key inside this process, so the second one sees the first's result.
@@ -331,16 +349,30 @@ export class LedgerCommands {
             body: { ...remembered.body, token: positionToToken(remembered.position) },
           };
         }
-        const outcome = await run((status, body) => {
-          const record: IdempotencyRecord = { scope: key.scope, requestHash: key.requestHash, status, body };
-          const metadata: JsonObject = {
-            [IDEMPOTENCY_METADATA_KEY]: record as unknown as JsonObject[string],
-          };
-          return metadata;
-        });
+        const outcome = await run(
+          (status, body) => {
+            const record: IdempotencyRecord = {
+              scope: key.scope,
+              requestHash: key.requestHash,
+              status,
+              body,
+            };
+            const metadata: JsonObject = {
+              [IDEMPOTENCY_METADATA_KEY]: record as unknown as JsonObject[string],
+            };
+            return metadata;
+          },
+          idempotentEventIds(key.scope, key.requestHash),
+        );
         await this.projection
           .waitFor(outcome.position, this.options.consistencyWaitMs)
           .catch(() => undefined);
+        // Another instance may have stored this write first (the store kept one copy, by event id): its
+        // recorded answer is the answer, so both callers get the same one.
+        const stored = this.projection.idempotency.get(key.scope);
+        if (stored && stored.requestHash === key.requestHash) {
+          return { status: stored.status, body: { ...stored.body, token: positionToToken(stored.position) } };
+        }
         return {
           status: outcome.status,
           body: { ...outcome.body, token: positionToToken(outcome.position) },
@@ -353,4 +385,12 @@ export class LedgerCommands {
       if (this.inFlightKeys.get(key.scope) === mine) this.inFlightKeys.delete(key.scope);
     }
   }
+}
+
+/** The position of a write already in the device's history, found by its first events' ids. */
+function storedWrite(stored: readonly RecordedEvent[], ids: EventIds): LogPosition | null {
+  const wanted = new Set(Array.from({ length: MAX_EVENTS_PER_CHANGE }, (_, index) => ids(index)));
+  let found: RecordedEvent | null = null;
+  for (const event of stored) if (wanted.has(event.eventId)) found = event;
+  return found ? found.position : null;
 }
