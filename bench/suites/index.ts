@@ -1,5 +1,6 @@
 import type { Suite } from '../lib/types';
 import { checkInproc } from './check-inproc';
+import { esdb } from './esdb';
 import { checkHttp, ingestHttp } from './http';
 import { ingestEmbedded } from './ingest-embedded';
 import { memory } from './memory';
@@ -27,4 +28,5 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
   'ingest.http': { run: ingestHttp, hotPath: 'children' },
   'check.http': { run: checkHttp, hotPath: 'children' },
+  esdb: { run: esdb, hotPath: 'suite' },
 };
