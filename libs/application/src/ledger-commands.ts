@@ -8,6 +8,7 @@ import {
   MAX_FUTURE_SKEW_MS,
   parseRfc3339,
   Streams,
+  toDeviceEvent,
   viewShardFor,
   type DeviceCommand,
   type DeviceEvent,
@@ -291,9 +292,7 @@ export class LedgerCommands {
       // Receipt time is read after the stream, on every attempt: a change the caller did not date is then
       // dated at or after every change it is decided against, so losing a race never makes it "out of order".
       const command = build(this.clock.now());
-      const state = foldDeviceEvents(
-        stored.map((e) => ({ type: e.type, data: e.data }) as unknown as DeviceEvent),
-      );
+      const state = foldDeviceEvents(stored.map(toDeviceEvent).filter((e): e is DeviceEvent => e !== null));
       const decided = decide(command, state);
       const events: NewEvent[] = decided.map((event, index) => ({
         eventId: ids(index),

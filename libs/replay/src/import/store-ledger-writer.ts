@@ -3,13 +3,12 @@ import {
   cloneTimeline,
   ContendedChangeError,
   decide,
-  DEVICE_EVENT_TYPES,
   DomainError,
   formatTime,
   Streams,
+  toDeviceEvent,
   viewShardFor,
   type DeviceCommand,
-  type DeviceEvent,
   type DeviceState,
   type MediaViewed,
   type Millis,
@@ -51,8 +50,6 @@ interface DeviceEntry {
   /** Ids of the events in the stream: an import line whose id is here was imported before. */
   readonly eventIds: Set<string>;
 }
-
-const DEVICE_TYPES: ReadonlySet<string> = new Set(DEVICE_EVENT_TYPES);
 
 /**
  * Writes import lines straight to the event store. Ownership lines: the device's history is folded, each
@@ -232,7 +229,8 @@ export class StoreLedgerWriter implements LedgerWriter {
     const eventIds = new Set<string>();
     for (const event of recorded) {
       eventIds.add(event.eventId);
-      if (DEVICE_TYPES.has(event.type)) state = applyDeviceEvent(state, event as unknown as DeviceEvent);
+      const deviceEvent = toDeviceEvent(event);
+      if (deviceEvent) state = applyDeviceEvent(state, deviceEvent);
     }
     const entry: DeviceEntry = {
       state,
