@@ -1,6 +1,7 @@
 import type { Suite } from '../lib/types';
 import { checkHttpDuringReplay } from './check-http-during-replay';
 import { checkInproc } from './check-inproc';
+import { esdb } from './esdb';
 import { checkHttp, ingestHttp } from './http';
 import { importSuite } from './import';
 import { ingestEmbedded } from './ingest-embedded';
@@ -32,4 +33,5 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   'check.http': { run: checkHttp, hotPath: 'children' },
   // Last: the service it starts on the shared log records its replay there (one IncidentReplayed event).
   'check.http.during-replay': { run: checkHttpDuringReplay, needsFleetLog: true, hotPath: 'children' },
+  esdb: { run: esdb, hotPath: 'suite' },
 };

@@ -1,10 +1,4 @@
-import {
-  applyDeviceEvent,
-  cloneTimeline,
-  DEVICE_EVENT_TYPES,
-  type DeviceEvent,
-  type DeviceState,
-} from '@ledger/domain';
+import { applyDeviceEvent, cloneTimeline, toDeviceEvent, type DeviceState } from '@ledger/domain';
 import {
   ConcurrencyError,
   type AppendResult,
@@ -148,13 +142,13 @@ async function load<State>(
   };
 }
 
-const DEVICE_TYPES: ReadonlySet<string> = new Set(DEVICE_EVENT_TYPES);
-
 /** A device stream folds into its §2 timeline (events of other types in the stream are skipped). */
 export const deviceStreamFold: StreamFold<DeviceState> = {
   initialState: () => null,
-  apply: (state, event) =>
-    DEVICE_TYPES.has(event.type) ? applyDeviceEvent(state, event as unknown as DeviceEvent) : state,
+  apply: (state, event) => {
+    const decoded = toDeviceEvent(event);
+    return decoded ? applyDeviceEvent(state, decoded) : state;
+  },
   clone: (state) => (state ? cloneTimeline(state) : null),
 };
 

@@ -20,9 +20,10 @@ import {
   type JsonObject,
   type LogPosition,
   type NewEvent,
+  type RecordedEvent,
 } from '@ledger/event-store';
 import { IDEMPOTENCY_METADATA_KEY, type IdempotencyRecord, type LiveProjection } from '@ledger/projections';
-import { randomIds, type Clock, type IdGenerator } from './clock';
+import { idempotentEventIds, randomIds, type Clock, type IdGenerator } from './clock';
 import { concurrencyRetry, deviceStreamFold, handleCommand, type RetryPolicy } from './command-handler';
 import { mediaViewed, toDeviceCommand, type OwnershipChange } from './device-change';
 import type {
@@ -47,6 +48,12 @@ interface Outcome {
   readonly body: JsonObject;
   readonly position: LogPosition;
 }
+
+/** The id of a write's event by its place in the write. */
+type EventIds = (index: number) => string;
+
+/** How many of a write's events are looked for when deciding whether another instance already stored it. */
+const MAX_EVENTS_PER_CHANGE = 8;
 
 /**
  * The write side: every command handler of the contract. Ownership changes are decided against the device's
@@ -112,18 +119,18 @@ export class LedgerCommands {
     context: WriteContext,
     body: JsonObject = {},
   ): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
-      const position = await this.changeDevice(change, record(201, body));
+    return this.idempotent(context, async (record, ids) => {
+      const position = await this.changeDevice(change, record(201, body), ids);
       return { status: 201, body, position };
     });
   }
 
   /** One view: an observation, recorded whether or not it was authorized. */
   recordView(input: ViewInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
+    return this.idempotent(context, async (record, ids) => {
       const now = this.clock.now();
       const event = this.viewEvent(input, now, '');
-      const eventId = this.ids.eventId();
+      const eventId = ids(0);
       const result = await this.store.append({
         stream: Streams.views(viewShardFor(input.deviceId)),
         expectedRevision: 'any',
@@ -135,14 +142,14 @@ export class LedgerCommands {
 
   /** All views of a batch are validated before any is appended, and appended in one atomic append. */
   recordViews(inputs: readonly ViewInput[], context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
+    return this.idempotent(context, async (record, ids) => {
       if (inputs.length === 0 || inputs.length > 1000) {
         throw new InvalidInputError('views', 'must hold 1 to 1000 views');
       }
       const now = this.clock.now();
       const events: NewEvent[] = inputs.map((input, index) => {
         const event = this.viewEvent(input, now, `views.${index}.`);
-        return { eventId: this.ids.eventId(), type: event.type, data: event.data };
+        return { eventId: ids(index), type: event.type, data: event.data };
       });
       const last = events.length - 1;
       events[last] = { ...events[last], metadata: record(201, { count: inputs.length }) };
@@ -160,12 +167,12 @@ export class LedgerCommands {
    * applied first) and records the outcome — a view or a denied access — in the same call.
    */
   authorize(input: AuthorizeInput, context: WriteContext = {}): Promise<WriteResult> {
-    return this.idempotent(context, async (record) => {
+    return this.idempotent(context, async (record, ids) => {
       const head = await this.projection.catchUpToHead(this.options.consistencyWaitMs);
       const now = this.clock.now();
       const judgement = this.projection.table.check(input.viewerId, input.deviceId, now);
       const decisionToken = positionToToken(head);
-      const eventId = this.ids.eventId();
+      const eventId = ids(0);
       const base = {
         viewerId: input.viewerId,
         deviceId: input.deviceId,
@@ -236,18 +243,25 @@ export class LedgerCommands {
   private async changeDevice(
     change: OwnershipChange,
     metadata: JsonObject | undefined,
+    ids: EventIds,
   ): Promise<LogPosition> {
+    const stream = Streams.device(change.deviceId);
     try {
       const handled = await handleCommand(
         this.store,
-        Streams.device(change.deviceId),
+        stream,
         deviceStreamFold,
-        (loaded) => {
+        (loaded): { events: NewEvent[]; result: 'stored' | null } => {
+          // The same write, sent to another instance too, may already be stored: deciding again on a history
+          // that holds it would answer differently, so its position is the answer.
+          for (let index = 0; index < MAX_EVENTS_PER_CHANGE; index++) {
+            if (loaded.eventIds.has(ids(index))) return { events: [], result: 'stored' };
+          }
           // Receipt time is read after the stream, on every attempt: a change the caller did not date is then
           // dated at or after every change it is decided against, so losing a race never makes it "out of order".
           const decided = decide(toDeviceCommand(change, this.clock.now()), loaded.state);
           const events: NewEvent[] = decided.map((event, index) => ({
-            eventId: this.ids.eventId(),
+            eventId: ids(index),
             type: event.type,
             data: event.data as unknown as JsonObject,
             ...(index === decided.length - 1 && metadata ? { metadata } : {}),
@@ -256,6 +270,10 @@ export class LedgerCommands {
         },
         this.retry,
       );
+      if (handled.result === 'stored') {
+        const position = storedWrite(await this.store.readStream(stream), ids);
+        if (position) return position;
+      }
       if (handled.appended === null) throw new Error('a device change decided no event');
       return handled.appended.position;
     } catch (error) {
@@ -270,11 +288,17 @@ export class LedgerCommands {
    */
   private async idempotent(
     context: WriteContext,
-    run: (record: (status: number, body: JsonObject) => JsonObject | undefined) => Promise<Outcome>,
+    run: (
+      record: (status: number, body: JsonObject) => JsonObject | undefined,
+      ids: EventIds,
+    ) => Promise<Outcome>,
   ): Promise<WriteResult> {
     const key = context.idempotency;
     if (!key) {
-      const outcome = await run(() => undefined);
+      const outcome = await run(
+        () => undefined,
+        () => this.ids.eventId(),
+      );
       return { status: outcome.status, body: { ...outcome.body, token: positionToToken(outcome.position) } };
     }
     // Serialize requests with the same key inside this process, so the second one sees the first's result.
@@ -297,10 +321,16 @@ export class LedgerCommands {
             [IDEMPOTENCY_METADATA_KEY]: record as unknown as JsonObject[string],
           };
           return metadata;
-        });
+        }, idempotentEventIds(key.scope, key.requestHash));
         await this.projection
           .waitFor(outcome.position, this.options.consistencyWaitMs)
           .catch(() => undefined);
+        // Another instance may have stored this write first (the store kept one copy, by event id): its
+        // recorded answer is the answer, so both callers get the same one.
+        const stored = this.projection.idempotency.get(key.scope);
+        if (stored && stored.requestHash === key.requestHash) {
+          return { status: stored.status, body: { ...stored.body, token: positionToToken(stored.position) } };
+        }
         return {
           status: outcome.status,
           body: { ...outcome.body, token: positionToToken(outcome.position) },
@@ -313,4 +343,12 @@ export class LedgerCommands {
       if (this.inFlightKeys.get(key.scope) === mine) this.inFlightKeys.delete(key.scope);
     }
   }
+}
+
+/** The position of a write already in the device's history, found by its first events' ids. */
+function storedWrite(stored: readonly RecordedEvent[], ids: EventIds): LogPosition | null {
+  const wanted = new Set(Array.from({ length: MAX_EVENTS_PER_CHANGE }, (_, index) => ids(index)));
+  let found: RecordedEvent | null = null;
+  for (const event of stored) if (wanted.has(event.eventId)) found = event;
+  return found ? found.position : null;
 }

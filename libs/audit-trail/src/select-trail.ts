@@ -1,11 +1,10 @@
 import {
   applyDeviceEvent,
-  DEVICE_EVENT_TYPES,
   ownershipIntervals,
   Streams,
+  toDeviceEvent,
   userAccessAt,
   VIEW_EVENT_TYPES,
-  type DeviceEvent,
   type DeviceTimeline,
   type Millis,
 } from '@ledger/domain';
@@ -36,7 +35,6 @@ export interface SelectTrailOptions {
   readonly onProgress?: (progress: SelectionProgress) => void;
 }
 
-const DEVICE_TYPES = new Set<string>(DEVICE_EVENT_TYPES);
 const VIEW_TYPES = new Set<string>(VIEW_EVENT_TYPES);
 
 /**
@@ -146,9 +144,9 @@ async function userHistory(
   for await (const page of pages(store, { streamPrefixes: [prefix] }, head, pageSize)) {
     for (const recorded of page) {
       counters.scanned++;
-      if (!DEVICE_TYPES.has(recorded.type)) continue;
+      const event = toDeviceEvent(recorded);
+      if (!event) continue;
       if (deviceId !== undefined && recorded.stream !== Streams.device(deviceId)) continue;
-      const event = { type: recorded.type, data: recorded.data } as unknown as DeviceEvent;
       const id = event.data.deviceId;
       const timeline = timelines.get(id) ?? null;
       const endsEveryone =

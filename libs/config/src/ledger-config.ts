@@ -15,6 +15,12 @@ export interface LedgerConfig {
   readonly dataDir: string;
   /** Set: events live in that EventStoreDB. Unset: the embedded SQLite store in `dataDir`. */
   readonly eventStoreConnectionString: string | null;
+  /**
+   * EVENTSTORE_MAX_APPEND_BYTES: the EventStoreDB server's `--max-append-size` (default 1 MiB, the server's
+   * default). Writes measured larger (e.g. a big `POST /v1/views/batch`) are refused with 413 before they are
+   * sent; raise both together.
+   */
+  readonly eventStoreMaxAppendBytes: number;
   /** null: a local admin key is generated once into the data dir. */
   readonly apiKeys: readonly ApiKeyConfig[] | null;
   /** PEM (PKCS#8) or base64/hex Ed25519 seed; null: generated once into the data dir. */
@@ -153,6 +159,7 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     host: env.HOST?.trim() || '0.0.0.0',
     dataDir: path.resolve(env.LEDGER_DATA_DIR?.trim() || './data'),
     eventStoreConnectionString: connectionString(env.EVENTSTORE_CONNECTION_STRING),
+    eventStoreMaxAppendBytes: integer(env, 'EVENTSTORE_MAX_APPEND_BYTES', 1024 * 1024, 1024, 2 ** 31 - 1),
     apiKeys: parseApiKeys(env.LEDGER_API_KEYS),
     exportKey: env.LEDGER_EXPORT_KEY?.trim() || null,
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),

@@ -138,3 +138,33 @@ export function viewShardFor(key: string): number {
   }
   return (hash >>> 0) % VIEW_SHARDS;
 }
+
+const DEVICE_TYPE_SET: ReadonlySet<string> = new Set(DEVICE_EVENT_TYPES);
+
+export function isDeviceEventType(type: string): type is DeviceEvent['type'] {
+  return DEVICE_TYPE_SET.has(type);
+}
+
+/** What the log hands over, whatever the store: a type and the parsed JSON data. */
+export interface StoredRecord {
+  readonly type: string;
+  readonly data: unknown;
+}
+
+/**
+ * The one decoder from the log to device events: the device event a stored record holds, or null for any other
+ * record (views, audit records, events of other tools). A record of a device event type without an object
+ * `data` naming its `deviceId` is not one the ledger wrote, and is refused by name rather than folded.
+ */
+export function toDeviceEvent(recorded: StoredRecord): DeviceEvent | null {
+  if (!DEVICE_TYPE_SET.has(recorded.type)) return null;
+  const data = recorded.data;
+  if (
+    typeof data !== 'object' ||
+    data === null ||
+    typeof (data as { deviceId?: unknown }).deviceId !== 'string'
+  ) {
+    throw new TypeError(`stored ${recorded.type} event has no deviceId: not written by the ledger`);
+  }
+  return { type: recorded.type, data } as DeviceEvent;
+}

@@ -143,7 +143,7 @@ describe('the EventStoreDB test server, spoken to by @eventstore/db-client', () 
         .map((resolved) => resolved.event?.id),
     );
     const last = await collect(client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1 }));
-    expect(last[0].event?.id).toBe(all[3].event?.id);
+    expect(last[0].event?.id).toBe(all.at(-1)?.event?.id);
   });
 
   it('reads streams both ways and reports a missing stream in band', async () => {

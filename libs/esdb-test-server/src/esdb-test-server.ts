@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { StreamsService as StreamsServiceDefinition } from '@eventstore/db-client/generated/streams_grpc_pb';
@@ -18,7 +19,16 @@ export interface EsdbTestServerOptions {
   readonly firstPosition?: number;
   /** Version reported by GetSupportedMethods. */
   readonly serverVersion?: string;
+  /** Bytes one append may hold (EventStoreDB's `--max-append-size`); default 1 MiB, as on a real node. */
+  readonly maxAppendSize?: number;
+  /** Milliseconds since the epoch, for `created` and `$maxAge`; default Date.now. */
+  readonly clock?: () => number;
+  /** Start with the system events a fresh node already has in `$all`; default true. */
+  readonly systemEvents?: boolean;
 }
+
+/** EventStoreDB's default `--max-append-size`. */
+export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
 
 export interface SeedEvent {
   readonly id: string;
@@ -39,9 +49,38 @@ export class EsdbTestServer {
   private boundPort: number;
 
   private constructor(private readonly options: EsdbTestServerOptions) {
-    this.log = new InMemoryLog({ firstPosition: options.firstPosition });
-    this.streams = new StreamsService(this.log, { sendCaughtUp: options.sendCaughtUp ?? true }, this.faults);
+    this.log = new InMemoryLog({ firstPosition: options.firstPosition, clock: options.clock });
+    const maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
+    if (!Number.isInteger(maxAppendSize) || maxAppendSize < 1)
+      throw new RangeError(`maxAppendSize must be a positive integer of bytes, got ${maxAppendSize}`);
+    this.streams = new StreamsService(
+      this.log,
+      { sendCaughtUp: options.sendCaughtUp ?? true, maxAppendSize },
+      this.faults,
+    );
     this.boundPort = options.port ?? 0;
+    if (options.systemEvents ?? true) this.seedSystemEvents();
+  }
+
+  /**
+   * What a fresh single insecure node writes before any client: its epoch record, the metadata of the scavenge
+   * and statistics streams, and a first statistics event. Reads and subscriptions from the start of `$all`
+   * see them before anything a client appended.
+   */
+  private seedSystemEvents(): void {
+    const node = `${this.host}:${this.options.port || 2113}`;
+    this.seed('$epoch-information', [
+      {
+        id: randomUUID(),
+        type: '$epoch-information',
+        data: { epochNumber: 0, epochPosition: 0, prevEpochPosition: -1, epochId: randomUUID() },
+      },
+    ]);
+    this.seed('$$$scavenges', [{ id: randomUUID(), type: '$metadata', data: { $maxAge: 2_592_000 } }]);
+    this.seed(`$$$stats-${node}`, [{ id: randomUUID(), type: '$metadata', data: { $maxAge: 86_400 } }]);
+    this.seed(`$stats-${node}`, [
+      { id: randomUUID(), type: '$statsCollected', data: { 'proc-startTime': new Date().toISOString() } },
+    ]);
   }
 
   static async start(options: EsdbTestServerOptions = {}): Promise<EsdbTestServer> {
@@ -100,13 +139,27 @@ export class EsdbTestServer {
     );
   }
 
-  /** Closes the listener and every open call at once (subscriptions and batch-append streams are dropped). */
+  /**
+   * Closes the listener and every open call at once, the way a stopping node does: open calls end with
+   * UNAVAILABLE (clients reconnect), then the connections are closed.
+   */
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
     this.streams.dropAll();
-    server.forceShutdown();
+    // A graceful shutdown lets the UNAVAILABLE statuses reach the clients (a forced one resets the streams,
+    // which clients report as CANCELLED); connections still open shortly after are closed by force.
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 250);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
   }
 
   /** Listens again on the same port, with the same events. */

@@ -1,9 +1,10 @@
 /**
  * Standalone EventStoreDB test server: `npm run esdb:test-server -- --port 2113 [--host 127.0.0.1]
- * [--features batch-append|append-only|unimplemented] [--no-caught-up]`. Serves until SIGINT or SIGTERM.
+ * [--features batch-append|append-only|unimplemented] [--no-caught-up] [--max-append-size BYTES]
+ * [--no-system-events]`. Serves until SIGINT or SIGTERM.
  */
 import { parseArgs } from 'node:util';
-import { startEsdbTestServer } from './esdb-test-server';
+import { DEFAULT_MAX_APPEND_SIZE, startEsdbTestServer } from './esdb-test-server';
 import type { AdvertisedFeatures } from './server-features-service';
 
 const FEATURES: readonly AdvertisedFeatures[] = ['batch-append', 'append-only', 'unimplemented'];
@@ -15,6 +16,8 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       features: { type: 'string', default: 'batch-append' },
       'no-caught-up': { type: 'boolean', default: false },
+      'max-append-size': { type: 'string', default: String(DEFAULT_MAX_APPEND_SIZE) },
+      'no-system-events': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -24,7 +27,13 @@ async function main(): Promise<void> {
   const features = values.features as AdvertisedFeatures;
   if (!FEATURES.includes(features)) throw new Error(`--features: one of ${FEATURES.join(', ')}`);
 
+  const maxAppendSize = Number(values['max-append-size']);
+  if (!Number.isInteger(maxAppendSize) || maxAppendSize < 1)
+    throw new Error(`--max-append-size: a positive number of bytes, got ${values['max-append-size']}`);
+
   const server = await startEsdbTestServer({
+    maxAppendSize,
+    systemEvents: !values['no-system-events'],
     port,
     host: values.host,
     features,

@@ -8,8 +8,16 @@ import {
   type ServerWritableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import { Any } from 'google-protobuf/google/protobuf/any_pb';
-import { AllStreamPosition, WrongExpectedVersion } from '@eventstore/db-client/generated/shared_pb';
+import {
+  AllStreamPosition,
+  MaximumAppendSizeExceeded,
+  StreamDeleted,
+  Timeout,
+  UUID,
+  WrongExpectedVersion,
+} from '@eventstore/db-client/generated/shared_pb';
 import { Status } from '@eventstore/db-client/generated/status_pb';
 import { Code } from '@eventstore/db-client/generated/code_pb';
 import type { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
@@ -27,7 +35,15 @@ import {
 } from '@eventstore/db-client/generated/streams_pb';
 import { filterFromOptions, type EventFilter } from './event-filter';
 import type { FaultInjector } from './faults';
-import type { AppendOutcome, ExpectedState, InMemoryLog, ProposedEvent, StoredEvent } from './in-memory-log';
+import type {
+  AppendOutcome,
+  DeleteOutcome,
+  ExpectedState,
+  InMemoryLog,
+  ProposedEvent,
+  StoredEvent,
+  StreamState,
+} from './in-memory-log';
 import {
   describeExpected,
   Empty,
@@ -51,6 +67,78 @@ export interface CallCounts {
 export interface StreamsServiceSettings {
   /** Servers before 23.10 never send `caught_up`; turn it off to imitate them. */
   readonly sendCaughtUp: boolean;
+  /** Bytes one append may hold (`--max-append-size`), counted as EventStoreDB does: see `sizeOnDisk`. */
+  readonly maxAppendSize: number;
+}
+
+/** EventStoreDB's measure of an event against the maximum append size: data, metadata and the type in UTF-16. */
+export function sizeOnDisk(event: ProposedEvent): number {
+  return event.data.length + event.metadata.length + event.type.length * 2;
+}
+
+/** The error EventStoreDB raises out of band: a gRPC status whose trailers name the exception. */
+function rpcError(code: status, details: string, trailers: Record<string, string>): Partial<ServiceError> {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(trailers)) metadata.set(key, value);
+  return { code, details, metadata };
+}
+
+function streamDeletedError(stream: string): Partial<ServiceError> {
+  return rpcError(status.FAILED_PRECONDITION, `Event stream '${stream}' is deleted.`, {
+    exception: 'stream-deleted',
+    'stream-name': stream,
+  });
+}
+
+function maxAppendSizeError(maxAppendSize: number): Partial<ServiceError> {
+  return rpcError(status.INVALID_ARGUMENT, `Maximum Append Size of ${maxAppendSize} Exceeded.`, {
+    exception: 'maximum-append-size-exceeded',
+    'maximum-append-size': String(maxAppendSize),
+  });
+}
+
+function wrongExpectedVersionError(
+  stream: string,
+  expected: ExpectedState,
+  current: number,
+): Partial<ServiceError> {
+  const trailers: Record<string, string> = {
+    exception: 'wrong-expected-version',
+    'stream-name': stream,
+    'expected-version':
+      expected.kind === 'revision' ? String(expected.revision) : expectedVersionNumber(expected),
+  };
+  if (current >= 0) trailers['actual-version'] = String(current);
+  return rpcError(
+    status.FAILED_PRECONDITION,
+    `Operation failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${describeExpected(expected)}, Actual version: ${current < 0 ? 'no stream' : current}`,
+    trailers,
+  );
+}
+
+/** ExpectedVersion constants of EventStoreDB: Any -2, NoStream -1, StreamExists -4. */
+function expectedVersionNumber(expected: ExpectedState): string {
+  switch (expected.kind) {
+    case 'any':
+      return '-2';
+    case 'no_stream':
+      return '-1';
+    case 'stream_exists':
+      return '-4';
+    case 'revision':
+      return String(expected.revision);
+  }
+}
+
+function packedStatus(
+  code: Code,
+  message: string,
+  typeName: string,
+  details: { serializeBinary(): Uint8Array },
+): Status {
+  const packed = new Any();
+  packed.pack(details.serializeBinary(), typeName);
+  return new Status().setCode(code).setMessage(message).setDetails(packed);
 }
 
 type ProposedMessage = AppendReq.ProposedMessage | BatchAppendReq.ProposedMessage;
@@ -106,8 +194,71 @@ export class StreamsService {
     private readonly faults: FaultInjector,
   ) {}
 
+  /** Ends every open call the way a stopping node does: UNAVAILABLE, so clients reconnect instead of giving up. */
   dropAll(): void {
     for (const drop of [...this.openCalls]) drop();
+  }
+
+  // ---- Delete and tombstone -------------------------------------------------------------------------------------
+
+  private deleteStream(
+    call: ServerUnaryCall<DeleteReq, DeleteResp>,
+    callback: sendUnaryData<DeleteResp>,
+  ): void {
+    const options = call.request.getOptions();
+    if (!options) return callback({ code: status.INVALID_ARGUMENT, details: 'delete without options' });
+    const stream = streamName(options.getStreamIdentifier());
+    let expected: ExpectedState;
+    switch (options.getExpectedStreamRevisionCase()) {
+      case DeleteReq.Options.ExpectedStreamRevisionCase.REVISION:
+        expected = { kind: 'revision', revision: parseUint64(options.getRevision()) };
+        break;
+      case DeleteReq.Options.ExpectedStreamRevisionCase.NO_STREAM:
+        expected = { kind: 'no_stream' };
+        break;
+      case DeleteReq.Options.ExpectedStreamRevisionCase.STREAM_EXISTS:
+        expected = { kind: 'stream_exists' };
+        break;
+      default:
+        expected = { kind: 'any' };
+    }
+    const outcome = this.log.delete(stream, expected, false);
+    const error = deleteError(outcome, stream);
+    if (error) return callback(error);
+    const response = new DeleteResp();
+    if (outcome.kind === 'success')
+      response.setPosition(deletePosition(DeleteResp.Position, outcome.position));
+    callback(null, response);
+  }
+
+  private tombstoneStream(
+    call: ServerUnaryCall<TombstoneReq, TombstoneResp>,
+    callback: sendUnaryData<TombstoneResp>,
+  ): void {
+    const options = call.request.getOptions();
+    if (!options) return callback({ code: status.INVALID_ARGUMENT, details: 'tombstone without options' });
+    const stream = streamName(options.getStreamIdentifier());
+    let expected: ExpectedState;
+    switch (options.getExpectedStreamRevisionCase()) {
+      case TombstoneReq.Options.ExpectedStreamRevisionCase.REVISION:
+        expected = { kind: 'revision', revision: parseUint64(options.getRevision()) };
+        break;
+      case TombstoneReq.Options.ExpectedStreamRevisionCase.NO_STREAM:
+        expected = { kind: 'no_stream' };
+        break;
+      case TombstoneReq.Options.ExpectedStreamRevisionCase.STREAM_EXISTS:
+        expected = { kind: 'stream_exists' };
+        break;
+      default:
+        expected = { kind: 'any' };
+    }
+    const outcome = this.log.delete(stream, expected, true);
+    const error = deleteError(outcome, stream);
+    if (error) return callback(error);
+    const response = new TombstoneResp();
+    if (outcome.kind === 'success')
+      response.setPosition(deletePosition(TombstoneResp.Position, outcome.position));
+    callback(null, response);
   }
 
   implementation(): IStreamsServer {
@@ -115,13 +266,12 @@ export class StreamsService {
       read: (call) => this.read(call),
       append: (call, callback) => this.append(call, callback),
       batchAppend: (call) => this.batchAppend(call),
-      delete: (_call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) =>
-        callback({ code: status.UNIMPLEMENTED, details: 'the test server does not support Delete' }),
+      delete: (call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) =>
+        this.deleteStream(call, callback),
       tombstone: (
-        _call: ServerUnaryCall<TombstoneReq, TombstoneResp>,
+        call: ServerUnaryCall<TombstoneReq, TombstoneResp>,
         callback: sendUnaryData<TombstoneResp>,
-      ) =>
-        callback({ code: status.UNIMPLEMENTED, details: 'the test server does not support Tombstone' }),
+      ) => this.tombstoneStream(call, callback),
     };
   }
 
@@ -150,13 +300,20 @@ export class StreamsService {
 
   private readOnce(call: ServerWritableStream<ReadReq, ReadResp>, options: ReadReq.Options): void {
     const structured = options.getUuidOption()?.hasStructured() ?? false;
+    const resolveLinks = options.getResolveLinks();
     const count = parseUint64(options.getCount());
     const backwards = options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS;
     let events: Iterator<StoredEvent>;
     if (options.hasStream()) {
       const streamOptions = options.getStream()!;
-      const stream = this.log.stream(streamName(streamOptions.getStreamIdentifier()));
-      if (!stream) {
+      const name = streamName(streamOptions.getStreamIdentifier());
+      const stream = this.log.stream(name);
+      if (stream?.tombstone) {
+        call.emit('error', streamDeletedError(name));
+        return;
+      }
+      const window = stream ? this.log.visibleWindow(stream) : null;
+      if (!stream || !window || stream.events.length === 0) {
         const notFound = new ReadResp.StreamNotFound().setStreamIdentifier(
           streamOptions.getStreamIdentifier(),
         );
@@ -165,19 +322,21 @@ export class StreamsService {
         return;
       }
       const length = stream.events.length;
-      const from = streamOptions.hasStart()
+      const requested = streamOptions.hasStart()
         ? 0
         : streamOptions.hasEnd()
           ? backwards
             ? length - 1
             : length
           : parseUint64(streamOptions.getRevision());
+      const visible = visibleIn(window);
       events = backwards
-        ? rangeBackwards(stream.events, Math.min(from, length - 1), count, null)
-        : rangeForwards(stream.events, from, Math.min(length, from + count), count, null);
+        ? rangeBackwards(stream.events, Math.min(requested, length - 1), count, visible, window.from)
+        : rangeForwards(stream.events, Math.max(requested, window.from), length, count, visible);
     } else if (options.hasAll()) {
       const all = options.getAll()!;
       const filter = filterFromOptions(options);
+      const matches = filter ? (event: StoredEvent) => filter.matches(event) : null;
       const length = this.log.all.length;
       if (backwards) {
         const from = all.hasStart()
@@ -185,14 +344,14 @@ export class StreamsService {
           : all.hasEnd()
             ? length - 1
             : this.log.indexAtOrAfter(parseUint64(all.getPosition()!.getCommitPosition())) - 1;
-        events = rangeBackwards(this.log.all, from, count, filter);
+        events = rangeBackwards(this.log.all, from, count, matches, 0);
       } else {
         const from = all.hasStart()
           ? 0
           : all.hasEnd()
             ? length
             : this.log.indexAtOrAfter(parseUint64(all.getPosition()!.getCommitPosition()));
-        events = rangeForwards(this.log.all, from, length, count, filter);
+        events = rangeForwards(this.log.all, from, length, count, matches);
       }
     } else {
       throw new InvalidRequest('read of neither a stream nor $all');
@@ -204,7 +363,7 @@ export class StreamsService {
           call.end();
           return;
         }
-        if (!call.write(readEventMessage(next.value, structured))) {
+        if (!call.write(this.readResponse(next.value, structured, resolveLinks))) {
           call.once('drain', step);
           return;
         }
@@ -213,24 +372,45 @@ export class StreamsService {
     step();
   }
 
+  /** With resolveLinkTos a `$>` link becomes the event it points at, carried with the link. */
+  private readResponse(event: StoredEvent, structured: boolean, resolveLinks: boolean): ReadResp {
+    if (resolveLinks && event.type === '$>') {
+      const target = this.log.resolveLink(event);
+      if (target) return readEventMessage(target, structured, event);
+    }
+    return readEventMessage(event, structured);
+  }
+
   private subscribe(call: ServerWritableStream<ReadReq, ReadResp>, options: ReadReq.Options): void {
     const structured = options.getUuidOption()?.hasStructured() ?? false;
+    const resolveLinks = options.getResolveLinks();
     const filter: EventFilter | null = options.hasAll() ? filterFromOptions(options) : null;
     let nextEvent: () => StoredEvent | undefined;
+    let deletedStream: (() => string | null) | null = null;
     if (options.hasStream()) {
       const streamOptions = options.getStream()!;
       const name = streamName(streamOptions.getStreamIdentifier());
       const existing = this.log.stream(name);
+      if (existing?.tombstone) {
+        call.emit('error', streamDeletedError(name));
+        return;
+      }
       let cursor = streamOptions.hasStart()
         ? 0
         : streamOptions.hasEnd()
           ? (existing?.events.length ?? 0)
           : parseUint64(streamOptions.getRevision()) + 1;
       nextEvent = () => {
-        const event = this.log.stream(name)?.events[cursor];
-        if (event) cursor += 1;
-        return event;
+        const stream = this.log.stream(name);
+        if (!stream) return undefined;
+        for (;;) {
+          const event = stream.events[cursor];
+          if (!event) return undefined;
+          cursor += 1;
+          if (isVisible(this.log, stream, event)) return event;
+        }
       };
+      deletedStream = () => (this.log.stream(name)?.tombstone ? name : null);
     } else if (options.hasAll()) {
       const all = options.getAll()!;
       let cursor = all.hasStart()
@@ -273,26 +453,34 @@ export class StreamsService {
       for (;;) {
         const event = nextEvent();
         if (!event) {
+          const deleted = deletedStream?.();
+          if (deleted) {
+            close();
+            call.emit('error', streamDeletedError(deleted));
+            return;
+          }
           if (caughtUp) return;
           caughtUp = true;
-          if (filter && lastScanned && scanned > 0) {
-            scanned = 0;
-            if (!send(checkpoint(lastScanned))) return;
-          }
           if (this.settings.sendCaughtUp) send(new ReadResp().setCaughtUp(new ReadResp.CaughtUp()));
           return;
         }
         lastScanned = event;
-        if (filter && !filter.matches(event)) {
-          scanned += 1;
-          if (scanned >= filter.checkpointEvery) {
-            scanned = 0;
-            if (!send(checkpoint(event))) return;
-          }
-          continue;
+        // EventStoreDB counts every event it scans, matching or not, towards the next checkpoint.
+        const matched = !filter || filter.matches(event);
+        if (matched && !send(this.readResponse(event, structured, resolveLinks))) {
+          countScanned();
+          return;
         }
-        if (!send(readEventMessage(event, structured))) return;
+        if (!countScanned()) return;
       }
+    };
+    /** False when a checkpoint could not be written at once (the pump resumes on drain). */
+    const countScanned = (): boolean => {
+      if (!filter || !lastScanned) return true;
+      scanned += 1;
+      if (scanned < filter.checkpointEvery) return true;
+      scanned = 0;
+      return send(checkpoint(lastScanned));
     };
 
     const stopListening = this.log.onAppend(pump);
@@ -304,7 +492,7 @@ export class StreamsService {
     };
     const drop = (): void => {
       close();
-      call.destroy(new Error('server stopped'));
+      call.emit('error', shuttingDown());
     };
     this.openCalls.add(drop);
     call.on('cancelled', close);
@@ -325,27 +513,47 @@ export class StreamsService {
     const fault = this.faults.take('append');
     let options: AppendReq.Options | undefined;
     const events: ProposedEvent[] = [];
+    let size = 0;
     let failure: unknown;
+    let answered = false;
+    const answer = (error: Partial<ServiceError> | null, response?: AppendResp): void => {
+      if (answered) return;
+      answered = true;
+      this.openCalls.delete(drop);
+      callback(error, response);
+    };
+    const drop = (): void => answer(shuttingDown());
+    this.openCalls.add(drop);
     call.on('data', (request: AppendReq) => {
-      if (failure !== undefined) return;
+      if (failure !== undefined || answered) return;
       try {
         if (request.hasOptions()) options = request.getOptions();
-        else if (request.hasProposedMessage()) events.push(proposedEvent(request.getProposedMessage()!));
+        else if (request.hasProposedMessage()) {
+          const event = proposedEvent(request.getProposedMessage()!);
+          size += sizeOnDisk(event);
+          // Refused as soon as the limit is passed, before the rest of the request arrives.
+          if (size > this.settings.maxAppendSize)
+            return answer(maxAppendSizeError(this.settings.maxAppendSize));
+          events.push(event);
+        }
       } catch (error) {
         failure = error;
       }
     });
-    call.on('error', () => undefined);
+    call.on('error', () => this.openCalls.delete(drop));
+    call.on('cancelled', () => this.openCalls.delete(drop));
     call.on('end', () => {
-      if (fault) return callback(fault);
-      if (failure !== undefined) return callback(invalid(failure));
-      if (!options) return callback({ code: status.INVALID_ARGUMENT, details: 'append without options' });
+      if (answered) return;
+      if (fault) return answer(fault);
+      if (failure !== undefined) return answer(invalid(failure));
+      if (!options) return answer({ code: status.INVALID_ARGUMENT, details: 'append without options' });
       try {
         const stream = streamName(options.getStreamIdentifier());
         const outcome = this.log.append(stream, expectedOfAppend(options), events);
-        callback(null, appendResponse(outcome));
+        if (outcome.kind === 'stream_deleted') return answer(streamDeletedError(stream));
+        answer(null, appendResponse(outcome));
       } catch (error) {
-        callback(invalid(error));
+        answer(invalid(error));
       }
     });
   }
@@ -357,57 +565,165 @@ export class StreamsService {
       call.emit('error', fault);
       return;
     }
-    const pending = new Map<
-      string,
-      { options: BatchAppendReq.Options | undefined; events: ProposedEvent[] }
-    >();
-    const drop = (): void => {
+    interface PendingBatch {
+      readonly options: BatchAppendReq.Options;
+      readonly stream: string;
+      readonly events: ProposedEvent[];
+      size: number;
+      timer: NodeJS.Timeout | null;
+    }
+    const pending = new Map<string, PendingBatch>();
+    const forgetBatch = (key: string): PendingBatch | undefined => {
+      const batch = pending.get(key);
+      if (!batch) return undefined;
+      pending.delete(key);
+      if (batch.timer) clearTimeout(batch.timer);
+      return batch;
+    };
+    const respond = (
+      correlation: UUID | undefined,
+      stream: string,
+      fill: (response: BatchAppendResp) => void,
+    ) => {
+      if (call.destroyed || call.writableEnded) return;
+      const response = new BatchAppendResp()
+        .setCorrelationId(correlation)
+        .setStreamIdentifier(streamIdentifierFromName(stream));
+      fill(response);
+      call.write(response);
+    };
+    const closeCall = (): void => {
       this.openCalls.delete(drop);
-      call.destroy(new Error('server stopped'));
+      for (const key of [...pending.keys()]) forgetBatch(key);
+    };
+    const drop = (): void => {
+      closeCall();
+      call.emit('error', shuttingDown());
     };
     this.openCalls.add(drop);
-    const forget = (): void => {
-      this.openCalls.delete(drop);
-    };
-    call.on('cancelled', forget);
-    call.on('close', forget);
-    call.on('error', forget);
+    call.on('cancelled', closeCall);
+    call.on('close', closeCall);
+    call.on('error', closeCall);
     call.on('end', () => {
-      forget();
+      closeCall();
       call.end();
     });
     call.on('data', (request: BatchAppendReq) => {
       const correlation = request.getCorrelationId();
       const key = uuidToString(correlation);
-      let batch = pending.get(key);
-      if (!batch) {
-        batch = { options: undefined, events: [] };
-        pending.set(key, batch);
-      }
-      if (request.hasOptions()) batch.options = request.getOptions();
-      const response = new BatchAppendResp().setCorrelationId(correlation);
       try {
-        for (const message of request.getProposedMessagesList()) batch.events.push(proposedEvent(message));
+        if (request.hasOptions() && !pending.has(key)) {
+          const options = request.getOptions()!;
+          const batch: PendingBatch = {
+            options,
+            stream: streamName(options.getStreamIdentifier()),
+            events: [],
+            size: 0,
+            timer: null,
+          };
+          pending.set(key, batch);
+          // The deadline covers receiving the whole batch; once it is written there is nothing left to time out.
+          const deadline = options.getDeadline();
+          const remaining = deadline ? deadline.toDate().getTime() - Date.now() : Infinity;
+          if (remaining <= 0) {
+            forgetBatch(key);
+            respond(correlation, batch.stream, (response) => response.setError(timeoutStatus()));
+            return;
+          }
+          if (Number.isFinite(remaining)) {
+            batch.timer = setTimeout(() => {
+              if (forgetBatch(key)) respond(correlation, batch.stream, (r) => r.setError(timeoutStatus()));
+            }, remaining);
+            batch.timer.unref();
+          }
+        }
+        // Parts of a batch already refused (size, deadline) or never opened are ignored, as EventStoreDB does.
+        const batch = pending.get(key);
+        if (!batch) return;
+        for (const message of request.getProposedMessagesList()) {
+          const event = proposedEvent(message);
+          batch.size += sizeOnDisk(event);
+          batch.events.push(event);
+        }
+        if (batch.size > this.settings.maxAppendSize) {
+          forgetBatch(key);
+          respond(correlation, batch.stream, (response) =>
+            response.setError(maxAppendSizeStatus(this.settings.maxAppendSize)),
+          );
+          return;
+        }
         if (!request.getIsFinal()) return;
-        pending.delete(key);
+        forgetBatch(key);
         this.counts.batchAppendRequests += 1;
-        const options = batch.options;
-        if (!options) throw new InvalidRequest('batch append without options');
-        const name = streamName(options.getStreamIdentifier());
-        const expected = expectedOfBatch(options);
-        response.setStreamIdentifier(streamIdentifierFromName(name));
-        echoExpected(response, expected);
-        const outcome = this.log.append(name, expected, batch.events);
-        if (outcome.kind === 'success') response.setSuccess(batchSuccess(outcome));
-        else response.setError(wrongExpectedVersionStatus(outcome, name));
+        const expected = expectedOfBatch(batch.options);
+        const outcome = this.log.append(batch.stream, expected, batch.events);
+        respond(correlation, batch.stream, (response) => {
+          echoExpected(response, expected);
+          if (outcome.kind === 'success') response.setSuccess(batchSuccess(outcome));
+          else if (outcome.kind === 'stream_deleted') response.setError(streamDeletedStatus(batch.stream));
+          else response.setError(wrongExpectedVersionStatus(outcome, batch.stream));
+        });
       } catch (error) {
-        pending.delete(key);
+        const batch = forgetBatch(key);
         const message = error instanceof Error ? error.message : String(error);
-        response.setError(new Status().setCode(Code.INVALID_ARGUMENT).setMessage(message));
+        respond(correlation, batch?.stream ?? '', (response) =>
+          response.setError(new Status().setCode(Code.INVALID_ARGUMENT).setMessage(message)),
+        );
       }
-      call.write(response);
     });
   }
+}
+
+function shuttingDown(): Partial<ServiceError> {
+  return { code: status.UNAVAILABLE, details: 'Server is shutting down.' };
+}
+
+function timeoutStatus(): Status {
+  return packedStatus(Code.DEADLINE_EXCEEDED, 'Timeout', 'event_store.client.Timeout', new Timeout());
+}
+
+function maxAppendSizeStatus(maxAppendSize: number): Status {
+  return packedStatus(
+    Code.INVALID_ARGUMENT,
+    `Maximum Append Size of ${maxAppendSize} Exceeded.`,
+    'event_store.client.MaximumAppendSizeExceeded',
+    new MaximumAppendSizeExceeded().setMaxappendsize(maxAppendSize),
+  );
+}
+
+function streamDeletedStatus(stream: string): Status {
+  return packedStatus(
+    Code.FAILED_PRECONDITION,
+    `Event stream '${stream}' is deleted.`,
+    'event_store.client.StreamDeleted',
+    new StreamDeleted().setStreamIdentifier(streamIdentifierFromName(stream)),
+  );
+}
+
+function deleteError(outcome: DeleteOutcome, stream: string): Partial<ServiceError> | null {
+  if (outcome.kind === 'stream_deleted') return streamDeletedError(stream);
+  if (outcome.kind === 'wrong_expected_version')
+    return wrongExpectedVersionError(stream, outcome.expected, outcome.currentRevision);
+  return null;
+}
+
+function deletePosition<P extends { setCommitPosition(v: string): P; setPreparePosition(v: string): P }>(
+  Position: new () => P,
+  position: number,
+): P {
+  return new Position().setCommitPosition(String(position)).setPreparePosition(String(position));
+}
+
+/** Whether a stream read or subscription may hand out the event now (metadata applied). */
+function isVisible(log: InMemoryLog, stream: StreamState, event: StoredEvent): boolean {
+  const window = log.visibleWindow(stream);
+  return window !== null && event.revision >= window.from && event.createdMs >= window.notBeforeMs;
+}
+
+function visibleIn(window: { readonly from: number; readonly notBeforeMs: number }) {
+  return window.from === 0 && window.notBeforeMs === 0
+    ? null
+    : (event: StoredEvent) => event.revision >= window.from && event.createdMs >= window.notBeforeMs;
 }
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
@@ -417,12 +733,12 @@ function* rangeForwards(
   from: number,
   end: number,
   count: number,
-  filter: EventFilter | null,
+  matches: ((event: StoredEvent) => boolean) | null,
 ): Generator<StoredEvent> {
   let emitted = 0;
   for (let i = Math.max(0, from); i < end && emitted < count; i++) {
     const event = events[i];
-    if (filter && !filter.matches(event)) continue;
+    if (matches && !matches(event)) continue;
     emitted += 1;
     yield event;
   }
@@ -432,12 +748,13 @@ function* rangeBackwards(
   events: readonly StoredEvent[],
   from: number,
   count: number,
-  filter: EventFilter | null,
+  matches: ((event: StoredEvent) => boolean) | null,
+  lowest: number,
 ): Generator<StoredEvent> {
   let emitted = 0;
-  for (let i = Math.min(from, events.length - 1); i >= 0 && emitted < count; i--) {
+  for (let i = Math.min(from, events.length - 1); i >= lowest && emitted < count; i--) {
     const event = events[i];
-    if (filter && !filter.matches(event)) continue;
+    if (matches && !matches(event)) continue;
     emitted += 1;
     yield event;
   }
@@ -490,7 +807,7 @@ function echoExpected(response: BatchAppendResp, expected: ExpectedState): void 
   }
 }
 
-function appendResponse(outcome: AppendOutcome): AppendResp {
+function appendResponse(outcome: Exclude<AppendOutcome, { kind: 'stream_deleted' }>): AppendResp {
   if (outcome.kind === 'success') {
     const success = new AppendResp.Success();
     if (outcome.currentRevision < 0) success.setNoStream(new Empty());

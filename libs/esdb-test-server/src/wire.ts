@@ -62,18 +62,21 @@ export function parseUint64(text: string): number {
   return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
 }
 
-/** The read response for one event; ids in string form take the fast encoder. */
-export function readEventMessage(event: StoredEvent, structuredIds: boolean): ReadResp {
-  return structuredIds ? buildReadEventMessage(event, true) : encodedReadEvent(event);
+/**
+ * The read response for one event; ids in string form take the fast encoder. With `link` the response carries
+ * the event a `$>` link resolved to plus the link itself, as a read with resolveLinkTos does.
+ */
+export function readEventMessage(event: StoredEvent, structuredIds: boolean, link?: StoredEvent): ReadResp {
+  if (link || structuredIds || event.isTombstone) return buildReadEventMessage(event, structuredIds, link);
+  return encodedReadEvent(event);
 }
 
-/** The same message built with google-protobuf objects (structured ids; the reference for the encoder). */
-export function buildReadEventMessage(event: StoredEvent, structuredIds: boolean): ReadResp {
+function recordedEventMessage(event: StoredEvent, structuredIds: boolean): ReadResp.ReadEvent.RecordedEvent {
   const recorded = new ReadResp.ReadEvent.RecordedEvent();
   const position = String(event.position);
   recorded.setId(uuidMessage(event.id, structuredIds));
   recorded.setStreamIdentifier(streamIdentifier(event.stream));
-  recorded.setStreamRevision(String(event.revision));
+  recorded.setStreamRevision(event.revisionText);
   recorded.setCommitPosition(position);
   recorded.setPreparePosition(position);
   const metadata = recorded.getMetadataMap();
@@ -83,9 +86,19 @@ export function buildReadEventMessage(event: StoredEvent, structuredIds: boolean
   metadata.set('created', `${event.createdMs}0000`);
   recorded.setData(event.data);
   recorded.setCustomMetadata(event.metadata);
+  return recorded;
+}
+
+/** The same message built with google-protobuf objects (structured ids; the reference for the encoder). */
+export function buildReadEventMessage(
+  event: StoredEvent,
+  structuredIds: boolean,
+  link?: StoredEvent,
+): ReadResp {
   const readEvent = new ReadResp.ReadEvent();
-  readEvent.setEvent(recorded);
-  readEvent.setCommitPosition(position);
+  readEvent.setEvent(recordedEventMessage(event, structuredIds));
+  if (link) readEvent.setLink(recordedEventMessage(link, structuredIds));
+  readEvent.setCommitPosition(String((link ?? event).position));
   return new ReadResp().setEvent(readEvent);
 }
 

@@ -32,9 +32,28 @@ export class StoreClosedError extends EventStoreError {
 }
 
 export class InvalidAppendError extends EventStoreError {
-  readonly code = 'invalid_append';
+  readonly code: string = 'invalid_append';
   constructor(message: string) {
     super(message);
     this.name = 'InvalidAppendError';
+  }
+}
+
+/**
+ * An append larger than the store's maximum append size (EventStoreDB's `--max-append-size`). Nothing of it is
+ * written. `sizeBytes` is the append measured as EventStoreDB measures it (null when only the server knew).
+ */
+export class AppendTooLargeError extends InvalidAppendError {
+  override readonly code = 'append_too_large';
+  constructor(
+    readonly stream: string,
+    readonly limitBytes: number,
+    readonly sizeBytes: number | null,
+  ) {
+    super(
+      `append to ${stream}: ${sizeBytes === null ? 'larger than' : `${sizeBytes} bytes, over`} the event ` +
+        `store's maximum append size of ${limitBytes} bytes`,
+    );
+    this.name = 'AppendTooLargeError';
   }
 }

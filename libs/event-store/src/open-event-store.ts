@@ -4,6 +4,8 @@ export interface StoreSelection {
   readonly dataDir: string;
   /** Set: EventStoreDB. Unset: the embedded SQLite store in `dataDir`. */
   readonly eventStoreConnectionString: string | null;
+  /** EventStoreDB's `--max-append-size`; default 1 MiB. */
+  readonly eventStoreMaxAppendBytes?: number;
 }
 
 /**
@@ -13,7 +15,9 @@ export interface StoreSelection {
 export async function openEventStore(selection: StoreSelection): Promise<EventStore> {
   if (selection.eventStoreConnectionString) {
     const { EsdbEventStore } = await import('./esdb');
-    return EsdbEventStore.connect(selection.eventStoreConnectionString);
+    return EsdbEventStore.connect(selection.eventStoreConnectionString, {
+      maxAppendBytes: selection.eventStoreMaxAppendBytes,
+    });
   }
   const { SqliteEventStore } = await import('./sqlite');
   return SqliteEventStore.open({ dataDir: selection.dataDir });

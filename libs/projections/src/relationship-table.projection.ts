@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import {
   accessAt,
   applyDeviceEvent,
+  isDeviceEventType,
   judge,
   newTimeline,
   restoreTimeline,
   timelineEntries,
+  toDeviceEvent,
   userAccessAt,
   type ActiveAccess,
   type DeviceEvent,
@@ -15,16 +17,8 @@ import {
 } from '@ledger/domain';
 import type { RecordedEvent } from '@ledger/event-store';
 
-const DEVICE_TYPES = new Set<string>([
-  'DeviceRegistered',
-  'AccessGranted',
-  'AccessRevoked',
-  'OwnershipTransferred',
-  'DeviceDecommissioned',
-]);
-
 export function isDeviceEvent(event: { type: string }): boolean {
-  return DEVICE_TYPES.has(event.type);
+  return isDeviceEventType(event.type);
 }
 
 /** A user's devices: one id, a short list, or (past `SMALL_DEVICE_LIST`) a set. */
@@ -75,8 +69,8 @@ export class RelationshipTable {
 
   /** Applies a device event; returns what changed, or null for events this table ignores. */
   apply(event: RecordedEvent): RelationshipChange | null {
-    if (!DEVICE_TYPES.has(event.type)) return null;
-    const domainEvent = event as unknown as DeviceEvent;
+    const domainEvent = toDeviceEvent(event);
+    if (!domainEvent) return null;
     const data = domainEvent.data;
     const existing = this.devices.get(data.deviceId);
     let userIds: string[];

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
   applyDeviceEvent,
-  DEVICE_EVENT_TYPES,
   formatTime,
   judge,
   ownerAt,
   Streams,
-  type DeviceEvent,
+  toDeviceEvent,
   type DeviceTimeline,
   type MediaViewed,
 } from '@ledger/domain';
@@ -36,7 +35,6 @@ export const DEFAULT_REPLAY_PAGE_SIZE = 5000;
 
 const OWNERSHIP_FILTER: AllFilter = { streamPrefixes: [Streams.devicePrefix] };
 const VIEW_FILTER: AllFilter = { eventTypes: ['MediaViewed'] };
-const DEVICE_TYPES: ReadonlySet<string> = new Set(DEVICE_EVENT_TYPES);
 
 type ViewData = MediaViewed['data'];
 
@@ -69,12 +67,12 @@ export async function replayIncident(
   const timelines = new Map<string, DeviceTimeline>();
   await scanUpTo(store, head, OWNERSHIP_FILTER, pageSize, progress('ownership'), (events, end) => {
     for (let i = 0; i < end; i++) {
-      const event = events[i];
-      if (!DEVICE_TYPES.has(event.type)) continue;
-      const deviceId = event.data.deviceId as string;
+      const event = toDeviceEvent(events[i]);
+      if (!event) continue;
+      const deviceId = event.data.deviceId;
       if (deviceFilter !== null && !deviceFilter.has(deviceId)) continue;
       const current = timelines.get(deviceId) ?? null;
-      const next = applyDeviceEvent(current, event as unknown as DeviceEvent);
+      const next = applyDeviceEvent(current, event);
       if (next !== current) timelines.set(deviceId, next);
     }
   });

@@ -9,7 +9,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { ExportNotRecordedError, HeavyWorkBusyError } from '@ledger/application';
 import { DomainError, type DomainErrorKind } from '@ledger/domain';
-import { EventStoreError, MalformedTokenError } from '@ledger/event-store';
+import { AppendTooLargeError, EventStoreError, MalformedTokenError } from '@ledger/event-store';
 import { ConsistencyTimeoutError } from '@ledger/projections';
 
 const STATUS_BY_KIND: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409 };
@@ -63,6 +63,15 @@ export class LedgerExceptionFilter implements ExceptionFilter {
           : response;
       const message = Array.isArray(raw) ? raw.join('; ') : String(raw ?? exception.message);
       return { status: exception.getStatus(), message };
+    }
+    if (exception instanceof AppendTooLargeError) {
+      return {
+        status: 413,
+        message:
+          `the write is ${exception.sizeBytes === null ? 'larger than' : `${exception.sizeBytes} bytes as stored, over`} ` +
+          `the event store's maximum append size of ${exception.limitBytes} bytes and nothing was stored; send ` +
+          `fewer or smaller items, or raise EventStoreDB's --max-append-size and EVENTSTORE_MAX_APPEND_BYTES together`,
+      };
     }
     if (exception instanceof EventStoreError) {
       this.logger.error(`event store failure: ${exception.message}`);

@@ -14,6 +14,7 @@ import {
   type EventData,
 } from '@eventstore/db-client';
 import {
+  AppendTooLargeError,
   ConcurrencyError,
   InvalidAppendError,
   StoreClosedError,
@@ -57,7 +58,16 @@ export interface EsdbEventStoreOptions {
    * here, which is slower for narrow filters but needs nothing beyond the client's documented API.
    */
   readonly serverSideFiltering?: boolean;
+  /**
+   * The server's `--max-append-size` in bytes (default 1 MiB, EventStoreDB's default). An append measured
+   * larger is refused here with AppendTooLargeError before anything is sent; a server configured smaller still
+   * refuses it and that is reported the same way.
+   */
+  readonly maxAppendBytes?: number;
 }
+
+/** EventStoreDB's default `--max-append-size`. */
+export const DEFAULT_MAX_APPEND_BYTES = 1024 * 1024;
 
 const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5_000, maxAttempts: 60 };
 
@@ -114,6 +124,7 @@ export class EsdbEventStore implements EventStore {
   private readonly idempotencyWindow: number;
   private readonly appendConcurrency: number;
   private readonly reconnect: ReconnectPolicy;
+  private readonly maxAppendBytes: number;
 
   private constructor(
     private readonly client: EventStoreDBClient,
@@ -123,6 +134,9 @@ export class EsdbEventStore implements EventStore {
     this.idempotencyWindow = Math.max(0, options.idempotencyWindow ?? 32);
     this.appendConcurrency = Math.max(1, options.appendConcurrency ?? 64);
     this.reconnect = { ...DEFAULT_RECONNECT, ...options.reconnect };
+    this.maxAppendBytes = options.maxAppendBytes ?? DEFAULT_MAX_APPEND_BYTES;
+    if (!Number.isInteger(this.maxAppendBytes) || this.maxAppendBytes < 1)
+      throw new RangeError(`maxAppendBytes must be a positive integer, got ${this.maxAppendBytes}`);
   }
 
   /**
@@ -159,7 +173,7 @@ export class EsdbEventStore implements EventStore {
    */
   async append(request: AppendRequest): Promise<AppendResult> {
     this.assertOpen();
-    const valid = validateAppend(request);
+    const valid = this.validSized(request);
     return this.guard('append to', valid.stream, valid.expectedRevision, () => this.appendValid(valid));
   }
 
@@ -170,7 +184,7 @@ export class EsdbEventStore implements EventStore {
     const lanes = new Map<string, Array<{ index: number; request: ValidAppend }>>();
     requests.forEach((request, index) => {
       try {
-        const valid = validateAppend(request);
+        const valid = this.validSized(request);
         const lane = lanes.get(valid.stream) ?? [];
         lane.push({ index, request: valid });
         lanes.set(valid.stream, lane);
@@ -198,6 +212,14 @@ export class EsdbEventStore implements EventStore {
     });
     if (fatal) throw fatal;
     return results;
+  }
+
+  /** The port's rules plus the size limit: an append the server would refuse for its size is not sent. */
+  private validSized(request: AppendRequest): ValidAppend {
+    const valid = validateAppend(request);
+    if (valid.sizeBytes > this.maxAppendBytes)
+      throw new AppendTooLargeError(valid.stream, this.maxAppendBytes, valid.sizeBytes);
+    return valid;
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {

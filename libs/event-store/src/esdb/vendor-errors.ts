@@ -12,9 +12,9 @@ import {
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import {
+  AppendTooLargeError,
   ConcurrencyError,
   EventStoreError,
-  InvalidAppendError,
   StoreClosedError,
   StoreUnavailableError,
 } from '../errors';
@@ -86,7 +86,7 @@ export function toPortError(error: unknown, context: ErrorContext): EventStoreEr
     );
   }
   if (vendor instanceof MaxAppendSizeExceededError) {
-    return new InvalidAppendError(`${where}: larger than the server's maximum append size`);
+    return new AppendTooLargeError(context.stream ?? where, vendor.maxAppendSize, null);
   }
   if (vendor instanceof StreamDeletedError) {
     return new StoreUnavailableError(`${where}: the stream was deleted on the EventStoreDB server`, {

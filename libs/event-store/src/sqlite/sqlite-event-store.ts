@@ -22,15 +22,16 @@ import type {
   SubscribeOptions,
   SubscriptionMessage,
 } from '../event-store.port';
-import { START, type LogPosition } from '../position';
 import {
-  AllReader,
-  compileFilter,
-  EVENT_COLUMNS,
-  hasLoneSurrogate,
-  type CompiledFilter,
-  type EventRow,
-} from './all-reader';
+  checkEventId,
+  checkEventType,
+  checkExpectedRevision,
+  checkStreamName,
+  isJsonObject,
+  serializeJsonObject,
+} from '../append-rules';
+import { START, type LogPosition } from '../position';
+import { AllReader, compileFilter, EVENT_COLUMNS, type CompiledFilter, type EventRow } from './all-reader';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { NO_STREAM, RevisionCache } from './revision-cache';
 import { migrate } from './schema';
@@ -60,8 +61,6 @@ export interface GroupCommitInfo {
 }
 
 const DEFAULT_FILE_NAME = 'events.sqlite3';
-const MAX_STREAM_NAME_LENGTH = 512;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Stands for "after everything" in SQL bounds; positions never get near it. */
 const BEYOND_END = Number.MAX_SAFE_INTEGER;
 const MAX_PAGE = 1 << 24;
@@ -137,21 +136,6 @@ function rowToEvent(row: EventRow): RecordedEvent {
   };
 }
 
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function serialize(value: JsonObject, what: string): string {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch (error) {
-    throw new InvalidAppendError(`${what} is not serializable as JSON: ${(error as Error).message}`);
-  }
-  if (json === undefined) throw new InvalidAppendError(`${what} is not serializable as JSON`);
-  return json;
-}
-
 function describeExpected(expected: ExpectedRevision): string {
   return typeof expected === 'bigint' ? expected.toString() : expected;
 }
@@ -189,21 +173,10 @@ function unavailable(error: unknown, doing: string): EventStoreError {
 function prepareAppend(request: AppendRequest, sink: AppendSink, index: number): PendingAppend {
   if (typeof request !== 'object' || request === null)
     throw new InvalidAppendError('append request is missing');
-  const { stream, events, expectedRevision } = request;
-  if (typeof stream !== 'string' || stream.length === 0 || stream.length > MAX_STREAM_NAME_LENGTH) {
-    throw new InvalidAppendError(`stream name must be 1-${MAX_STREAM_NAME_LENGTH} characters`);
-  }
-  if (hasLoneSurrogate(stream)) throw new InvalidAppendError('stream name is not well-formed Unicode');
-  if (!(
-    expectedRevision === 'any' ||
-    expectedRevision === 'no_stream' ||
-    expectedRevision === 'stream_exists' ||
-    (typeof expectedRevision === 'bigint' && expectedRevision >= 0n)
-  )) {
-    throw new InvalidAppendError(
-      `append to ${stream}: invalid expected revision ${String(expectedRevision)}`,
-    );
-  }
+  // The rules every adapter shares (append-rules.ts); the SQL constraints back them up.
+  const stream = checkStreamName(request.stream);
+  const expectedRevision = checkExpectedRevision(stream, request.expectedRevision);
+  const events = request.events;
   if (!Array.isArray(events) || events.length === 0) {
     throw new InvalidAppendError(`append to ${stream}: no events`);
   }
@@ -217,26 +190,14 @@ function prepareAppend(request: AppendRequest, sink: AppendSink, index: number):
     const event = events[i];
     if (!isJsonObject(event))
       throw new InvalidAppendError(`append to ${stream}: event ${i} is not an object`);
-    const { eventId, type } = event;
-    if (typeof eventId !== 'string' || !UUID.test(eventId)) {
-      throw new InvalidAppendError(`append to ${stream}: event id ${String(eventId)} is not a UUID`);
-    }
-    // Stored lower-case, as EventStoreDB returns them, so ids compare equal whichever store wrote them.
-    const id = eventId.toLowerCase();
-    if (seen.has(id)) throw new InvalidAppendError(`append to ${stream}: event id ${id} appears twice`);
-    seen.add(id);
-    if (typeof type !== 'string' || type.length === 0) {
-      throw new InvalidAppendError(`append to ${stream}: event ${id} has no type`);
-    }
-    if (!isJsonObject(event.data))
-      throw new InvalidAppendError(`append to ${stream}: event ${id} data is not an object`);
-    if (event.metadata !== undefined && !isJsonObject(event.metadata)) {
-      throw new InvalidAppendError(`append to ${stream}: event ${id} metadata is not an object`);
-    }
+    const id = checkEventId(stream, event.eventId, seen);
     ids[i] = id;
-    types[i] = type;
-    data[i] = serialize(event.data, `data of event ${id}`);
-    const meta = event.metadata === undefined ? null : serialize(event.metadata, `metadata of event ${id}`);
+    types[i] = checkEventType(stream, id, event.type);
+    data[i] = serializeJsonObject(`append to ${stream}: event ${id} data`, event.data);
+    const meta =
+      event.metadata === undefined
+        ? null
+        : serializeJsonObject(`append to ${stream}: event ${id} metadata`, event.metadata);
     metadata[i] = meta === EMPTY_METADATA ? null : meta;
   }
   return {

@@ -365,6 +365,40 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         expect((await readOwn('forwards', 100)).events).toEqual([]);
       });
 
+      it('applies the shared append rules: no $ namespace, well-formed Unicode, objects only, the same ids', async () => {
+        await markStart();
+        const stream = streamName('rules');
+        const cases: AppendRequest[] = [
+          { stream: `$${prefix}system`, events: newEvents(1), expectedRevision: 'any' },
+          { stream: `${prefix}\uD800lone`, events: newEvents(1), expectedRevision: 'any' },
+          { stream, events: [{ ...newEvent('t'), type: '$metadata' }], expectedRevision: 'any' },
+          { stream, events: [{ ...newEvent('t'), type: '' }], expectedRevision: 'any' },
+          { stream, events: [{ ...newEvent('t'), type: 'bad\uDC00' }], expectedRevision: 'any' },
+          {
+            stream,
+            events: [{ ...newEvent('t'), data: [] as unknown as JsonObject }],
+            expectedRevision: 'any',
+          },
+          {
+            stream,
+            events: [{ ...newEvent('t'), metadata: 'x' as unknown as JsonObject }],
+            expectedRevision: 'any',
+          },
+          { stream, events: newEvents(1), expectedRevision: -1n },
+          { stream, events: newEvents(1), expectedRevision: 0x7fffffffffffffffn },
+        ];
+        for (const request of cases) {
+          expect(await rejectionOf(store.append(request))).toBeInstanceOf(InvalidAppendError);
+        }
+        expect((await readOwn('forwards', 100)).events).toEqual([]);
+        // Ids are stored in lower case whichever case they were sent in.
+        const upper = { ...newEvent('upper'), eventId: randomUUID().toUpperCase() };
+        await store.append({ stream, events: [upper], expectedRevision: 'no_stream' });
+        expect((await store.readStream(stream)).map((event) => event.eventId)).toEqual([
+          upper.eventId.toLowerCase(),
+        ]);
+      });
+
       it('rejects an event id repeated inside one request', async () => {
         const stream = streamName('repeat');
         const event = newEvent('twice');

@@ -1,0 +1,72 @@
+import { InvalidAppendError } from './errors';
+import type { ExpectedRevision, JsonObject } from './event-store.port';
+
+/**
+ * The port's rules for an append, shared by every adapter and pinned by the store contract suite, so a request
+ * one store accepts is one every store accepts. Checked before anything is written: an invalid request writes
+ * nothing.
+ */
+export const MAX_STREAM_NAME_LENGTH = 512;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Revisions are EventStoreDB's signed 64-bit stream versions; 2^63 - 1 is the tombstone's. */
+const MAX_REVISION = 0x7fffffffffffffffn;
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * 1–512 characters of well-formed Unicode, outside the `$` namespace: EventStoreDB keeps `$` for its system
+ * streams and every adapter hides system events from `$all`, so such a stream could never be read back there.
+ */
+export function checkStreamName(stream: unknown): string {
+  if (typeof stream !== 'string' || stream.length === 0 || stream.length > MAX_STREAM_NAME_LENGTH) {
+    throw new InvalidAppendError(`stream name must be 1-${MAX_STREAM_NAME_LENGTH} characters`);
+  }
+  if (LONE_SURROGATE.test(stream)) throw new InvalidAppendError('stream name is not well-formed Unicode');
+  if (stream.startsWith('$'))
+    throw new InvalidAppendError(`stream ${stream}: names starting with $ are reserved`);
+  return stream;
+}
+
+export function checkExpectedRevision(stream: string, expected: unknown): ExpectedRevision {
+  if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return expected;
+  if (typeof expected === 'bigint' && expected >= 0n && expected < MAX_REVISION) return expected;
+  throw new InvalidAppendError(`append to ${stream}: invalid expected revision ${String(expected)}`);
+}
+
+/** A UUID, returned in lower case (as EventStoreDB returns ids) so ids compare equal whichever store wrote them. */
+export function checkEventId(stream: string, eventId: unknown, seen: Set<string>): string {
+  if (typeof eventId !== 'string' || !UUID.test(eventId)) {
+    throw new InvalidAppendError(`append to ${stream}: event id ${String(eventId)} is not a UUID`);
+  }
+  const id = eventId.toLowerCase();
+  if (seen.has(id)) throw new InvalidAppendError(`append to ${stream}: event id ${id} appears twice`);
+  seen.add(id);
+  return id;
+}
+
+/** A non-empty, well-formed type outside the `$` namespace of system event types. */
+export function checkEventType(stream: string, id: string, type: unknown): string {
+  if (typeof type !== 'string' || type.length === 0 || LONE_SURROGATE.test(type)) {
+    throw new InvalidAppendError(`append to ${stream}: event ${id} has no valid type`);
+  }
+  if (type.startsWith('$'))
+    throw new InvalidAppendError(`append to ${stream}: event type ${type} is reserved`);
+  return type;
+}
+
+/** The JSON text of an event's data or metadata (which must be an object), as stored. */
+export function serializeJsonObject(what: string, value: unknown): string {
+  if (!isJsonObject(value)) throw new InvalidAppendError(`${what} is not an object`);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidAppendError(`${what} is not serializable as JSON: ${(error as Error).message}`);
+  }
+  if (json === undefined) throw new InvalidAppendError(`${what} is not serializable as JSON`);
+  return json;
+}
