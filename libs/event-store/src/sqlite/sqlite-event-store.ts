@@ -15,6 +15,8 @@ import type {
   EventStore,
   ExpectedRevision,
   JsonObject,
+  ReadAllDataOptions,
+  ReadAllDataPage,
   ReadAllOptions,
   ReadAllPage,
   ReadStreamOptions,
@@ -31,6 +33,8 @@ import {
   type CompiledFilter,
   type EventRow,
 } from './all-reader';
+import { DataReader } from './data-reader';
+import { validateReadAllData } from '../read-all-data';
 import { migrate } from './schema';
 
 export interface SqliteEventStoreOptions {
@@ -268,6 +272,7 @@ export class SqliteEventStore implements EventStore {
   readonly name = 'sqlite';
 
   private readonly reader: AllReader;
+  private readonly dataReader: DataReader;
   private readonly maxBatchEvents: number;
   private readonly pageSize: number;
   private readonly revisionCacheSize: number;
@@ -310,6 +315,7 @@ export class SqliteEventStore implements EventStore {
     this.revisionCacheSize = Math.max(1, options.revisionCacheSize ?? 100_000);
     this.onGroupCommit = options.onGroupCommit;
     this.reader = new AllReader(db);
+    this.dataReader = new DataReader(db);
     this.insertEvent = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.deleteFrom = db.prepare('DELETE FROM events WHERE position >= ?');
     this.lastRevisionOf = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
@@ -442,6 +448,29 @@ export class SqliteEventStore implements EventStore {
     const events = new Array<RecordedEvent>(count);
     for (let i = 0; i < count; i++) events[i] = rowToEvent(rows[i]);
     return { events, next: count > 0 ? events[count - 1].position : from, isEnd };
+  }
+
+  async readAllData(options: ReadAllDataOptions): Promise<ReadAllDataPage> {
+    this.assertOpen();
+    const maxCount = Math.min(validateReadAllData(options), MAX_PAGE);
+    const after = positionBound(options.from);
+    const upTo = positionBound(options.upTo);
+    const filter = compileFilter(options.filter);
+    if (after >= upTo) return { eventIds: [], types: [], dataJson: [], next: options.from, isEnd: true };
+    let page: ReturnType<DataReader['read']>;
+    try {
+      page = this.dataReader.read(after, upTo, maxCount, filter);
+    } catch (error) {
+      throw unavailable(error, 'reading $all');
+    }
+    const count = page.eventIds.length;
+    return {
+      eventIds: page.eventIds,
+      types: page.types,
+      dataJson: page.dataJson,
+      next: count > 0 ? toPosition(page.last) : options.from,
+      isEnd: count < maxCount || page.last >= upTo,
+    };
   }
 
   subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage> {
