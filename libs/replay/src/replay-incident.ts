@@ -28,7 +28,7 @@ import type {
 } from './incident-report';
 import { reportDigest } from './report-digest';
 import { validateReplayRequest } from './replay-request';
-import { detached, readViewKeys, type ViewKeys } from './view-keys';
+import { detached, emptyViewKeys, readViewKeys } from './view-keys';
 import { parseStoredTime } from './stored-time';
 
 export { reportDigest } from './report-digest';
@@ -85,17 +85,21 @@ export async function replayIncident(
   const found: Exposure[] = [];
   const times: number[] = [];
   let viewsExamined = 0;
-  const keys: ViewKeys = { viewerId: '', deviceId: '', occurredAt: '' };
+  const keys = emptyViewKeys();
   await scanUpTo(store, head, VIEW_FILTER, pageSize, progress('views'), (eventIds, _types, json) => {
     for (let i = 0; i < eventIds.length; i++) {
-      // Most views are authorized: judge them from three fields read off the text, and build the whole
-      // view only for an exposure (or when the text is not in the form the fast read is sure of).
-      let view: ViewData | null = null;
+      // Views are read off their text without building objects (most are authorized and dropped at once);
+      // text not in the form the fast read is sure of goes through JSON.parse.
+      let copy = false;
       if (!readViewKeys(json[i], keys)) {
-        view = JSON.parse(json[i]) as ViewData;
+        const view = JSON.parse(json[i]) as ViewData;
         keys.viewerId = view.viewerId;
         keys.deviceId = view.deviceId;
         keys.occurredAt = view.occurredAt;
+        keys.mediaId = view.mediaId;
+        keys.mediaType = view.mediaType;
+        keys.action = view.action;
+        copy = true;
       }
       const at = parseStoredTime(keys.occurredAt);
       // NaN fails both comparisons, so an unreadable time is never examined.
@@ -106,17 +110,18 @@ export async function replayIncident(
       const timeline = timelines.get(keys.deviceId);
       const judgement = judge(timeline, keys.viewerId, at);
       if (judgement.allowed) continue;
-      view ??= JSON.parse(json[i]) as ViewData;
       times.push(at);
+      // What is kept must not pin the page it was sliced from.
+      const keep = copy ? (text: string): string => text : detached;
       found.push({
         eventId: detached(eventIds[i]),
         occurredAt: formatTime(at),
-        viewerId: view.viewerId,
-        deviceId: view.deviceId,
+        viewerId: keep(keys.viewerId),
+        deviceId: keep(keys.deviceId),
         ownerId: ownerAt(timeline, at),
-        mediaId: view.mediaId,
-        mediaType: view.mediaType,
-        action: view.action,
+        mediaId: keep(keys.mediaId),
+        mediaType: keep(keys.mediaType) as ViewData['mediaType'],
+        action: keep(keys.action) as ViewData['action'],
         reason: judgement.reason,
       });
     }

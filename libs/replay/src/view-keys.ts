@@ -1,47 +1,92 @@
 const QUOTE = 34;
-const BACKSLASH = '\\';
+const COMMA = 44;
+const COLON = 58;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
 
-/** The three fields a replay judges a view by; everything else is read only for exposures. */
+/** The fields a replay reads from a view: three to judge it, three more when it is an exposure. */
 export interface ViewKeys {
   viewerId: string;
   deviceId: string;
   occurredAt: string;
+  mediaId: string;
+  mediaType: string;
+  action: string;
 }
+
+export function emptyViewKeys(): ViewKeys {
+  return { viewerId: '', deviceId: '', occurredAt: '', mediaId: '', mediaType: '', action: '' };
+}
+
+const MISSING = 0;
 
 /**
- * Reads `viewerId`, `deviceId` and `occurredAt` out of a view's data JSON without building the object, or
- * returns false when it cannot be sure, and the caller falls back to `JSON.parse`. It is sure when the text is
- * flat (one `{`, no `[`), each key occurs exactly once as `"key":` right after `{` or `,` (so it is a key, not
- * text inside a string: a quote inside a string is always escaped), and each value is a string with no
- * backslash (so its next quote ends it). That is what `JSON.stringify` writes for a view; anything else —
- * whitespace, escapes, duplicates, nesting, other value types — takes the exact path.
+ * Reads a view's string fields out of its data JSON without building the object, or returns false when it
+ * cannot be sure and the caller must `JSON.parse`. It is sure of text with no backslash at all (so every
+ * string ends at its next quote) that is one flat object written without whitespace, as `JSON.stringify`
+ * writes a view: it then walks the members one by one, exactly as a parser would, and a repeated key keeps its
+ * last value, as `JSON.parse` does. Anything else (escapes, whitespace, nesting, a wanted field that is absent
+ * or not a string) declines. The values are slices of `json`: `detached` copies the ones kept.
  */
 export function readViewKeys(json: string, into: ViewKeys): boolean {
-  if (json.charCodeAt(0) !== 123 || json.indexOf('{', 1) >= 0 || json.indexOf('[') >= 0) return false;
-  const viewerId = stringValue(json, '"viewerId":');
-  if (viewerId === null) return false;
-  const deviceId = stringValue(json, '"deviceId":');
-  if (deviceId === null) return false;
-  const occurredAt = stringValue(json, '"occurredAt":');
-  if (occurredAt === null) return false;
-  into.viewerId = viewerId;
-  into.deviceId = deviceId;
-  into.occurredAt = occurredAt;
-  return true;
+  if (json.charCodeAt(0) !== OPEN_BRACE || json.indexOf('\\') >= 0) return false;
+  let found = MISSING;
+  let at = 1;
+  if (json.charCodeAt(at) === CLOSE_BRACE) return false;
+  for (;;) {
+    if (json.charCodeAt(at) !== QUOTE) return false;
+    const keyEnd = json.indexOf('"', at + 1);
+    if (keyEnd < 0 || json.charCodeAt(keyEnd + 1) !== COLON) return false;
+    const valueAt = keyEnd + 2;
+    const first = json.charCodeAt(valueAt);
+    let next: number;
+    let field = -1;
+    if (first === QUOTE) {
+      const valueEnd = json.indexOf('"', valueAt + 1);
+      if (valueEnd < 0) return false;
+      field = fieldIndex(json, at + 1, keyEnd);
+      if (field >= 0) {
+        const value = json.slice(valueAt + 1, valueEnd);
+        if (field === 0) into.viewerId = value;
+        else if (field === 1) into.deviceId = value;
+        else if (field === 2) into.occurredAt = value;
+        else if (field === 3) into.mediaId = value;
+        else if (field === 4) into.mediaType = value;
+        else into.action = value;
+        found |= 1 << field;
+      }
+      next = valueEnd + 1;
+    } else {
+      if (first === OPEN_BRACE || first === OPEN_BRACKET) return false;
+      // A number, true, false or null runs to the next separator; none of them holds one.
+      const comma = json.indexOf(',', valueAt);
+      const brace = json.indexOf('}', valueAt);
+      next = comma >= 0 && comma < brace ? comma : brace;
+      if (next < 0) return false;
+      // A wanted field that is not a string: let the parser say what it is.
+      if (fieldIndex(json, at + 1, keyEnd) >= 0) return false;
+    }
+    const separator = json.charCodeAt(next);
+    if (separator === COMMA) {
+      at = next + 1;
+      continue;
+    }
+    if (separator !== CLOSE_BRACE || next !== json.length - 1) return false;
+    return found === ALL_FIELDS;
+  }
 }
 
-function stringValue(json: string, key: string): string | null {
-  const at = json.indexOf(key);
-  if (at < 1) return null;
-  const before = json.charCodeAt(at - 1);
-  if (before !== 123 && before !== 44) return null; // { or ,
-  if (json.indexOf(key, at + 1) >= 0) return null;
-  const start = at + key.length;
-  if (json.charCodeAt(start) !== QUOTE) return null;
-  const end = json.indexOf('"', start + 1);
-  if (end < 0) return null;
-  const value = json.slice(start + 1, end);
-  return value.includes(BACKSLASH) ? null : value;
+const FIELDS = ['viewerId', 'deviceId', 'occurredAt', 'mediaId', 'mediaType', 'action'] as const;
+const ALL_FIELDS = (1 << FIELDS.length) - 1;
+
+/** Which wanted field the key `json[start, end)` is, or -1. */
+function fieldIndex(json: string, start: number, end: number): number {
+  const length = end - start;
+  for (let i = 0; i < FIELDS.length; i++) {
+    if (FIELDS[i].length === length && json.startsWith(FIELDS[i], start)) return i;
+  }
+  return -1;
 }
 
 /** A copy of `text` that does not keep alive the (much larger) string it was sliced from. */

@@ -4,6 +4,10 @@ import type { CompiledFilter } from './all-reader';
 const MAX_CACHED_STATEMENTS = 64;
 const QUOTE = 34;
 const BACKSLASH = 92;
+const COMMA = 44;
+const ZERO = 48;
+/** Event ids are UUIDs: the append path refuses anything else. */
+const UUID_LENGTH = 36;
 
 export interface DataRows {
   readonly eventIds: string[];
@@ -15,7 +19,7 @@ export interface DataRows {
 
 /**
  * The bulk reader behind `readAllData`. A page of the log comes back from SQLite as ONE string, one line per
- * row: `position,eventId,"type",data`. Handing over one value per page instead of seven per row is what makes
+ * row: `position,eventId,"type",data` (without the type when the read asks for one type only). Handing over one value per page instead of seven per row is what makes
  * it several times cheaper than `readAll` over a replay's million rows: row marshalling, not SQLite's b-tree
  * walk, is the cost. The line split is exact: event ids are UUIDs, the type is JSON-quoted, and the data
  * column is the stored `JSON.stringify` text, which never holds a raw newline.
@@ -48,51 +52,58 @@ export class DataReader {
       }
     }
     params.push(limit);
-    const row = this.statement(residual).get(...params) as [number | null, string | null];
-    const rows: Array<[number, string, string, string]> = [];
+    // A read of one type (the replay's views) needs no type column: every row has that type.
+    const onlyType = filter !== null && filter.types.length === 1 ? filter.types[0] : null;
+    const row = this.statement(residual, onlyType !== null).get(...params) as [number | null, string | null];
+    const eventIds: string[] = [];
+    const types: string[] = [];
+    const dataJson: string[] = [];
     const text = row[1];
     let previous = after;
     let inOrder = true;
     for (let start = 0; text !== null && start < text.length;) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = text.length;
-      const idStart = text.indexOf(',', start) + 1;
-      const typeStart = text.indexOf(',', idStart) + 1;
-      const typeEnd = quotedEnd(text, typeStart);
-      const position = Number(text.slice(start, idStart - 1));
-      const quotedType = text.slice(typeStart, typeEnd + 1);
-      const type = quotedType.includes('\\') ? (JSON.parse(quotedType) as string) : quotedType.slice(1, -1);
-      rows.push([position, text.slice(idStart, typeStart - 1), type, text.slice(typeEnd + 2, end)]);
+      let position = 0;
+      let at = start;
+      for (let code = text.charCodeAt(at); code !== COMMA; code = text.charCodeAt(++at)) {
+        position = position * 10 + (code - ZERO);
+      }
+      const idStart = at + 1;
+      eventIds.push(text.slice(idStart, idStart + UUID_LENGTH));
+      let dataStart = idStart + UUID_LENGTH + 1;
+      if (onlyType !== null) {
+        types.push(onlyType);
+      } else {
+        const typeEnd = quotedEnd(text, dataStart);
+        const quotedType = text.slice(dataStart, typeEnd + 1);
+        types.push(quotedType.includes('\\') ? (JSON.parse(quotedType) as string) : quotedType.slice(1, -1));
+        dataStart = typeEnd + 2;
+      }
+      dataJson.push(text.slice(dataStart, end));
       if (position <= previous) inOrder = false;
       previous = position;
       start = end + 1;
     }
     // SQLite feeds group_concat in the subquery's order (a co-routine); asking for it with ORDER BY inside the
-    // aggregate costs a sort per page, so the order is checked here instead, and restored if ever broken.
-    if (!inOrder) rows.sort((a, b) => a[0] - b[0]);
-    const eventIds = new Array<string>(rows.length);
-    const types = new Array<string>(rows.length);
-    const dataJson = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      eventIds[i] = rows[i][1];
-      types[i] = rows[i][2];
-      dataJson[i] = rows[i][3];
-    }
-    return { eventIds, types, dataJson, last: rows.length > 0 ? rows[rows.length - 1][0] : after };
+    // aggregate costs a sort per page, so the order is checked here instead.
+    if (!inOrder) throw new Error('a bulk read of the log came back out of position order');
+    return { eventIds, types, dataJson, last: previous };
   }
 
-  private statement(residual: string): Database.Statement<unknown[], unknown> {
-    let statement = this.statements.get(residual);
+  private statement(residual: string, withoutType: boolean): Database.Statement<unknown[], unknown> {
+    const key = `${withoutType ? '-' : '+'}${residual}`;
+    let statement = this.statements.get(key);
     if (statement === undefined) {
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       statement = this.db
         .prepare(
-          `SELECT max(position), group_concat(position || ',' || event_id || ',' || json_quote(type) || ',' || data, char(10))` +
+          `SELECT max(position), group_concat(concat_ws(',', position, event_id${withoutType ? '' : ', json_quote(type)'}, data), char(10))` +
             ` FROM (SELECT position, event_id, type, data FROM events WHERE position > ? AND position <= ?${residual}` +
             ` ORDER BY position LIMIT ?)`,
         )
         .raw();
-      this.statements.set(residual, statement);
+      this.statements.set(key, statement);
     }
     return statement;
   }
