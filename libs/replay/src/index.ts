@@ -6,3 +6,21 @@ export { recordReplay, type RecordReplayOptions, type RecordedReplay } from './r
 export { renderReport, isReportFormat, REPORT_FORMATS, type ReportFormat } from './render/render-report';
 export { headline } from './render/figures';
 export * from './import';
+export { ReportDigester, exposureCanonicalJson } from './report-digest';
+export {
+  ndjsonReportChunks,
+  renderNdjson,
+  reportPage,
+  DEFAULT_REPORT_PAGE_LIMIT,
+  MAX_REPORT_PAGE_LIMIT,
+  type IncidentReportPage,
+  type NdjsonReportHeader,
+  type NdjsonReportTrailer,
+} from './render/report-stream';
+export {
+  writeReportBundle,
+  reportBundleLayout,
+  BUNDLE_FILES,
+  type ReportBundleLayout,
+} from './render/report-bundle';
+export { renderHtml, DETAIL_LIMIT, type RenderHtmlOptions } from './render/render-html';
