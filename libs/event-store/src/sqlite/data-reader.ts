@@ -13,8 +13,8 @@ export interface DataRows {
   readonly eventIds: string[];
   readonly types: string[];
   readonly dataJson: string[];
-  /** Position of the last row; the request's `after` when there is none. */
-  readonly last: number;
+  /** Every matching row at or before this position has been read. */
+  scannedTo: number;
 }
 
 /**
@@ -30,40 +30,57 @@ export interface DataRows {
 export class DataReader {
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
 
-  constructor(private readonly db: Database.Database) {}
+  private readonly lastPosition: Database.Statement<unknown[], unknown>;
 
-  /** Rows strictly after `after` and at or before `upTo`, at most `limit`, in log order. */
+  constructor(private readonly db: Database.Database) {
+    this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
+  }
+
+  /**
+   * Rows strictly after `after` and at or before `upTo`, at most `limit`, in log order. `scannedTo` is how far
+   * the log has been read: every matching row up to it is in this page.
+   */
   read(after: number, upTo: number, limit: number, filter: CompiledFilter | null): DataRows {
-    const params: unknown[] = [after, upTo];
+    const filterParams: unknown[] = [];
     let residual = '';
     if (filter !== null) {
       if (filter.prefixes.length > 0) {
         const terms = filter.prefixes.map((range) => {
-          params.push(range.low);
+          filterParams.push(range.low);
           if (range.high === null) return '+stream >= ?';
-          params.push(range.high);
+          filterParams.push(range.high);
           return '(+stream >= ? AND +stream < ?)';
         });
         residual += ` AND (${terms.join(' OR ')})`;
       }
       if (filter.types.length > 0) {
-        params.push(...filter.types);
+        filterParams.push(...filter.types);
         residual += ` AND +type IN (${filter.types.map(() => '?').join(', ')})`;
       }
     }
-    params.push(limit);
     // A read of one type (the replay's views) needs no type column: every row has that type.
     const onlyType = filter !== null && filter.types.length === 1 ? filter.types[0] : null;
-    const row = this.withoutMmap(
-      () => this.statement(residual, onlyType !== null).get(...params) as [number | null, string | null],
-    );
-    const eventIds: string[] = [];
-    const types: string[] = [];
-    const dataJson: string[] = [];
-    const text = row[1];
-    let previous = after;
-    let inOrder = true;
-    for (let start = 0; text !== null && start < text.length;) {
+    const statement = this.statement(residual, onlyType !== null);
+    const end = Math.min(upTo, (this.lastPosition.get() as number | null) ?? after);
+    const rows: DataRows = { eventIds: [], types: [], dataJson: [], scannedTo: after };
+    // Pages are cut by position: each query aggregates a range of rowids, at most `limit` minus what the page
+    // holds already, so a page never exceeds `limit`. A range aggregate is a plain b-tree walk, cheaper than
+    // `ORDER BY position LIMIT n` (a co-routine per row); a sparse filter just takes a few ranges to fill half
+    // a page.
+    this.withoutMmap(() => {
+      while (rows.scannedTo < end && rows.eventIds.length * 2 < limit) {
+        const to = Math.min(end, rows.scannedTo + (limit - rows.eventIds.length));
+        const row = statement.get(rows.scannedTo, to, ...filterParams) as [string | null];
+        if (row[0] !== null) this.split(row[0], rows, onlyType);
+        rows.scannedTo = to;
+      }
+    });
+    return rows;
+  }
+
+  private split(text: string, rows: DataRows, onlyType: string | null): void {
+    let previous = rows.scannedTo;
+    for (let start = 0; start < text.length;) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = text.length;
       let position = 0;
@@ -71,26 +88,26 @@ export class DataReader {
       for (let code = text.charCodeAt(at); code !== COMMA; code = text.charCodeAt(++at)) {
         position = position * 10 + (code - ZERO);
       }
+      // SQLite aggregates a rowid range in rowid order; asking for it with ORDER BY inside group_concat would
+      // cost a sort per query, so the order is checked here instead.
+      if (position <= previous) throw new Error('a bulk read of the log came back out of position order');
+      previous = position;
       const idStart = at + 1;
-      eventIds.push(text.slice(idStart, idStart + UUID_LENGTH));
+      rows.eventIds.push(text.slice(idStart, idStart + UUID_LENGTH));
       let dataStart = idStart + UUID_LENGTH + 1;
       if (onlyType !== null) {
-        types.push(onlyType);
+        rows.types.push(onlyType);
       } else {
         const typeEnd = quotedEnd(text, dataStart);
         const quotedType = text.slice(dataStart, typeEnd + 1);
-        types.push(quotedType.includes('\\') ? (JSON.parse(quotedType) as string) : quotedType.slice(1, -1));
+        rows.types.push(
+          quotedType.includes('\\') ? (JSON.parse(quotedType) as string) : quotedType.slice(1, -1),
+        );
         dataStart = typeEnd + 2;
       }
-      dataJson.push(text.slice(dataStart, end));
-      if (position <= previous) inOrder = false;
-      previous = position;
+      rows.dataJson.push(text.slice(dataStart, end));
       start = end + 1;
     }
-    // SQLite feeds group_concat in the subquery's order (a co-routine); asking for it with ORDER BY inside the
-    // aggregate costs a sort per page, so the order is checked here instead.
-    if (!inOrder) throw new Error('a bulk read of the log came back out of position order');
-    return { eventIds, types, dataJson, last: previous };
   }
 
   /**
@@ -116,9 +133,8 @@ export class DataReader {
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       statement = this.db
         .prepare(
-          `SELECT max(position), group_concat(concat_ws(',', position, event_id${withoutType ? '' : ', json_quote(type)'}, data), char(10))` +
-            ` FROM (SELECT position, event_id, type, data FROM events WHERE position > ? AND position <= ?${residual}` +
-            ` ORDER BY position LIMIT ?)`,
+          `SELECT group_concat(concat_ws(',', position, event_id${withoutType ? '' : ', json_quote(type)'}, data), char(10))` +
+            ` FROM events WHERE position > ? AND position <= ?${residual}`,
         )
         .raw();
       this.statements.set(key, statement);

@@ -463,13 +463,13 @@ export class SqliteEventStore implements EventStore {
     } catch (error) {
       throw unavailable(error, 'reading $all');
     }
-    const count = page.eventIds.length;
+    const isEnd = page.scannedTo >= upTo || page.scannedTo >= this.readHead();
     return {
       eventIds: page.eventIds,
       types: page.types,
       dataJson: page.dataJson,
-      next: count > 0 ? toPosition(page.last) : options.from,
-      isEnd: count < maxCount || page.last >= upTo,
+      next: page.eventIds.length > 0 || !isEnd ? toPosition(page.scannedTo) : options.from,
+      isEnd,
     };
   }
 
