@@ -18,11 +18,12 @@ export interface DataRows {
 }
 
 /**
- * The bulk reader behind `readAllData`. A page of the log comes back from SQLite as ONE string, one line per
- * row: `position,eventId,"type",data` (without the type when the read asks for one type only). Handing over one value per page instead of seven per row is what makes
- * it several times cheaper than `readAll` over a replay's million rows: row marshalling, not SQLite's b-tree
- * walk, is the cost. The line split is exact: event ids are UUIDs, the type is JSON-quoted, and the data
- * column is the stored `JSON.stringify` text, which never holds a raw newline.
+ * The bulk reader behind `readAllData`. Each range of positions comes back from SQLite as ONE string, one line
+ * per row: `position,eventId,"type",data` (without the type when the read asks for one type only). Handing over
+ * one value per query instead of seven per row is what makes it several times cheaper than `readAll` over a
+ * replay's million rows: row marshalling, not SQLite's b-tree walk, is the cost. The line split is exact: event
+ * ids are UUIDs, the type is JSON-quoted, and the data column is the stored `JSON.stringify` text, which never
+ * holds a raw newline.
  *
  * It walks the log in position order and filters as it goes (`+column` keeps SQLite off the indexes): the
  * replay's filters (device streams, views) each select a large part of the log, where a walk beats lookups.
