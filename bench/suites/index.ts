@@ -6,6 +6,7 @@ import { checkHttp, ingestHttp } from './http';
 import { importSuite } from './import';
 import { ingestEmbedded } from './ingest-embedded';
 import { memory } from './memory';
+import { peerDuckdbReplay } from './peer-duckdb-replay';
 import { peerEmmett } from './peer-emmett';
 import { replayRebuild } from './replay-rebuild';
 import { restart } from './restart';
@@ -28,6 +29,7 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   memory: { run: memory, nodeFlags: ['--expose-gc'], hotPath: 'suite' },
   'peer.emmett': { run: peerEmmett, hotPath: 'suite' },
   'replay+rebuild': { run: replayRebuild, needsFleetLog: true, hotPath: 'suite' },
+  'peer.duckdb.replay': { run: peerDuckdbReplay, needsFleetLog: true, hotPath: 'children' },
   restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
   'ingest.http': { run: ingestHttp, hotPath: 'children' },
   'check.http': { run: checkHttp, hotPath: 'children' },

@@ -74,6 +74,35 @@ export interface ReadAllPage {
   readonly isEnd: boolean;
 }
 
+/** A bulk forward read of `$all` that hands back only what an analysis needs: ids, types and data. */
+export interface ReadAllDataOptions {
+  /** Events strictly after this position (START for the beginning). */
+  readonly from: LogPosition;
+  /** Events at or before this position only (say, a head captured first). */
+  readonly upTo: LogPosition;
+  readonly maxCount: number;
+  readonly filter?: AllFilter;
+}
+
+/**
+ * One page of `readAllData`, column by column: the i-th event is `(eventIds[i], types[i], dataJson[i])`.
+ * Data comes as its JSON text, so a reader that needs three fields of a million events need not build a
+ * million objects (it can still `JSON.parse` any of them).
+ */
+export interface ReadAllDataPage {
+  readonly eventIds: readonly string[];
+  readonly types: readonly string[];
+  /**
+   * Each event's `data` as JSON text: `JSON.parse(dataJson[i])` is the `data` `readAll` returns. These strings
+   * (and the ids) may share memory with the page they came in: copy what you keep beyond the page.
+   */
+  readonly dataJson: readonly string[];
+  /** Pass as `from` to read the next page; equal to the request's `from` when nothing was read. */
+  readonly next: LogPosition;
+  /** Nothing matching is left at or before `upTo`. */
+  readonly isEnd: boolean;
+}
+
 export type SubscriptionMessage =
   | { readonly kind: 'event'; readonly event: RecordedEvent }
   /** Everything up to `position` has been delivered; later messages are live. */
@@ -98,6 +127,12 @@ export interface EventStore {
   /** Events of a stream in revision order; an empty array when the stream does not exist. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
   readAll(options: ReadAllOptions): Promise<ReadAllPage>;
+  /**
+   * `$all` forwards like `readAll`, but without metadata, streams, revisions or per-event positions, for bulk
+   * analyses (the incident replay) that read most of the log. An adapter may serve it far more cheaply than
+   * `readAll`; `readAllDataViaReadAll` is the generic form any adapter can use.
+   */
+  readAllData(options: ReadAllDataOptions): Promise<ReadAllDataPage>;
   /** Catch-up, then live. Never completes on its own; errors with a port error if the store fails. */
   subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage>;
   /** Position of the last event in the log (START when empty). Everything acknowledged so far is at or before it. */

@@ -4,3 +4,4 @@ export * from './event-store.port';
 export * from './open-event-store';
 export * from './read-all-pages';
 export * from './data-dir-lock';
+export * from './read-all-data';

@@ -5,3 +5,21 @@ export { replayIncident, reportDigest, summarize, DEFAULT_REPLAY_PAGE_SIZE } fro
 export { recordReplay, type RecordReplayOptions, type RecordedReplay } from './record-replay';
 export { renderReport, isReportFormat, REPORT_FORMATS, type ReportFormat } from './render/render-report';
 export { headline } from './render/figures';
+export { ReportDigester, exposureCanonicalJson } from './report-digest';
+export {
+  ndjsonReportChunks,
+  renderNdjson,
+  reportPage,
+  DEFAULT_REPORT_PAGE_LIMIT,
+  MAX_REPORT_PAGE_LIMIT,
+  type IncidentReportPage,
+  type NdjsonReportHeader,
+  type NdjsonReportTrailer,
+} from './render/report-stream';
+export {
+  writeReportBundle,
+  reportBundleLayout,
+  BUNDLE_FILES,
+  type ReportBundleLayout,
+} from './render/report-bundle';
+export { renderHtml, DETAIL_LIMIT, type RenderHtmlOptions } from './render/render-html';

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import {
   applyDeviceEvent,
   formatTime,
+  isDeviceEventType,
   judge,
   ownerAt,
   Streams,
@@ -15,10 +15,9 @@ import {
   START,
   type AllFilter,
   type EventStore,
+  type JsonObject,
   type LogPosition,
-  type RecordedEvent,
 } from '@ledger/event-store';
-import { canonicalJson } from '@ledger/domain';
 import type {
   Exposure,
   IncidentReport,
@@ -26,10 +25,13 @@ import type {
   ReplayPhase,
   ReplayRequest,
   ReplaySummary,
-  ReplayWindow,
 } from './incident-report';
+import { reportDigest } from './report-digest';
 import { validateReplayRequest } from './replay-request';
+import { detached, emptyViewKeys, readViewKeys } from './view-keys';
 import { parseStoredTime } from './stored-time';
+
+export { reportDigest } from './report-digest';
 
 export const DEFAULT_REPLAY_PAGE_SIZE = 5000;
 
@@ -65,9 +67,11 @@ export async function replayIncident(
   };
 
   const timelines = new Map<string, DeviceTimeline>();
-  await scanUpTo(store, head, OWNERSHIP_FILTER, pageSize, progress('ownership'), (events, end) => {
-    for (let i = 0; i < end; i++) {
-      const event = toDeviceEvent(events[i]);
+  await scanUpTo(store, head, OWNERSHIP_FILTER, pageSize, progress('ownership'), (_ids, types, json) => {
+    for (let i = 0; i < types.length; i++) {
+      const type = types[i];
+      if (!isDeviceEventType(type)) continue;
+      const event = toDeviceEvent({ type, data: JSON.parse(json[i]) as JsonObject });
       if (!event) continue;
       const deviceId = event.data.deviceId;
       if (deviceFilter !== null && !deviceFilter.has(deviceId)) continue;
@@ -81,29 +85,43 @@ export async function replayIncident(
   const found: Exposure[] = [];
   const times: number[] = [];
   let viewsExamined = 0;
-  await scanUpTo(store, head, VIEW_FILTER, pageSize, progress('views'), (events, end) => {
-    for (let i = 0; i < end; i++) {
-      const event = events[i];
-      const view = event.data as unknown as ViewData;
-      const at = parseStoredTime(view.occurredAt);
+  const keys = emptyViewKeys();
+  await scanUpTo(store, head, VIEW_FILTER, pageSize, progress('views'), (eventIds, _types, json) => {
+    for (let i = 0; i < eventIds.length; i++) {
+      // Views are read off their text without building objects (most are authorized and dropped at once);
+      // text not in the form the fast read is sure of goes through JSON.parse.
+      let copy = false;
+      if (!readViewKeys(json[i], keys)) {
+        const view = JSON.parse(json[i]) as ViewData;
+        keys.viewerId = view.viewerId;
+        keys.deviceId = view.deviceId;
+        keys.occurredAt = view.occurredAt;
+        keys.mediaId = view.mediaId;
+        keys.mediaType = view.mediaType;
+        keys.action = view.action;
+        copy = true;
+      }
+      const at = parseStoredTime(keys.occurredAt);
       // NaN fails both comparisons, so an unreadable time is never examined.
       if (!(at >= fromMs && at < toMs)) continue;
-      if (deviceFilter !== null && !deviceFilter.has(view.deviceId)) continue;
-      if (viewerFilter !== null && !viewerFilter.has(view.viewerId)) continue;
+      if (deviceFilter !== null && !deviceFilter.has(keys.deviceId)) continue;
+      if (viewerFilter !== null && !viewerFilter.has(keys.viewerId)) continue;
       viewsExamined++;
-      const timeline = timelines.get(view.deviceId);
-      const judgement = judge(timeline, view.viewerId, at);
+      const timeline = timelines.get(keys.deviceId);
+      const judgement = judge(timeline, keys.viewerId, at);
       if (judgement.allowed) continue;
       times.push(at);
+      // What is kept must not pin the page it was sliced from.
+      const keep = copy ? (text: string): string => text : detached;
       found.push({
-        eventId: event.eventId,
+        eventId: detached(eventIds[i]),
         occurredAt: formatTime(at),
-        viewerId: view.viewerId,
-        deviceId: view.deviceId,
+        viewerId: keep(keys.viewerId),
+        deviceId: keep(keys.deviceId),
         ownerId: ownerAt(timeline, at),
-        mediaId: view.mediaId,
-        mediaType: view.mediaType,
-        action: view.action,
+        mediaId: keep(keys.mediaId),
+        mediaType: keep(keys.mediaType) as ViewData['mediaType'],
+        action: keep(keys.action) as ViewData['action'],
         reason: judgement.reason,
       });
     }
@@ -120,16 +138,6 @@ export async function replayIncident(
     exposures,
     digest: reportDigest(query.window, summary, exposures),
   };
-}
-
-/** `sha256:<hex>` over the canonical JSON of `{window, summary, exposures}` (contract §4). */
-export function reportDigest(
-  window: ReplayWindow,
-  summary: ReplaySummary,
-  exposures: readonly Exposure[],
-): string {
-  const hex = createHash('sha256').update(canonicalJson({ window, summary, exposures })).digest('hex');
-  return `sha256:${hex}`;
 }
 
 /** The §4 summary figures of exposures already sorted by time. */
@@ -165,8 +173,8 @@ export function summarize(viewsExamined: number, exposures: readonly Exposure[])
 }
 
 /**
- * Reads `$all` forwards in pages, handing each page to `visit` with the count of its events at or before
- * `head`; stops at the first page that passes `head` or at the end of the log.
+ * Reads `$all` forwards through the port's bulk read (`readAllData`), up to and including `head`, handing each
+ * page's columns to `visit`.
  */
 async function scanUpTo(
   store: EventStore,
@@ -174,34 +182,16 @@ async function scanUpTo(
   filter: AllFilter,
   pageSize: number,
   progress: (count: number) => void,
-  visit: (events: readonly RecordedEvent[], end: number) => void,
+  visit: (eventIds: readonly string[], types: readonly string[], dataJson: readonly string[]) => void,
 ): Promise<void> {
-  if (comparePositions(head, START) <= 0) return;
   let from: LogPosition = START;
-  for (;;) {
-    const page = await store.readAll({ from, direction: 'forwards', maxCount: pageSize, filter });
-    const events = page.events;
-    let end = events.length;
-    const passedHead = end > 0 && comparePositions(events[end - 1].position, head) > 0;
-    if (passedHead) end = countAtOrBefore(events, head);
-    if (end > 0) {
-      visit(events, end);
-      progress(end);
+  while (comparePositions(from, head) < 0) {
+    const page = await store.readAllData({ from, upTo: head, maxCount: pageSize, filter });
+    if (page.eventIds.length > 0) {
+      visit(page.eventIds, page.types, page.dataJson);
+      progress(page.eventIds.length);
     }
-    if (passedHead || page.isEnd || page.next === 'end') return;
-    if (comparePositions(page.next, from) <= 0 || comparePositions(page.next, head) >= 0) return;
+    if (page.isEnd || comparePositions(page.next, from) <= 0) return;
     from = page.next;
   }
-}
-
-/** Events of a page (in log order) at or before `head`: a binary search. */
-function countAtOrBefore(events: readonly RecordedEvent[], head: LogPosition): number {
-  let low = 0;
-  let high = events.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (comparePositions(events[mid].position, head) <= 0) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }

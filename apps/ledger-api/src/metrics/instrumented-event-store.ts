@@ -4,6 +4,8 @@ import type {
   AppendResult,
   EventStore,
   LogPosition,
+  ReadAllDataOptions,
+  ReadAllDataPage,
   ReadAllOptions,
   ReadAllPage,
   ReadStreamOptions,
@@ -76,6 +78,9 @@ export class InstrumentedEventStore implements EventStore {
   }
   readAll(options: ReadAllOptions): Promise<ReadAllPage> {
     return this.inner.readAll(options);
+  }
+  readAllData(options: ReadAllDataOptions): Promise<ReadAllDataPage> {
+    return this.inner.readAllData(options);
   }
   subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage> {
     return this.inner.subscribeToAll(options);

@@ -4,6 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import {
   isReportFormat,
   renderReport,
+  writeReportBundle,
   REPORT_FORMATS,
   type ReplayRequest,
   type ReportFormat,
@@ -90,7 +91,9 @@ export const registerReplayCommand: RegisterCommand = (program, context, setExit
           process.stdout.write(text);
         } else {
           try {
-            await writeFile(options.out, text);
+            // HTML comes with the complete lists as CSV files beside it (FILE-files/).
+            if (format === 'html') await writeReportBundle(report, options.out);
+            else await writeFile(options.out, text);
           } catch (error) {
             throw new UsageError(
               `cannot write ${options.out}: ${error instanceof Error ? error.message : String(error)}`,

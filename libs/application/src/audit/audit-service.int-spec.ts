@@ -42,6 +42,7 @@ class FailingAuditAppends implements EventStore {
   appendMany: EventStore['appendMany'] = (requests) => this.inner.appendMany(requests);
   readStream: EventStore['readStream'] = (stream, options) => this.inner.readStream(stream, options);
   readAll: EventStore['readAll'] = (options) => this.inner.readAll(options);
+  readAllData: EventStore['readAllData'] = (options) => this.inner.readAllData(options);
   subscribeToAll: EventStore['subscribeToAll'] = (options) => this.inner.subscribeToAll(options);
   headPosition: EventStore['headPosition'] = () => this.inner.headPosition();
   close: EventStore['close'] = () => this.inner.close();

@@ -27,6 +27,8 @@ import type {
   EventStore,
   ExpectedRevision,
   NewEvent,
+  ReadAllDataOptions,
+  ReadAllDataPage,
   ReadAllOptions,
   ReadAllPage,
   ReadStreamOptions,
@@ -34,6 +36,7 @@ import type {
   SubscribeOptions,
   SubscriptionMessage,
 } from '../event-store.port';
+import { readAllDataViaReadAll } from '../read-all-data';
 import { START as LOG_START, type LogPosition } from '../position';
 import { compileAllFilter } from './all-filter';
 import { createAllReader, readAllPage, type RawAllReader } from './all-reader';
@@ -231,6 +234,11 @@ export class EsdbEventStore implements EventStore {
     this.assertOpen();
     const filter = compileAllFilter(options.filter);
     return this.guard('read $all', undefined, undefined, () => readAllPage(this.reader, filter, options));
+  }
+
+  /** The client hands out whole events whatever is asked, so the generic form costs nothing extra. */
+  readAllData(options: ReadAllDataOptions): Promise<ReadAllDataPage> {
+    return readAllDataViaReadAll(this, options);
   }
 
   async headPosition(): Promise<LogPosition> {

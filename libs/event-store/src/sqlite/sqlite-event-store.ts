@@ -15,6 +15,8 @@ import type {
   EventStore,
   ExpectedRevision,
   JsonObject,
+  ReadAllDataOptions,
+  ReadAllDataPage,
   ReadAllOptions,
   ReadAllPage,
   ReadStreamOptions,
@@ -34,6 +36,8 @@ import { START, type LogPosition } from '../position';
 import { AllReader, compileFilter, EVENT_COLUMNS, type CompiledFilter, type EventRow } from './all-reader';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { NO_STREAM, RevisionCache } from './revision-cache';
+import { DataReader } from './data-reader';
+import { validateReadAllData } from '../read-all-data';
 import { migrate } from './schema';
 
 export interface SqliteEventStoreOptions {
@@ -231,6 +235,7 @@ export class SqliteEventStore implements EventStore {
   readonly name = 'sqlite';
 
   private readonly reader: AllReader;
+  private readonly dataReader: DataReader;
   private readonly maxBatchEvents: number;
   private readonly pageSize: number;
   private readonly onGroupCommit: ((commit: GroupCommitInfo) => void) | undefined;
@@ -272,6 +277,7 @@ export class SqliteEventStore implements EventStore {
     this.pageSize = Math.max(1, options.subscriptionPageSize ?? 2_000);
     this.onGroupCommit = options.onGroupCommit;
     this.reader = new AllReader(db);
+    this.dataReader = new DataReader(db);
     this.insertEvent = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.streamsWrittenAfter = db.prepare('SELECT DISTINCT stream FROM events WHERE position > ?').pluck();
     this.lastRevisionOf = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
@@ -413,6 +419,29 @@ export class SqliteEventStore implements EventStore {
     const events = new Array<RecordedEvent>(count);
     for (let i = 0; i < count; i++) events[i] = rowToEvent(rows[i]);
     return { events, next: count > 0 ? events[count - 1].position : from, isEnd };
+  }
+
+  async readAllData(options: ReadAllDataOptions): Promise<ReadAllDataPage> {
+    this.assertOpen();
+    const maxCount = Math.min(validateReadAllData(options), MAX_PAGE);
+    const after = positionBound(options.from);
+    const upTo = positionBound(options.upTo);
+    const filter = compileFilter(options.filter);
+    if (after >= upTo) return { eventIds: [], types: [], dataJson: [], next: options.from, isEnd: true };
+    let page: ReturnType<DataReader['read']>;
+    try {
+      page = this.dataReader.read(after, upTo, maxCount, filter);
+    } catch (error) {
+      throw unavailable(error, 'reading $all');
+    }
+    const isEnd = page.scannedTo >= upTo || page.scannedTo >= this.readHead();
+    return {
+      eventIds: page.eventIds,
+      types: page.types,
+      dataJson: page.dataJson,
+      next: page.eventIds.length > 0 || !isEnd ? toPosition(page.scannedTo) : options.from,
+      isEnd,
+    };
   }
 
   subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage> {

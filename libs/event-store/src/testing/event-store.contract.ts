@@ -837,5 +837,102 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         await expect(store.close()).resolves.toBeUndefined();
       });
     });
+
+    describe('readAllData', () => {
+      /** Pages of `readAllData` from `from` up to `upTo`, with the invariants every page must keep. */
+      async function readData(
+        from: LogPosition,
+        upTo: LogPosition,
+        pageSize: number,
+        filter: AllFilter,
+      ): Promise<{ rows: Array<{ eventId: string; type: string; data: unknown }>; pages: number }> {
+        const rows: Array<{ eventId: string; type: string; data: unknown }> = [];
+        let pages = 0;
+        for (;;) {
+          const page = await store.readAllData({ from, upTo, maxCount: pageSize, filter });
+          pages++;
+          expect(page.eventIds.length).toBeLessThanOrEqual(pageSize);
+          expect(page.types).toHaveLength(page.eventIds.length);
+          expect(page.dataJson).toHaveLength(page.eventIds.length);
+          page.eventIds.forEach((eventId, i) =>
+            rows.push({ eventId, type: page.types[i], data: JSON.parse(page.dataJson[i]) as unknown }),
+          );
+          if (page.eventIds.length === 0) expect(page.next).toEqual(from);
+          else expect(comparePositions(page.next, from)).toBeGreaterThan(0);
+          if (page.isEnd) break;
+          from = page.next;
+          expect(pages).toBeLessThan(10_000);
+        }
+        return { rows, pages };
+      }
+
+      it('hands back the ids, types and data readAll gives, in log order, page after page', async () => {
+        const start = await markStart();
+        const odd = {
+          text: 'quote " backslash \\ newline \n tab \t é ☃',
+          nested: { list: [1, 'two', null] },
+        };
+        const written = [
+          ...newEvents(5, 'alpha'),
+          newEvent('beta "quoted", with a comma', odd),
+          ...newEvents(6, 'gamma'),
+        ];
+        await store.append({
+          stream: streamName('a'),
+          events: written.slice(0, 7),
+          expectedRevision: 'no_stream',
+        });
+        await store.append({
+          stream: `other-${prefix}a`,
+          events: newEvents(2),
+          expectedRevision: 'no_stream',
+        });
+        await store.append({
+          stream: streamName('b'),
+          events: written.slice(7),
+          expectedRevision: 'no_stream',
+        });
+        const head = await store.headPosition();
+        const filter: AllFilter = { streamPrefixes: [prefix] };
+        const { rows, pages } = await readData(start, head, 4, filter);
+        const expected = (await readOwn('forwards', 100)).events;
+        expect(rows).toEqual(expected.map((e) => ({ eventId: e.eventId, type: e.type, data: e.data })));
+        expect(rows.map((row) => row.eventId)).toEqual(ids(written));
+        expect(pages).toBeGreaterThanOrEqual(3);
+      });
+
+      it('stops at upTo and applies type filters', async () => {
+        const start = await markStart();
+        const first = await store.append({
+          stream: streamName('c'),
+          events: [newEvent('keep', { n: 1 }), newEvent('skip', { n: 2 }), newEvent('keep', { n: 3 })],
+          expectedRevision: 'no_stream',
+        });
+        await store.append({
+          stream: streamName('c'),
+          events: [newEvent('keep', { n: 4 })],
+          expectedRevision: first.nextExpectedRevision,
+        });
+        const filter: AllFilter = { streamPrefixes: [prefix], eventTypes: ['keep'] };
+        const { rows } = await readData(start, first.position, 2, filter);
+        expect(rows.map((row) => row.data)).toEqual([{ n: 1 }, { n: 3 }]);
+        const whole = await readData(start, await store.headPosition(), 10, filter);
+        expect(whole.rows.map((row) => row.data)).toEqual([{ n: 1 }, { n: 3 }, { n: 4 }]);
+        const none = await store.readAllData({
+          from: first.position,
+          upTo: first.position,
+          maxCount: 5,
+          filter,
+        });
+        expect(none).toEqual({ eventIds: [], types: [], dataJson: [], next: first.position, isEnd: true });
+      });
+
+      it('refuses a page size that is not a positive integer', async () => {
+        const head = await store.headPosition();
+        for (const maxCount of [0, -1, 1.5]) {
+          await expect(store.readAllData({ from: head, upTo: head, maxCount })).rejects.toThrow(RangeError);
+        }
+      });
+    });
   });
 }

@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
-import type { IncidentReport } from '../incident-report';
+import type { Exposure, IncidentReport } from '../incident-report';
 
 export const EXPOSURE_COLUMNS = [
   'eventId',
@@ -13,9 +13,9 @@ export const EXPOSURE_COLUMNS = [
   'reason',
 ] as const;
 
-/** One row per exposure, in report order, with a header; a null owner is an empty cell. */
-export function renderCsv(report: IncidentReport): string {
-  const rows = report.exposures.map((e) => [
+/** An exposure's CSV cells in `EXPOSURE_COLUMNS` order; a null owner is an empty cell. */
+export function exposureCsvRow(e: Exposure): string[] {
+  return [
     e.eventId,
     e.occurredAt,
     e.viewerId,
@@ -25,8 +25,12 @@ export function renderCsv(report: IncidentReport): string {
     e.mediaType,
     e.action,
     e.reason,
-  ]);
-  return stringify(rows, {
+  ];
+}
+
+/** One row per exposure, in report order, with a header. */
+export function renderCsv(report: IncidentReport): string {
+  return stringify(report.exposures.map(exposureCsvRow), {
     header: true,
     columns: [...EXPOSURE_COLUMNS],
     escape_formulas: true,

@@ -10,7 +10,28 @@ import {
   reasonCounts,
   type ExposureGroup,
 } from './figures';
+import { mostExposed, notifyLists, type PartyExposures } from './notify-lists';
 import { timelineSvg } from './timeline-svg';
+
+/**
+ * Up to this many exposures the report lists every one, grouped by owner and by viewer; past it (a fleet-wide
+ * incident) it shows the parties with most exposures and points to the complete lists as CSV files, so the
+ * page stays a few hundred kilobytes, well under 5 MB, whatever the incident.
+ */
+export const DETAIL_LIMIT = 1000;
+/** Rows of each "most exposures" table of a large report. */
+export const MOST_EXPOSED_ROWS = 100;
+
+/** The CSV files written beside the report (`writeReportBundle`), as links relative to the HTML file. */
+export interface ReportFileLinks {
+  readonly owners: string;
+  readonly viewers: string;
+  readonly exposures: string;
+}
+
+export interface RenderHtmlOptions {
+  readonly files?: ReportFileLinks;
+}
 
 const STYLE = `
 :root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa;--alert:#b42318;--alert-bg:#fef3f2;--ok:#1a7f37;--ok-bg:#eefbf1;--bar:#d1453b}
@@ -69,9 +90,46 @@ function idList(ids: readonly string[]): string {
   return ids.map((id) => `<code>${h(id)}</code>`).join(', ');
 }
 
-function figure(value: number | string, label: string, key = false): string {
+function figure(name: string, value: number | string, label: string, key = false): string {
   const n = typeof value === 'number' ? formatCount(value) : value;
-  return `<div class="figure${key ? ' key' : ''}"><span class="n">${h(n)}</span><span class="l">${h(label)}</span></div>`;
+  return `<div class="figure${key ? ' key' : ''}" data-figure="${h(name)}"><span class="n">${h(n)}</span><span class="l">${h(label)}</span></div>`;
+}
+
+function partyTable(parties: readonly PartyExposures[], side: 'owner' | 'viewer'): string {
+  const head =
+    side === 'owner'
+      ? '<th>Owner</th><th class="num">Exposures</th><th class="num">Devices</th><th class="num">Seen by</th><th>First</th><th>Last</th>'
+      : '<th>Viewer</th><th class="num">Exposures</th><th class="num">Devices</th><th class="num">Owners</th><th>Opened</th><th>Played video</th><th>First</th><th>Last</th>';
+  const rows = parties.map(
+    (p) =>
+      `<tr><td><code>${h(p.id)}</code></td><td class="num">${h(formatCount(p.exposures))}</td>` +
+      `<td class="num">${h(formatCount(p.devices.length))}</td><td class="num">${h(formatCount(p.counterparts))}</td>` +
+      (side === 'viewer'
+        ? `<td>${p.opened ? 'yes' : 'no'}</td><td>${p.playedVideo ? 'yes' : 'no'}</td>`
+        : '') +
+      `<td class="when">${h(p.firstExposureAt)}</td><td class="when">${h(p.lastExposureAt)}</td></tr>`,
+  );
+  return `<table class="parties ${side}"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function filesSection(
+  files: ReportFileLinks | undefined,
+  owners: number,
+  viewers: number,
+  exposures: number,
+): string {
+  if (files === undefined) {
+    return '<p class="meta">The complete lists are written as CSV files beside this report by <code>ledger replay --format html --out FILE</code>.</p>';
+  }
+  const link = (href: string, text: string): string =>
+    `<li><a href="${h(encodeURI(href))}">${h(text)}</a> <span class="meta">(<code>${h(href)}</code>)</span></li>`;
+  return (
+    '<ul class="files">' +
+    link(files.owners, `Owners to notify: all ${formatCount(owners)}`) +
+    link(files.viewers, `Exposed viewers: all ${formatCount(viewers)}`) +
+    link(files.exposures, `Every exposure: all ${formatCount(exposures)}`) +
+    '</ul>'
+  );
 }
 
 function exposureTable(exposures: readonly Exposure[], counterpart: 'viewer' | 'owner'): string {
@@ -150,11 +208,10 @@ function duration(first: string | null, last: string | null): string {
  * the window, log range and digest, exposures over time, one table per affected owner (who to notify) and
  * one per exposed viewer.
  */
-export function renderHtml(report: IncidentReport): string {
+export function renderHtml(report: IncidentReport, options: RenderHtmlOptions = {}): string {
   const { summary, exposures } = report;
   const clear = summary.exposures === 0;
-  const owners = byOwner(exposures);
-  const viewers = byViewer(exposures);
+  const detailed = exposures.length <= DETAIL_LIMIT;
   const timeline = exposureTimeline(exposures);
   const { from, to } = report.window;
   const scope =
@@ -169,14 +226,18 @@ export function renderHtml(report: IncidentReport): string {
     `<p class="sub">${h(scope)} (business time, UTC), judged against the ownership history at the instant of each view.</p>`,
     `<p class="lede${clear ? ' clear' : ''}" id="headline">${h(headline(summary))}</p>`,
     '<div class="figures">',
-    figure(summary.viewersExposed, 'users received media from cameras not theirs', !clear),
-    figure(summary.viewersOpened, 'of them opened or played it', !clear),
-    figure(summary.viewersPlayedVideo, 'of them played video', !clear),
-    figure(summary.ownersAffected, 'owners affected (to notify)', !clear),
-    figure(summary.exposures, 'exposures (unauthorized views)'),
-    figure(summary.viewsExamined, 'views examined'),
-    figure(summary.devicesAffected, 'devices affected'),
-    figure(duration(summary.firstExposureAt, summary.lastExposureAt), 'from first to last exposure'),
+    figure('viewersExposed', summary.viewersExposed, 'users received media from cameras not theirs', !clear),
+    figure('viewersOpened', summary.viewersOpened, 'of them opened or played it', !clear),
+    figure('viewersPlayedVideo', summary.viewersPlayedVideo, 'of them played video', !clear),
+    figure('ownersAffected', summary.ownersAffected, 'owners affected (to notify)', !clear),
+    figure('exposures', summary.exposures, 'exposures (unauthorized views)'),
+    figure('viewsExamined', summary.viewsExamined, 'views examined'),
+    figure('devicesAffected', summary.devicesAffected, 'devices affected'),
+    figure(
+      'duration',
+      duration(summary.firstExposureAt, summary.lastExposureAt),
+      'from first to last exposure',
+    ),
     '</div>',
     '<dl class="facts">',
     `<dt>Window</dt><dd>${
@@ -193,7 +254,7 @@ export function renderHtml(report: IncidentReport): string {
     '</dl>',
     clear
       ? ''
-      : '<nav class="toc"><a href="#timeline">Timeline</a><a href="#reasons">Reasons</a><a href="#owners">Owners to notify</a><a href="#viewers">Exposed viewers</a></nav>',
+      : `<nav class="toc"><a href="#timeline">Timeline</a><a href="#reasons">Reasons</a><a href="#owners">Owners to notify</a><a href="#viewers">Exposed viewers</a>${options.files || !detailed ? '<a href="#files">Complete lists</a>' : ''}</nav>`,
     '</header>',
     '<section id="timeline"><h2>Exposures over time</h2>',
     timelineSvg(timeline),
@@ -207,14 +268,43 @@ export function renderHtml(report: IncidentReport): string {
           `<tr><td>${reasonBadge(reason)}</td><td>${h(REASON_LABELS[reason])}</td><td class="num">${h(formatCount(n))}</td></tr>`,
       ),
       '</tbody></table></section>',
-      `<section id="owners"><h2>Owners to notify (${h(formatCount(summary.ownersAffected))})</h2>`,
-      '<p class="meta">Each table lists what was seen from the owner\'s devices, by whom, when, and why it was not authorized. The owner is the one at the instant of each view.</p>',
-      ...owners.map(ownerSection),
-      '</section>',
-      `<section id="viewers"><h2>Exposed viewers (${h(formatCount(summary.viewersExposed))})</h2>`,
-      ...viewers.map(viewerSection),
-      '</section>',
     );
+    if (detailed) {
+      body.push(
+        `<section id="owners"><h2>Owners to notify (${h(formatCount(summary.ownersAffected))})</h2>`,
+        '<p class="meta">Each table lists what was seen from the owner\'s devices, by whom, when, and why it was not authorized. The owner is the one at the instant of each view.</p>',
+        ...byOwner(exposures).map(ownerSection),
+        '</section>',
+        `<section id="viewers"><h2>Exposed viewers (${h(formatCount(summary.viewersExposed))})</h2>`,
+        ...byViewer(exposures).map(viewerSection),
+        '</section>',
+      );
+    } else {
+      const lists = notifyLists(exposures);
+      const topOwners = mostExposed(lists.owners, MOST_EXPOSED_ROWS);
+      const topViewers = mostExposed(lists.viewers, MOST_EXPOSED_ROWS);
+      body.push(
+        `<section id="owners"><h2>Owners to notify (${h(formatCount(summary.ownersAffected))})</h2>`,
+        `<p class="meta">The ${h(formatCount(topOwners.length))} owners with most exposures (the owner at the instant of each view); every owner is in the complete list below.${
+          lists.ownerless > 0
+            ? ` ${h(formatCount(lists.ownerless))} exposures were of devices with no owner at the time (unregistered or decommissioned).`
+            : ''
+        }</p>`,
+        partyTable(topOwners, 'owner'),
+        '</section>',
+        `<section id="viewers"><h2>Exposed viewers (${h(formatCount(summary.viewersExposed))})</h2>`,
+        `<p class="meta">The ${h(formatCount(topViewers.length))} viewers with most exposures; every viewer is in the complete list below.</p>`,
+        partyTable(topViewers, 'viewer'),
+        '</section>',
+      );
+    }
+    if (options.files || !detailed) {
+      body.push(
+        '<section id="files"><h2>Complete lists</h2>',
+        filesSection(options.files, summary.ownersAffected, summary.viewersExposed, summary.exposures),
+        '</section>',
+      );
+    }
   }
   body.push(
     "<footer>Generated by the access ledger's incident replay (contract §4). The digest covers the window, the summary and the exposures: replaying the same log gives the same digest.</footer>",

@@ -3,11 +3,14 @@ import {
   comparePositions,
   ConcurrencyError,
   InvalidAppendError,
+  readAllDataViaReadAll,
   START,
   type AppendRequest,
   type AppendResult,
   type EventStore,
   type LogPosition,
+  type ReadAllDataOptions,
+  type ReadAllDataPage,
   type ReadAllOptions,
   type ReadAllPage,
   type ReadStreamOptions,
@@ -53,6 +56,11 @@ export class InMemoryEventStore implements EventStore {
         ? events.filter((e) => e.revision <= from).reverse()
         : events.filter((e) => e.revision >= from);
     return selected.slice(0, options.maxCount ?? selected.length);
+  }
+
+  /** Through `readAll`, so `readAllCalls` counts the pages of either read. */
+  readAllData(options: ReadAllDataOptions): Promise<ReadAllDataPage> {
+    return readAllDataViaReadAll(this, options);
   }
 
   async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
