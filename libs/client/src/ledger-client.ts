@@ -93,8 +93,13 @@ export class LedgerClient {
   checkBulk(body: { items: Array<{ userId: string; deviceId: string }>; atLeast?: string; at?: string }) {
     return this.request<BulkCheckResponse>('POST', '/v1/check/bulk', body);
   }
+  /** The §4 report, with `recorded`: the replay's own `IncidentReplayed` record. */
   replay(body: ReplayRequest = {}) {
-    return this.request<IncidentReport>('POST', '/v1/audit/replay', body);
+    return this.request<IncidentReport & { recorded: { eventId: string; token: string } }>(
+      'POST',
+      '/v1/audit/replay',
+      body,
+    );
   }
   /** The raw export text (NDJSON or CSV, ending with its manifest). */
   async exportTrail(filter: {

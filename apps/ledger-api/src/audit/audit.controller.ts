@@ -127,6 +127,7 @@ export class AuditController {
   @Head('trail')
   @RequireScope('audit:export')
   @ApiOperation({ summary: 'The headers of the trail export, without running or recording it' })
+  @ApiAnswers({ status: 200, example: {} })
   trailHead(@Query() query: TrailQuery, @Res() reply: FastifyReply): void {
     const { format } = trailRequest(query);
     void reply.status(200).headers(trailHeaders(query, format)).send();

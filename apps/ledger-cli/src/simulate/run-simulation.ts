@@ -38,8 +38,8 @@ export interface SimulationOptions {
   /** Each device uploads 1 to this many pending events when it comes back. */
   readonly maxEventsPerDevice?: number;
   /**
-   * Run the HTTP clients on a worker thread (default), so the ledger keeps the main thread to itself; false
-   * runs them on the main thread.
+   * Run the HTTP clients on a worker thread (default), so progress reporting never waits behind them; false
+   * runs them on the main thread. (The ledger itself is a child process either way.)
    */
   readonly loadInWorker?: boolean;
   readonly onProgress?: (phase: SimulationPhase, done: number, total: number) => void;
