@@ -3,3 +3,4 @@ export * from './errors';
 export * from './event-store.port';
 export * from './open-event-store';
 export * from './read-all-pages';
+export * from './append-rules';
