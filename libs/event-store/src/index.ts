@@ -5,3 +5,4 @@ export * from './open-event-store';
 export * from './read-all-pages';
 export * from './data-dir-lock';
 export * from './read-all-data';
+export * from './append-rules';

@@ -10,6 +10,21 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** The store behind a handle whose `close` leaves it open: a test runs several commands on one store. */
+function keptOpen(store: EventStore): EventStore {
+  return {
+    name: store.name,
+    append: (request) => store.append(request),
+    appendMany: (requests) => store.appendMany(requests),
+    readStream: (stream, options) => store.readStream(stream, options),
+    readAll: (options) => store.readAll(options),
+    readAllData: (options) => store.readAllData(options),
+    subscribeToAll: (options) => store.subscribeToAll(options),
+    headPosition: () => store.headPosition(),
+    close: async () => undefined,
+  };
+}
+
 /**
  * Test helper: runs one command in-process against a given store, capturing stdout/stderr and the exit code it set.
  * Errors propagate as thrown (main.ts maps UsageError and InvalidInputError to exit 2).
@@ -23,7 +38,7 @@ export async function runCommand(
   let exitCode: number = ExitCode.ok;
   const context: CliContext = {
     config: loadConfig({ LEDGER_DATA_DIR: options.dataDir ?? '/nonexistent-ledger-test-dir' }),
-    openStore: async () => store,
+    openStore: async () => keptOpen(store),
     interactive: false,
     actor: options.actor ?? 'cli:test',
   };
