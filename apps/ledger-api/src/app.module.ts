@@ -8,6 +8,7 @@ import { API_KEYS, ApiKeyGuard } from './auth/api-key.guard';
 import { AuditController } from './audit/audit.controller';
 import { ChecksController } from './checks/checks.controller';
 import { DevicesController } from './devices/devices.controller';
+import { LedgerGrpcServer } from './grpc/ledger-grpc.server';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
@@ -71,6 +72,7 @@ export class AppModule {
         ...ledgerProviders,
         LedgerLifecycle,
         RelationshipFeed,
+        LedgerGrpcServer,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: LedgerExceptionFilter },
       ],

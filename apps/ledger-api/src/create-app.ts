@@ -3,14 +3,15 @@ import { BadRequestException, ValidationPipe, type INestApplication } from '@nes
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { ValidationError } from 'class-validator';
 import type { RawServerDefault } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger/config';
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
+import { MAX_BODY_BYTES } from './http/body-limits';
+import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
-export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+export { MAX_BODY_BYTES };
 /** The deepest body of the contract nests 3 levels; hostile nesting must be a 400, not a stack overflow. */
 export const MAX_BODY_DEPTH = 32;
 
@@ -54,17 +55,6 @@ function reservedKeyPath(value: unknown, prefix: string): string | null {
     if (found) return found;
   }
   return null;
-}
-
-/** Flattens nested validation errors so the message names the full field path (`views.3.occurredAt`). */
-function describeErrors(errors: ValidationError[], prefix = ''): string[] {
-  return errors.flatMap((error) => {
-    const field = prefix ? `${prefix}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((m) =>
-      m.startsWith(`${error.property} `) ? `${field}${m.slice(error.property.length)}` : `${field}: ${m}`,
-    );
-    return [...own, ...describeErrors(error.children ?? [], field)];
-  });
 }
 
 export interface CreatedLedgerApp {
@@ -142,11 +132,8 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
   });
   app.useGlobalPipes(
     new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
+      ...VALIDATOR_OPTIONS,
       transform: true,
-      stopAtFirstError: false,
       exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
     }),
   );

@@ -11,6 +11,8 @@ export interface ApiKeyConfig {
 
 export interface LedgerConfig {
   readonly port: number;
+  /** The gRPC API's port; null (GRPC_PORT unset): no gRPC server. 0 picks a free port (tests). */
+  readonly grpcPort: number | null;
   readonly host: string;
   readonly dataDir: string;
   /** Set: events live in that EventStoreDB. Unset: the embedded SQLite store in `dataDir`. */
@@ -47,6 +49,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (value < min || value > max)
     throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function grpcPort(env: Env, httpPort: number): number | null {
+  if (env.GRPC_PORT === undefined || env.GRPC_PORT.trim() === '') return null;
+  const port = integer(env, 'GRPC_PORT', 0, 0, 65535);
+  if (port !== 0 && port === httpPort)
+    throw new ConfigError('GRPC_PORT', `must differ from PORT (${httpPort})`);
+  return port;
 }
 
 function parseApiKeys(raw: string | undefined): ApiKeyConfig[] | null {
@@ -91,8 +101,10 @@ function connectionString(raw: string | undefined): string | null {
 
 /** Reads and validates the environment once at start-up; a bad value stops the process with its name. */
 export function loadConfig(env: Env = process.env): LedgerConfig {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
+    port,
+    grpcPort: grpcPort(env, port),
     host: env.HOST?.trim() || '0.0.0.0',
     dataDir: path.resolve(env.LEDGER_DATA_DIR?.trim() || './data'),
     eventStoreConnectionString: connectionString(env.EVENTSTORE_CONNECTION_STRING),
