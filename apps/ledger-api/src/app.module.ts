@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -11,6 +10,7 @@ import { DevicesController } from './devices/devices.controller';
 import { LedgerGrpcServer } from './grpc/ledger-grpc.server';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
+import { HOT_ROUTES, requestLogLevel } from './http/request-logging';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
 import { LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
@@ -28,21 +28,8 @@ export class AppModule {
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
-            // Request ids: the caller's X-Request-Id when it sends a sane one, else a fresh UUID.
-            genReqId: (request, reply) => {
-              const given = request.headers['x-request-id'];
-              const id = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-              reply.setHeader('x-request-id', id);
-              return id;
-            },
-            // Successful requests log at debug: at info a busy ledger would spend its time writing logs.
-            // A 503 (token not reached in time, store briefly away) is an expected, retryable answer.
-            customLogLevel: (_request, response, error) =>
-              response.statusCode >= 500 && response.statusCode !== 503
-                ? 'error'
-                : error || response.statusCode >= 400
-                  ? 'warn'
-                  : 'debug',
+            // Request ids come from Fastify (create-app.ts: requestIdFrom), which pino-http takes as they are.
+            customLogLevel: (_request, response, error) => requestLogLevel(response.statusCode, error),
             redact: {
               paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'],
               censor: '[redacted]',
@@ -55,6 +42,8 @@ export class AppModule {
               }),
             },
           },
+          // The hot routes are logged by lighter Fastify hooks (http/request-logging.ts).
+          exclude: [...HOT_ROUTES],
         }),
       ],
       controllers: [

@@ -9,6 +9,7 @@ import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 import { MAX_BODY_BYTES } from './http/body-limits';
+import { logHotRoutes, requestIdFrom } from './http/request-logging';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
 export { MAX_BODY_BYTES };
@@ -71,6 +72,8 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 256 },
+    genReqId: (request: { headers: Record<string, unknown> }) =>
+      requestIdFrom(request.headers['x-request-id']),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, apiKeys.keys),
@@ -100,6 +103,7 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
       });
     },
   );
+  logHotRoutes(app.getHttpAdapter().getInstance());
   const metrics = app.get(LedgerMetrics);
   app
     .getHttpAdapter()
