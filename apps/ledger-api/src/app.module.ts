@@ -10,7 +10,6 @@ import { DevicesController } from './devices/devices.controller';
 import { LedgerGrpcServer } from './grpc/ledger-grpc.server';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
-import { HOT_ROUTES, requestLogLevel } from './http/request-logging';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
 import { LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
@@ -28,8 +27,6 @@ export class AppModule {
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
-            // Request ids come from Fastify (create-app.ts: requestIdFrom), which pino-http takes as they are.
-            customLogLevel: (_request, response, error) => requestLogLevel(response.statusCode, error),
             redact: {
               paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'],
               censor: '[redacted]',
@@ -42,8 +39,9 @@ export class AppModule {
               }),
             },
           },
-          // The hot routes are logged by lighter Fastify hooks (http/request-logging.ts).
-          exclude: [...HOT_ROUTES],
+          // No middleware: requests are logged by Fastify hooks (http/request-logging.ts), without the
+          // per-request AsyncLocalStorage context. pino-http still builds the root logger and its serializers.
+          forRoutes: [],
         }),
       ],
       controllers: [

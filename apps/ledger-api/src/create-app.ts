@@ -9,7 +9,7 @@ import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 import { MAX_BODY_BYTES } from './http/body-limits';
-import { logHotRoutes, requestIdFrom } from './http/request-logging';
+import { logRequests, requestIdFrom } from './http/request-logging';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
 export { MAX_BODY_BYTES };
@@ -103,7 +103,7 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
       });
     },
   );
-  logHotRoutes(app.getHttpAdapter().getInstance());
+  logRequests(app.getHttpAdapter().getInstance());
   const metrics = app.get(LedgerMetrics);
   app
     .getHttpAdapter()

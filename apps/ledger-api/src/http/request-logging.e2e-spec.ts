@@ -15,7 +15,7 @@ function lines(output: string): LogLine[] {
     .map((line) => JSON.parse(line) as LogLine);
 }
 
-describe('request logging: hot routes through light hooks, the rest through nestjs-pino, one set of rules', () => {
+describe('request logging (Fastify hooks on pino, no per-request context)', () => {
   let child: LedgerChild;
   beforeAll(async () => {
     child = await spawnLedger(tempDataDir('ledger-request-log-'), { LOG_LEVEL: 'debug' });
