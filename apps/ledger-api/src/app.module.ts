@@ -13,6 +13,7 @@ import { LedgerExceptionFilter } from './http/ledger-exception.filter';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
 import { LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
+import { BulkIngestGate } from './views/bulk-ingest-gate';
 import { ViewsController } from './views/views.controller';
 import { RelationshipFeed } from './watch/relationship-feed.service';
 import { WatchController } from './watch/watch.controller';
@@ -60,6 +61,7 @@ export class AppModule {
         LedgerLifecycle,
         RelationshipFeed,
         LedgerGrpcServer,
+        { provide: BulkIngestGate, useValue: new BulkIngestGate(1) },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: LedgerExceptionFilter },
       ],

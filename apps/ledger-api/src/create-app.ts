@@ -10,6 +10,7 @@ import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 import { MAX_BODY_BYTES } from './http/body-limits';
 import { logRequests, requestIdFrom } from './http/request-logging';
+import { BulkIngestGate, gateBulkIngest } from './views/bulk-ingest-gate';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
 export { MAX_BODY_BYTES };
@@ -104,6 +105,7 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
     },
   );
   logRequests(app.getHttpAdapter().getInstance());
+  gateBulkIngest(app.getHttpAdapter().getInstance(), app.get(BulkIngestGate));
   const metrics = app.get(LedgerMetrics);
   app
     .getHttpAdapter()

@@ -17,6 +17,7 @@ import { API_KEYS } from '../auth/api-key.guard';
 import { MAX_BODY_BYTES } from '../http/body-limits';
 import { LEDGER_CONFIG } from '../ledger.providers';
 import { LedgerMetrics } from '../metrics/ledger-metrics';
+import { BulkIngestGate } from '../views/bulk-ingest-gate';
 import { HEARTBEAT_MS, RelationshipFeed } from '../watch/relationship-feed.service';
 import { LedgerGrpcService } from './ledger-grpc.service';
 
@@ -45,6 +46,7 @@ export class LedgerGrpcServer implements OnApplicationBootstrap, BeforeApplicati
     private readonly commands: LedgerCommands,
     private readonly feed: RelationshipFeed,
     private readonly metrics: LedgerMetrics,
+    private readonly bulkIngest: BulkIngestGate,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -60,6 +62,7 @@ export class LedgerGrpcServer implements OnApplicationBootstrap, BeforeApplicati
       feed: this.feed,
       metrics: this.metrics,
       keys: new ApiKeyRegistry(this.apiKeys),
+      bulkIngest: this.bulkIngest,
       heartbeatMs: HEARTBEAT_MS,
       onUnexpected: (method, error) =>
         this.logger.error(

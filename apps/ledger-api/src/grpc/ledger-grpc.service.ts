@@ -19,6 +19,7 @@ import { AtLeastQuery, DeviceIdParam } from '../dto/device.dto';
 import { AuthorizeMediaDto, ViewBatchDto } from '../dto/view.dto';
 import { validateAs } from '../http/validation';
 import type { LedgerMetrics } from '../metrics/ledger-metrics';
+import type { BulkIngestGate } from '../views/bulk-ingest-gate';
 import type { RelationshipFeed } from '../watch/relationship-feed.service';
 import { GrpcFailure, toGrpcStatus, type DescribedFailure } from './grpc-status';
 
@@ -31,6 +32,8 @@ export interface LedgerGrpcDependencies {
   readonly feed: RelationshipFeed;
   readonly metrics: LedgerMetrics;
   readonly keys: ApiKeyRegistry;
+  /** RecordViews takes turns with POST /v1/views/batch. */
+  readonly bulkIngest: BulkIngestGate;
   /** Heartbeat period of Watch streams. */
   readonly heartbeatMs: number;
   readonly onUnexpected: (method: string, error: unknown) => void;
@@ -125,6 +128,15 @@ export class LedgerGrpcService {
   }
 
   private async recordViews(request: Wire, context: () => WriteContext): Promise<Wire> {
+    const release = await this.deps.bulkIngest.acquire();
+    try {
+      return await this.recordViewsInTurn(request, context);
+    } finally {
+      release();
+    }
+  }
+
+  private async recordViewsInTurn(request: Wire, context: () => WriteContext): Promise<Wire> {
     const views = Array.isArray(request.views)
       ? request.views.map((view: Wire) => ({
           ...pick(view, ['viewerId', 'deviceId', 'mediaId', 'occurredAt', 'servedBy', 'decisionToken']),
