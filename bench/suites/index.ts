@@ -1,6 +1,8 @@
 import type { Suite } from '../lib/types';
 import { checkInproc } from './check-inproc';
-import { checkHttp, ingestHttp } from './http';
+import { authorizeDuringIngest } from './during-ingest';
+import { checkGrpc } from './grpc';
+import { authorizeHttp, checkHttp, ingestHttp } from './http';
 import { ingestEmbedded } from './ingest-embedded';
 import { memory } from './memory';
 import { peerEmmett } from './peer-emmett';
@@ -27,4 +29,7 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
   'ingest.http': { run: ingestHttp, hotPath: 'children' },
   'check.http': { run: checkHttp, hotPath: 'children' },
+  'authorize.http': { run: authorizeHttp, hotPath: 'children' },
+  'check.grpc': { run: checkGrpc, hotPath: 'children' },
+  'authorize.http.during-ingest': { run: authorizeDuringIngest, hotPath: 'children' },
 };
