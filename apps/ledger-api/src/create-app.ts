@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { BadRequestException, ValidationPipe, type INestApplication } from '@nestjs/common';
+import { BadRequestException, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -9,6 +9,7 @@ import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 import { MAX_BODY_BYTES } from './http/body-limits';
+import { CompiledValidationPipe } from './http/compiled-validation';
 import { logRequests, requestIdFrom } from './http/request-logging';
 import { BulkIngestGate, gateBulkIngest } from './views/bulk-ingest-gate';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
@@ -137,7 +138,7 @@ export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedg
     jsonDocumentUrl: 'docs-json',
   });
   app.useGlobalPipes(
-    new ValidationPipe({
+    new CompiledValidationPipe({
       ...VALIDATOR_OPTIONS,
       transform: true,
       exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
