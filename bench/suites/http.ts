@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LoadResult, LoadSpec } from '../children/autocannon-run';
-import { deviceId, ownerOf, userId, viewerOf, viewInput, type FleetShape } from '../lib/fixtures';
+import type { NewEvent } from '@ledger/event-store';
+import { deviceId, ownerOf, userId, viewerOf, viewEvents, viewInput, type FleetShape } from '../lib/fixtures';
 import { runChild, startChild } from '../lib/node-child';
-import { paired, result, type Paired } from '../lib/stats';
+import { paired, perSecond, result, type Paired } from '../lib/stats';
 import type { BenchResult, Suite, SuiteContext } from '../lib/types';
+import { throughStore } from './ingest-embedded';
 
 /** Where autocannon sends its load. */
 interface Target {
@@ -259,17 +261,24 @@ export const authorizeHttp: Suite = async (context, log) =>
   });
 
 /**
- * ingest.http: views/s through POST /v1/views/batch (1000 views a request, 4 connections) against the bare
- * route accepting the same body on the same stack.
+ * ingest.http: views/s through POST /v1/views/batch (1000 views a request, 4 connections) against the store
+ * port alone taking the same views the same way (ingest.embedded's path: 1000-view appends, 4 in flight),
+ * measured in this process in the same round; and against the bare route accepting the same body on the
+ * same stack (ingest.http.bare-nest).
  */
 export const ingestHttp: Suite = async (context, log) =>
   withServer(context, null, async (server) => {
     const bodies = ingestBodies();
     const seconds = context.quick ? 5 : 10;
+    const storeViews = context.quick ? 40_000 : 100_000;
+    const storeBatches: NewEvent[][] = [];
+    for (let i = 0; i < storeViews; i += VIEWS_PER_BATCH)
+      storeBatches.push(viewEvents(i, VIEWS_PER_BATCH, INGEST_SHAPE));
     const routes = { ours: '/v1/views/batch', bare: '/bench/bare/views/batch' } as const;
     for (const route of Object.values(routes))
       await load(server, server.specDir, { path: route, bodies, connections: 4, durationSeconds: 3 });
-    const rounds = paired();
+    const vsBare = paired();
+    const vsStore = paired();
     for (let round = 0; round < context.rounds; round++) {
       const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const);
       for (const side of order) {
@@ -279,10 +288,18 @@ export const ingestHttp: Suite = async (context, log) =>
           connections: 4,
           durationSeconds: seconds,
         });
-        (side === 'ours' ? rounds.ours : rounds.theirs).push(outcome.requestsPerSec * VIEWS_PER_BATCH);
+        (side === 'ours' ? vsBare.ours : vsBare.theirs).push(outcome.requestsPerSec * VIEWS_PER_BATCH);
       }
+      const dir = fs.mkdtempSync(path.join(context.workDir, 'ingest-store-'));
+      try {
+        const { ms } = await throughStore(dir, storeBatches);
+        vsStore.theirs.push(perSecond(storeViews, ms));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      vsStore.ours.push(vsBare.ours[round]);
       log(
-        `round ${round + 1}: /v1/views/batch ${Math.round(rounds.ours[round])} views/s vs bare ${Math.round(rounds.theirs[round])}`,
+        `round ${round + 1}: /v1/views/batch ${Math.round(vsBare.ours[round])} views/s; store port ${Math.round(vsStore.theirs[round])}; bare route ${Math.round(vsBare.theirs[round])}`,
       );
     }
     return {
@@ -290,20 +307,29 @@ export const ingestHttp: Suite = async (context, log) =>
         result(
           'ingest.http',
           'views/s',
+          "the store port alone, same views, 1000-view appends 4 in flight (ingest.embedded's path), same round",
+          vsStore,
+          true,
+        ),
+        result(
+          'ingest.http.bare-nest',
+          'views/s',
           'bare Nest route on the same server stack accepting the same 1000-view body (parsed, not validated, not stored)',
-          rounds,
+          vsBare,
           true,
         ),
       ],
       notes: [
         `ingest.http: ${VIEWS_PER_BATCH} views per request (${Math.round(bodies[0].length / 1024)} KiB), 4 connections, ` +
-          `${seconds} s per measurement, autocannon in another process.`,
+          `${seconds} s per measurement, autocannon in another process; store port: ${storeViews.toLocaleString('en-US')} views per round.`,
       ],
     };
   });
 
+const INGEST_SHAPE: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 0 };
+
 export function ingestBodies(): string[] {
-  const shape: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 0 };
+  const shape = INGEST_SHAPE;
   return [0, 1].map((b) =>
     JSON.stringify({
       views: Array.from({ length: VIEWS_PER_BATCH }, (_, i) => viewInput(b * VIEWS_PER_BATCH + i, shape)),

@@ -61,7 +61,8 @@ export const ingestEmbedded: Suite = async (context, log) => {
   };
 };
 
-async function throughStore(
+/** Views through the store port, `IN_FLIGHT` batches at a time (also the baseline of ingest.http). */
+export async function throughStore(
   dir: string,
   batches: readonly NewEvent[][],
 ): Promise<{ ms: number; eventsPerCommit: number }> {
