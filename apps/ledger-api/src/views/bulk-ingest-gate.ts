@@ -40,12 +40,14 @@ const GATED_ROUTES = new Set(['POST /v1/views/batch']);
 
 /** The HTTP side: a gated request waits for its turn before its body is read, and holds it until it closes. */
 export function gateBulkIngest(instance: FastifyInstance, gate: BulkIngestGate): void {
-  instance.addHook('preParsing', async (request, reply, payload) => {
-    if (!GATED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) return payload;
-    const release = await gate.acquire();
-    // 'close' fires once the answer is sent or the connection dropped; a client gone while queued frees it now.
-    if (reply.raw.closed || request.raw.destroyed) release();
-    else reply.raw.once('close', release);
-    return payload;
+  // Callback style: the other routes pass straight through without a promise of their own.
+  instance.addHook('preParsing', (request, reply, payload, done) => {
+    if (!GATED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) return done(null, payload);
+    void gate.acquire().then((release) => {
+      // 'close' fires once the answer is sent or the connection dropped; a client gone while queued frees it now.
+      if (reply.raw.closed || request.raw.destroyed) release();
+      else reply.raw.once('close', release);
+      done(null, payload);
+    });
   });
 }
