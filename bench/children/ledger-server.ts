@@ -5,6 +5,7 @@ import { loadConfig } from '@ledger/config';
 import { AppModule } from '../../apps/ledger-api/src/app.module';
 import { RequireScope } from '../../apps/ledger-api/src/auth/api-key.guard';
 import { createLedgerApp } from '../../apps/ledger-api/src/create-app';
+import { LedgerGrpcServer } from '../../apps/ledger-api/src/grpc/ledger-grpc.server';
 import { SqliteEventStore } from '../../libs/event-store/src/sqlite';
 import { writeFleetLog, type FleetShape } from '../lib/fixtures';
 import { BENCH_API_KEY, BENCH_API_KEYS } from '../lib/keys';
@@ -22,6 +23,18 @@ class BareController {
   @RequireScope('ledger:read')
   check(@Body() body: Record<string, unknown>) {
     return { allowed: typeof body.userId === 'string', role: 'owner', token: 'lt1.s' };
+  }
+
+  @Post('media/authorize')
+  @HttpCode(200)
+  @RequireScope('ledger:write')
+  authorize(@Body() body: Record<string, unknown>) {
+    return {
+      allowed: typeof body.viewerId === 'string',
+      role: 'viewer',
+      token: 'lt1.s',
+      eventId: '00000000-0000-4000-8000-000000000000',
+    };
   }
 
   @Post('views/batch')
@@ -59,6 +72,8 @@ async function main(): Promise<void> {
     LEDGER_DATA_DIR: request.dataDir,
     LEDGER_API_KEYS: BENCH_API_KEYS,
     LOG_LEVEL: 'error',
+    HOST: '127.0.0.1',
+    GRPC_PORT: '0',
   });
   const { app } = await createLedgerApp(config);
   await app.listen(0, '127.0.0.1');
@@ -67,7 +82,12 @@ async function main(): Promise<void> {
     if (message !== 'stop') return;
     void app.close().finally(() => process.exit(0));
   });
-  reportReady({ baseUrl: `http://127.0.0.1:${port}`, apiKey: BENCH_API_KEY });
+  const grpcPort = app.get(LedgerGrpcServer).port;
+  reportReady({
+    baseUrl: `http://127.0.0.1:${port}`,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    apiKey: BENCH_API_KEY,
+  });
 }
 
 main().catch((error: unknown) => {

@@ -1,30 +1,42 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LoadResult, LoadSpec } from '../children/autocannon-run';
-import { deviceId, ownerOf, userId, viewerOf, viewInput, type FleetShape } from '../lib/fixtures';
+import type { NewEvent } from '@ledger/event-store';
+import { deviceId, ownerOf, userId, viewerOf, viewEvents, viewInput, type FleetShape } from '../lib/fixtures';
 import { runChild, startChild } from '../lib/node-child';
-import { paired, result } from '../lib/stats';
-import type { Suite, SuiteContext } from '../lib/types';
+import { paired, perSecond, result, type Paired } from '../lib/stats';
+import type { BenchResult, Suite, SuiteContext } from '../lib/types';
+import { throughStore } from './ingest-embedded';
 
-interface Server {
+/** Where autocannon sends its load. */
+interface Target {
   readonly baseUrl: string;
   readonly apiKey: string;
+}
+
+export interface LedgerServer extends Target {
+  readonly grpcAddress: string;
   /** Where load specs are written for the load process. */
   readonly specDir: string;
 }
 
-const CHECK_FLEET: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 10 };
-/** The fixed rate of the latency measurement: well under either route's capacity on a 2-core machine. */
-const LATENCY_RATE = 500;
+export const CHECK_FLEET: FleetShape = {
+  devices: 20_000,
+  users: 40_000,
+  viewersPerDevice: 2,
+  revokeEvery: 10,
+};
+/** The fixed rate of the latency measurements: well under every route's capacity on a 2-core machine. */
+export const LATENCY_RATE = 500;
 const VIEWS_PER_BATCH = 1000;
 
-async function withServer<T>(
+export async function withServer<T>(
   context: SuiteContext,
   fleet: FleetShape | null,
-  work: (server: Server) => Promise<T>,
+  work: (server: LedgerServer) => Promise<T>,
 ): Promise<T> {
   const dataDir = fs.mkdtempSync(path.join(context.workDir, 'http-'));
-  const running = await startChild<Omit<Server, 'specDir'>>(
+  const running = await startChild<Omit<LedgerServer, 'specDir'>>(
     'bench/children/ledger-server',
     [JSON.stringify({ dataDir, fleet })],
     { ipc: true, profileDir: context.profileDir },
@@ -37,13 +49,47 @@ async function withServer<T>(
   }
 }
 
+/** Raw Fastify in its own process, answering each path with the bytes the ledger answered it. */
+async function withRawFastify<T>(
+  routes: Record<string, { status: number; body: string }>,
+  work: (target: Target) => Promise<T>,
+): Promise<T> {
+  const running = await startChild<{ baseUrl: string }>(
+    'bench/children/raw-fastify-server',
+    [JSON.stringify(routes)],
+    { ipc: true },
+  );
+  try {
+    return await work({ baseUrl: running.info.baseUrl, apiKey: 'none' });
+  } finally {
+    await running.stop();
+  }
+}
+
+/** One real answer of the ledger: the raw baseline sends the same bytes back. */
+async function sampleAnswer(server: LedgerServer, route: string, body: string) {
+  const response = await fetch(`${server.baseUrl}${route}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    body,
+  });
+  return { status: response.status, body: await response.text() };
+}
+
 /**
  * autocannon from its own process; a run with any non-2xx answer or error is refused. The spec travels in a
  * file: request bodies of a thousand views are too big for a command line.
  */
-async function load(server: Server, spec: Omit<LoadSpec, 'url' | 'apiKey'>): Promise<LoadResult> {
-  const file = path.join(server.specDir, `load-${process.pid}-${Date.now()}.json`);
-  fs.writeFileSync(file, JSON.stringify({ ...spec, url: server.baseUrl, apiKey: server.apiKey }));
+export async function load(
+  target: Target,
+  specDir: string,
+  spec: Omit<LoadSpec, 'url' | 'apiKey'>,
+): Promise<LoadResult> {
+  const file = path.join(
+    specDir,
+    `load-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`,
+  );
+  fs.writeFileSync(file, JSON.stringify({ ...spec, url: target.baseUrl, apiKey: target.apiKey }));
   let outcome: LoadResult;
   try {
     outcome = await runChild<LoadResult>('bench/children/autocannon-run', [file]);
@@ -56,102 +102,204 @@ async function load(server: Server, spec: Omit<LoadSpec, 'url' | 'apiKey'>): Pro
   return outcome;
 }
 
+type Side = 'ours' | 'bare' | 'raw';
+
+interface RouteComparison {
+  readonly name: string;
+  readonly unit: string;
+  /** The product's route, the bare Nest route beside it, and the raw Fastify route (same path as ours). */
+  readonly routes: Record<Side, { target: Target; path: string }>;
+  readonly bodies: readonly string[];
+}
+
 /**
- * check.http: POST /v1/check against a bare route on the same server stack, throughput from 32 connections,
- * then p50/p99 latency of both at a fixed rate. Load from another process (autocannon).
+ * Throughput from 32 connections, then p50/p99 at a fixed rate, for our route, the bare Nest route on the
+ * same stack and raw Fastify, measured in turn in every round (the order rotates, so drift is shared).
+ */
+async function compareRoutes(
+  context: SuiteContext,
+  log: (message: string) => void,
+  specDir: string,
+  comparison: RouteComparison,
+): Promise<BenchResult[]> {
+  const seconds = context.quick ? 3 : 10;
+  const sides: Side[] = ['ours', 'bare', 'raw'];
+  const run = (side: Side, extra: { connections: number; durationSeconds: number; overallRate?: number }) =>
+    load(comparison.routes[side].target, specDir, {
+      path: comparison.routes[side].path,
+      bodies: comparison.bodies,
+      ...extra,
+    });
+  for (const side of sides) await run(side, { connections: 32, durationSeconds: 2 });
+  const throughput = { bare: paired(), raw: paired() };
+  const p50 = { bare: paired(), raw: paired() };
+  const p99 = { bare: paired(), raw: paired() };
+  const record = (pair: Record<'bare' | 'raw', Paired>, side: Side, value: number) => {
+    if (side === 'ours') for (const p of Object.values(pair)) p.ours.push(value);
+    else pair[side].theirs.push(value);
+  };
+  for (let round = 0; round < context.rounds; round++) {
+    const order = sides.map((_, i) => sides[(i + round) % sides.length]);
+    const figures: Record<Side, string> = { ours: '', bare: '', raw: '' };
+    for (const side of order) {
+      const outcome = await run(side, { connections: 32, durationSeconds: seconds });
+      record(throughput, side, outcome.requestsPerSec);
+      figures[side] = `${Math.round(outcome.requestsPerSec)}/s`;
+    }
+    // The bare route's latency says little the throughput pair does not; quick runs leave it out.
+    for (const side of order.filter((s) => !(context.quick && s === 'bare'))) {
+      const outcome = await run(side, {
+        connections: 8,
+        durationSeconds: seconds,
+        overallRate: LATENCY_RATE,
+      });
+      record(p50, side, Math.max(outcome.p50, 0.1));
+      record(p99, side, Math.max(outcome.p99, 0.1));
+      figures[side] += ` p50 ${outcome.p50} p99 ${outcome.p99} ms`;
+    }
+    log(
+      `round ${round + 1}: ${comparison.routes.ours.path} ${figures.ours}; bare Nest ${figures.bare}; raw Fastify ${figures.raw}`,
+    );
+  }
+  const raw =
+    'raw Fastify 5 route in its own process (no Nest, guard, validation, pino or metrics), same response bytes';
+  const bare =
+    'bare Nest route on the same server stack (guard, pipes, filter, pino-http, metrics hook), no DTO, no ledger';
+  const latency = `ms at ${LATENCY_RATE} req/s`;
+  return [
+    result(comparison.name, comparison.unit, raw, throughput.raw, true),
+    result(`${comparison.name}.p50`, latency, raw, p50.raw, false),
+    result(`${comparison.name}.p99`, latency, raw, p99.raw, false),
+    result(`${comparison.name}.bare-nest`, comparison.unit, bare, throughput.bare, true),
+    ...(context.quick ? [] : [result(`${comparison.name}.bare-nest.p99`, latency, bare, p99.bare, false)]),
+  ];
+}
+
+function checkBodies(): string[] {
+  const bodies: string[] = [];
+  for (let i = 0; i < 32; i++) {
+    const d = (i * 613) % CHECK_FLEET.devices;
+    const user =
+      i % 4 === 0
+        ? ownerOf(d, CHECK_FLEET)
+        : i % 4 === 1
+          ? viewerOf(d, 1, CHECK_FLEET)
+          : (i * 7919) % CHECK_FLEET.users;
+    bodies.push(JSON.stringify({ userId: userId(user), deviceId: deviceId(d) }));
+  }
+  return bodies;
+}
+
+/** Allowed authorizations only (owners and never-revoked viewers): a denial is a 403, which autocannon counts. */
+export function authorizeBodies(): string[] {
+  const bodies: string[] = [];
+  for (let i = 0; i < 32; i++) {
+    const d = (i * 613) % CHECK_FLEET.devices;
+    const viewer = i % 2 === 0 ? ownerOf(d, CHECK_FLEET) : viewerOf(d, 1, CHECK_FLEET);
+    bodies.push(
+      JSON.stringify({
+        viewerId: userId(viewer),
+        deviceId: deviceId(d),
+        mediaId: `evt-${i}`,
+        mediaType: i % 3 === 0 ? 'event_video' : 'thumbnail',
+        action: i % 3 === 0 ? 'played' : 'delivered',
+        servedBy: 'media-svc-1',
+      }),
+    );
+  }
+  return bodies;
+}
+
+/**
+ * check.http: POST /v1/check against raw Fastify (the floor of Node HTTP) and against a bare route on the same
+ * Nest stack (what the stack costs). Load from another process (autocannon).
  */
 export const checkHttp: Suite = async (context, log) =>
   withServer(context, CHECK_FLEET, async (server) => {
-    const bodies: string[] = [];
-    for (let i = 0; i < 32; i++) {
-      const d = (i * 613) % CHECK_FLEET.devices;
-      const user =
-        i % 4 === 0
-          ? ownerOf(d, CHECK_FLEET)
-          : i % 4 === 1
-            ? viewerOf(d, 1, CHECK_FLEET)
-            : (i * 7919) % CHECK_FLEET.users;
-      bodies.push(JSON.stringify({ userId: userId(user), deviceId: deviceId(d) }));
-    }
-    const seconds = context.quick ? 5 : 10;
-    const routes = { ours: '/v1/check', bare: '/bench/bare/check' } as const;
-    for (const route of Object.values(routes))
-      await load(server, { path: route, bodies, connections: 32, durationSeconds: 3 });
-    const throughput = paired();
-    const p50 = paired();
-    const p99 = paired();
-    for (let round = 0; round < context.rounds; round++) {
-      const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const);
-      for (const side of order) {
-        const outcome = await load(server, {
-          path: routes[side],
-          bodies,
-          connections: 32,
-          durationSeconds: seconds,
-        });
-        (side === 'ours' ? throughput.ours : throughput.theirs).push(outcome.requestsPerSec);
-      }
-      for (const side of order) {
-        const outcome = await load(server, {
-          path: routes[side],
-          bodies,
-          connections: 8,
-          durationSeconds: seconds,
-          overallRate: LATENCY_RATE,
-        });
-        (side === 'ours' ? p50.ours : p50.theirs).push(Math.max(outcome.p50, 0.1));
-        (side === 'ours' ? p99.ours : p99.theirs).push(Math.max(outcome.p99, 0.1));
-      }
-      log(
-        `round ${round + 1}: /v1/check ${Math.round(throughput.ours[round])}/s vs bare ${Math.round(throughput.theirs[round])}/s; ` +
-          `p50 ${p50.ours[round]} vs ${p50.theirs[round]} ms, p99 ${p99.ours[round]} vs ${p99.theirs[round]} ms at ${LATENCY_RATE}/s`,
-      );
-    }
-    const bare =
-      'bare Nest route on the same server stack (guard, pipes, filter, pino-http, metrics hook), no DTO, no ledger';
-    return {
-      results: [
-        result('check.http', 'checks/s', bare, throughput, true),
-        result('check.http.p50', `ms at ${LATENCY_RATE} req/s`, bare, p50, false),
-        result('check.http.p99', `ms at ${LATENCY_RATE} req/s`, bare, p99, false),
-      ],
+    const bodies = checkBodies();
+    const canned = await sampleAnswer(server, '/v1/check', bodies[1]);
+    return withRawFastify({ '/v1/check': canned }, async (raw) => ({
+      results: await compareRoutes(context, log, server.specDir, {
+        name: 'check.http',
+        unit: 'checks/s',
+        bodies,
+        routes: {
+          ours: { target: server, path: '/v1/check' },
+          bare: { target: server, path: '/bench/bare/check' },
+          raw: { target: raw, path: '/v1/check' },
+        },
+      }),
       notes: [
         `check.http: ${CHECK_FLEET.devices.toLocaleString('en-US')} devices in the projection; autocannon in another process, ` +
-          `32 connections for ${seconds} s per measurement, then ${LATENCY_RATE} req/s over 8 connections for the latencies.`,
+          `32 connections for ${context.quick ? 3 : 10} s per measurement, then ${LATENCY_RATE} req/s over 8 connections for the latencies; ` +
+          `raw Fastify answers ${canned.body.length} bytes, the ledger's own answer.`,
       ],
-    };
+    }));
+  });
+
+/** authorize.http: POST /v1/media/authorize (a durable write per call) against the same two baselines. */
+export const authorizeHttp: Suite = async (context, log) =>
+  withServer(context, CHECK_FLEET, async (server) => {
+    const bodies = authorizeBodies();
+    const canned = await sampleAnswer(server, '/v1/media/authorize', bodies[1]);
+    return withRawFastify({ '/v1/media/authorize': canned }, async (raw) => ({
+      results: await compareRoutes(context, log, server.specDir, {
+        name: 'authorize.http',
+        unit: 'authorizations/s',
+        bodies,
+        routes: {
+          ours: { target: server, path: '/v1/media/authorize' },
+          bare: { target: server, path: '/bench/bare/media/authorize' },
+          raw: { target: raw, path: '/v1/media/authorize' },
+        },
+      }),
+      notes: [
+        `authorize.http: every call decides at the head of the log and appends its view (group commit, synchronous=FULL); ` +
+          `same connections and rates as check.http; raw Fastify answers ${canned.body.length} bytes.`,
+      ],
+    }));
   });
 
 /**
- * ingest.http: views/s through POST /v1/views/batch (1000 views a request, 4 connections) against the bare
- * route accepting the same body on the same stack.
+ * ingest.http: views/s through POST /v1/views/batch (1000 views a request, 4 connections) against the store
+ * port alone taking the same views the same way (ingest.embedded's path: 1000-view appends, 4 in flight),
+ * measured in this process in the same round; and against the bare route accepting the same body on the
+ * same stack (ingest.http.bare-nest).
  */
 export const ingestHttp: Suite = async (context, log) =>
   withServer(context, null, async (server) => {
-    const shape: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 0 };
-    const bodies = [0, 1].map((b) =>
-      JSON.stringify({
-        views: Array.from({ length: VIEWS_PER_BATCH }, (_, i) => viewInput(b * VIEWS_PER_BATCH + i, shape)),
-      }),
-    );
+    const bodies = ingestBodies();
     const seconds = context.quick ? 5 : 10;
+    const storeViews = context.quick ? 40_000 : 100_000;
+    const storeBatches: NewEvent[][] = [];
+    for (let i = 0; i < storeViews; i += VIEWS_PER_BATCH)
+      storeBatches.push(viewEvents(i, VIEWS_PER_BATCH, INGEST_SHAPE));
     const routes = { ours: '/v1/views/batch', bare: '/bench/bare/views/batch' } as const;
     for (const route of Object.values(routes))
-      await load(server, { path: route, bodies, connections: 4, durationSeconds: 3 });
-    const rounds = paired();
+      await load(server, server.specDir, { path: route, bodies, connections: 4, durationSeconds: 3 });
+    const vsBare = paired();
+    const vsStore = paired();
     for (let round = 0; round < context.rounds; round++) {
       const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const);
       for (const side of order) {
-        const outcome = await load(server, {
+        const outcome = await load(server, server.specDir, {
           path: routes[side],
           bodies,
           connections: 4,
           durationSeconds: seconds,
         });
-        (side === 'ours' ? rounds.ours : rounds.theirs).push(outcome.requestsPerSec * VIEWS_PER_BATCH);
+        (side === 'ours' ? vsBare.ours : vsBare.theirs).push(outcome.requestsPerSec * VIEWS_PER_BATCH);
       }
+      const dir = fs.mkdtempSync(path.join(context.workDir, 'ingest-store-'));
+      try {
+        const { ms } = await throughStore(dir, storeBatches);
+        vsStore.theirs.push(perSecond(storeViews, ms));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      vsStore.ours.push(vsBare.ours[round]);
       log(
-        `round ${round + 1}: /v1/views/batch ${Math.round(rounds.ours[round])} views/s vs bare ${Math.round(rounds.theirs[round])}`,
+        `round ${round + 1}: /v1/views/batch ${Math.round(vsBare.ours[round])} views/s; store port ${Math.round(vsStore.theirs[round])}; bare route ${Math.round(vsBare.theirs[round])}`,
       );
     }
     return {
@@ -159,14 +307,34 @@ export const ingestHttp: Suite = async (context, log) =>
         result(
           'ingest.http',
           'views/s',
+          "the store port alone, same views, 1000-view appends 4 in flight (ingest.embedded's path), same round",
+          vsStore,
+          true,
+        ),
+        result(
+          'ingest.http.bare-nest',
+          'views/s',
           'bare Nest route on the same server stack accepting the same 1000-view body (parsed, not validated, not stored)',
-          rounds,
+          vsBare,
           true,
         ),
       ],
       notes: [
         `ingest.http: ${VIEWS_PER_BATCH} views per request (${Math.round(bodies[0].length / 1024)} KiB), 4 connections, ` +
-          `${seconds} s per measurement, autocannon in another process.`,
+          `${seconds} s per measurement, autocannon in another process; store port: ${storeViews.toLocaleString('en-US')} views per round.`,
       ],
     };
   });
+
+const INGEST_SHAPE: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 0 };
+
+export function ingestBodies(): string[] {
+  const shape = INGEST_SHAPE;
+  return [0, 1].map((b) =>
+    JSON.stringify({
+      views: Array.from({ length: VIEWS_PER_BATCH }, (_, i) => viewInput(b * VIEWS_PER_BATCH + i, shape)),
+    }),
+  );
+}
+
+export { VIEWS_PER_BATCH };

@@ -2,8 +2,10 @@ import type { Suite } from '../lib/types';
 import { checkHttpDuringReplay } from './check-http-during-replay';
 import { checkInproc } from './check-inproc';
 import { esdb } from './esdb';
-import { checkHttp, ingestHttp } from './http';
 import { importSuite } from './import';
+import { authorizeDuringIngest } from './during-ingest';
+import { checkGrpc } from './grpc';
+import { authorizeHttp, checkHttp, ingestHttp } from './http';
 import { ingestEmbedded } from './ingest-embedded';
 import { memory } from './memory';
 import { peerDuckdbReplay } from './peer-duckdb-replay';
@@ -33,7 +35,10 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
   'ingest.http': { run: ingestHttp, hotPath: 'children' },
   'check.http': { run: checkHttp, hotPath: 'children' },
+  esdb: { run: esdb, hotPath: 'suite' },
+  'authorize.http': { run: authorizeHttp, hotPath: 'children' },
+  'check.grpc': { run: checkGrpc, hotPath: 'children' },
+  'authorize.http.during-ingest': { run: authorizeDuringIngest, hotPath: 'children' },
   // Last: the service it starts on the shared log records its replay there (one IncidentReplayed event).
   'check.http.during-replay': { run: checkHttpDuringReplay, needsFleetLog: true, hotPath: 'children' },
-  esdb: { run: esdb, hotPath: 'suite' },
 };

@@ -61,7 +61,7 @@ export const ingestEmbedded: Suite = async (context, log) => {
   };
 };
 
-/** Views through the store port as POST /v1/views/batch appends them; also the baseline of the import figure. */
+/** Views through the store port, `IN_FLIGHT` batches at a time: the baseline of ingest.http and of the import figure. */
 export async function throughStore(
   dir: string,
   batches: readonly NewEvent[][],

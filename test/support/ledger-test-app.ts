@@ -7,6 +7,7 @@ import { LedgerClient } from '@ledger/client';
 import type { EventStore, LogPosition } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
 import { createLedgerApp, type CreatedLedgerApp } from '../../apps/ledger-api/src/create-app';
+import { LedgerGrpcServer } from '../../apps/ledger-api/src/grpc/ledger-grpc.server';
 import { EVENT_STORE } from '../../apps/ledger-api/src/ledger.providers';
 
 export interface LedgerTestApp {
@@ -18,6 +19,8 @@ export interface LedgerTestApp {
   readonly config: LedgerConfig;
   readonly store: EventStore;
   readonly projection: LiveProjection;
+  /** The gRPC API's port when GRPC_PORT was set in `env` ('0': a free one), else null. */
+  readonly grpcPort: number | null;
   /** Raw HTTP with the admin key unless `headers.authorization` overrides it. */
   http(
     method: string,
@@ -62,6 +65,7 @@ export async function startLedger(
     config,
     store,
     projection,
+    grpcPort: app.get(LedgerGrpcServer).port,
     client: new LedgerClient({ baseUrl, apiKey, retries: 0 }),
     async http(method, urlPath, body, headers = {}) {
       const response = await fetch(`${baseUrl}${urlPath}`, {

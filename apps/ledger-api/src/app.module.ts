@@ -9,6 +9,7 @@ import { AuditController } from './audit/audit.controller';
 import { auditProviders } from './audit/audit.providers';
 import { ChecksController } from './checks/checks.controller';
 import { DevicesController } from './devices/devices.controller';
+import { LedgerGrpcServer } from './grpc/ledger-grpc.server';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
@@ -16,6 +17,7 @@ import { pinoHttpOptions } from './logging/logger-options';
 import { NonBlockingLogDestination } from './logging/non-blocking-log-destination';
 import { DATA_DIR_LOCK, LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
+import { BulkIngestGate } from './views/bulk-ingest-gate';
 import { ViewsController } from './views/views.controller';
 import { RelationshipFeed } from './watch/relationship-feed.service';
 import { WatchController } from './watch/watch.controller';
@@ -35,6 +37,9 @@ export class AppModule {
         TerminusModule.forRoot({ logger: false }),
         LoggerModule.forRoot({
           pinoHttp: [pinoHttpOptions(config), logDestination],
+          // No middleware: requests are logged by Fastify hooks (http/request-logging.ts), without the
+          // per-request AsyncLocalStorage context. pino-http still builds the root logger and its serializers.
+          forRoutes: [],
         }),
       ],
       controllers: [
@@ -55,6 +60,8 @@ export class AppModule {
         ...auditProviders,
         LedgerLifecycle,
         RelationshipFeed,
+        LedgerGrpcServer,
+        { provide: BulkIngestGate, useValue: new BulkIngestGate(1) },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: LedgerExceptionFilter },
       ],

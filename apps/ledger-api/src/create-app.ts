@@ -1,9 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import { BadRequestException, ValidationPipe, type INestApplication } from '@nestjs/common';
+import { BadRequestException, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { ValidationError } from 'class-validator';
 import type { RawServerDefault } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger/config';
@@ -11,8 +10,13 @@ import { lockDataDir, type DataDirLock } from '@ledger/event-store';
 import { findDuplicateKey } from '@ledger/domain';
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
+import { MAX_BODY_BYTES } from './http/body-limits';
+import { CompiledValidationPipe } from './http/compiled-validation';
+import { logRequests, requestIdFrom } from './http/request-logging';
+import { BulkIngestGate, gateBulkIngest } from './views/bulk-ingest-gate';
+import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
-export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+export { MAX_BODY_BYTES };
 /** The deepest body of the contract nests 3 levels; hostile nesting must be a 400, not a stack overflow. */
 export const MAX_BODY_DEPTH = 32;
 
@@ -58,17 +62,6 @@ function reservedKeyPath(value: unknown, prefix: string): string | null {
   return null;
 }
 
-/** Flattens nested validation errors so the message names the full field path (`views.3.occurredAt`). */
-function describeErrors(errors: ValidationError[], prefix = ''): string[] {
-  return errors.flatMap((error) => {
-    const field = prefix ? `${prefix}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((m) =>
-      m.startsWith(`${error.property} `) ? `${field}${m.slice(error.property.length)}` : `${field}: ${m}`,
-    );
-    return [...own, ...describeErrors(error.children ?? [], field)];
-  });
-}
-
 export interface CreatedLedgerApp {
   readonly app: NestFastifyApplication;
   readonly apiKeys: ResolvedApiKeys;
@@ -97,6 +90,8 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 256 },
+    genReqId: (request: { headers: Record<string, unknown> }) =>
+      requestIdFrom(request.headers['x-request-id']),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, apiKeys.keys, dataDirLock),
@@ -140,6 +135,8 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
       });
     },
   );
+  logRequests(app.getHttpAdapter().getInstance());
+  gateBulkIngest(app.getHttpAdapter().getInstance(), app.get(BulkIngestGate));
   const metrics = app.get(LedgerMetrics);
   app
     .getHttpAdapter()
@@ -171,12 +168,9 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
     jsonDocumentUrl: 'docs-json',
   });
   app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
+    new CompiledValidationPipe({
+      ...VALIDATOR_OPTIONS,
       transform: true,
-      stopAtFirstError: false,
       exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
     }),
   );

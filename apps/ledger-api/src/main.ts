@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '@ledger/config';
 import { DataDirLockedError } from '@ledger/event-store';
 import { createLedgerApp } from './create-app';
 import { NonBlockingLogDestination } from './logging/non-blocking-log-destination';
+import { LedgerGrpcServer } from './grpc/ledger-grpc.server';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Ledger');
@@ -24,6 +25,9 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.port, config.host);
   const store = config.eventStoreConnectionString ? 'EventStoreDB' : `embedded SQLite in ${config.dataDir}`;
   logger.log(`ledger listening on http://${config.host}:${config.port} (store: ${store})`);
+  const grpcPort = app.get(LedgerGrpcServer).port;
+  if (grpcPort !== null)
+    logger.log(`gRPC API (ledger.v1.LedgerService) listening on ${config.host}:${grpcPort}`);
   if (apiKeys.generatedAdmin) {
     const { key, file, created } = apiKeys.generatedAdmin;
     // Printed so a newcomer can curl right away; it lives in the data dir with mode 0600.

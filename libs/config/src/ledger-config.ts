@@ -11,6 +11,8 @@ export interface ApiKeyConfig {
 
 export interface LedgerConfig {
   readonly port: number;
+  /** The gRPC API's port; null (GRPC_PORT unset): no gRPC server. 0 picks a free port (tests). */
+  readonly grpcPort: number | null;
   readonly host: string;
   readonly dataDir: string;
   /** Set: events live in that EventStoreDB. Unset: the embedded SQLite store in `dataDir`. */
@@ -104,6 +106,14 @@ export function parseDuration(env: Env, name: string, fallbackMs: number): numbe
   return total;
 }
 
+function grpcPort(env: Env, httpPort: number): number | null {
+  if (env.GRPC_PORT === undefined || env.GRPC_PORT.trim() === '') return null;
+  const port = integer(env, 'GRPC_PORT', 0, 0, 65535);
+  if (port !== 0 && port === httpPort)
+    throw new ConfigError('GRPC_PORT', `must differ from PORT (${httpPort})`);
+  return port;
+}
+
 function parseApiKeys(raw: string | undefined): ApiKeyConfig[] | null {
   if (raw === undefined || raw.trim() === '') return null;
   let parsed: unknown;
@@ -154,8 +164,10 @@ function connectionString(raw: string | undefined): string | null {
 
 /** Reads and validates the environment once at start-up; a bad value stops the process with its name. */
 export function loadConfig(env: Env = process.env): LedgerConfig {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
+    port,
+    grpcPort: grpcPort(env, port),
     host: env.HOST?.trim() || '0.0.0.0',
     dataDir: path.resolve(env.LEDGER_DATA_DIR?.trim() || './data'),
     eventStoreConnectionString: connectionString(env.EVENTSTORE_CONNECTION_STRING),
