@@ -60,6 +60,7 @@ describe('a full disk', () => {
         cwd: root,
         env: {
           ...process.env,
+          ...EMBEDDED,
           LEDGER_DATA_DIR: dataDir,
           PORT: String(port),
           HOST: '127.0.0.1',
