@@ -6,6 +6,8 @@ import { spawnLedger, TEST_API_KEY, type LedgerChild } from '../../../test/suppo
 import { tempDataDir } from '../../../test/support/ledger-test-app';
 
 const root = path.resolve(__dirname, '..', '..', '..');
+/** The defect is the embedded store's: this suite runs on it in the EventStoreDB run too. */
+const EMBEDDED = { EVENTSTORE_CONNECTION_STRING: '' };
 
 /** The real CLI, on the sources, against the same data dir as the running service. */
 function ledgerCli(
@@ -16,7 +18,7 @@ function ledgerCli(
     const child = spawn(
       process.execPath,
       ['-r', './test/support/register-ts.js', 'apps/ledger-cli/src/main.ts', ...args],
-      { cwd: root, env: { ...process.env, LEDGER_DATA_DIR: dataDir, CI: 'true' } },
+      { cwd: root, env: { ...process.env, ...EMBEDDED, LEDGER_DATA_DIR: dataDir, CI: 'true' } },
     );
     let stdout = '';
     let stderr = '';
@@ -56,7 +58,7 @@ describe('the CLI writing beside a live service on the same data dir', () => {
 
   beforeAll(async () => {
     dataDir = tempDataDir('ledger-beside-cli-');
-    service = await spawnLedger(dataDir);
+    service = await spawnLedger(dataDir, EMBEDDED);
   });
 
   afterAll(async () => {

@@ -12,6 +12,8 @@ import {
 import { tempDataDir } from '../../../test/support/ledger-test-app';
 
 const root = path.resolve(__dirname, '..', '..', '..');
+/** The embedded store is the one whose file sits on the data dir's disk (also in the EventStoreDB run). */
+const EMBEDDED = { EVENTSTORE_CONNECTION_STRING: '' };
 const auth = { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' };
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -58,6 +60,7 @@ describe('a full disk', () => {
         cwd: root,
         env: {
           ...process.env,
+          ...EMBEDDED,
           LEDGER_DATA_DIR: dataDir,
           PORT: String(port),
           HOST: '127.0.0.1',
@@ -101,7 +104,7 @@ describe('a full disk', () => {
       fs.rmSync(mountPoint, { recursive: true, force: true });
     });
     const dataDir = path.join(mountPoint, 'data');
-    const service: LedgerChild = await spawnLedger(dataDir);
+    const service: LedgerChild = await spawnLedger(dataDir, EMBEDDED);
     cleanups.push(async () => void (await service.kill('SIGKILL')));
     const call = async (method: string, route: string, body?: unknown) => {
       const response = await fetch(`${service.baseUrl}${route}`, {

@@ -63,7 +63,11 @@ describe('SqliteEventStore sharing its file with another writer', () => {
   it('accepts the revision another writer advanced a stream to, after its foreign-commit poll saw the commit', async () => {
     const service = await openService();
     const cli = open();
-    await service.store.append({ stream: 'device-cam-1', events: newEvents(1), expectedRevision: 'no_stream' });
+    await service.store.append({
+      stream: 'device-cam-1',
+      events: newEvents(1),
+      expectedRevision: 'no_stream',
+    });
     const imported = newEvents(1);
     await cli.append({ stream: 'device-cam-1', events: imported, expectedRevision: 0n });
     await service.sees(imported[0].eventId);
@@ -146,7 +150,9 @@ describe('SqliteEventStore sharing its file with another writer', () => {
       expect((failed as PromiseRejectedResult).reason.message).toContain('disk on fire');
     }
     expect(await store.readStream('doomed-alone')).toEqual([]);
-    expect((await store.readStream('innocent')).map((e) => e.eventId)).toEqual(innocent.map((e) => e.eventId));
+    expect((await store.readStream('innocent')).map((e) => e.eventId)).toEqual(
+      innocent.map((e) => e.eventId),
+    );
     expect(await store.readStream('doomed')).toEqual([]);
     expect(await store.readStream('bystander')).toHaveLength(1);
     // Positions stay dense: nothing of the failed request left a gap.

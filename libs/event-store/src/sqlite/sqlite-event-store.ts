@@ -24,16 +24,9 @@ import type {
   SubscribeOptions,
   SubscriptionMessage,
 } from '../event-store.port';
-import {
-  checkEventId,
-  checkEventType,
-  checkExpectedRevision,
-  checkStreamName,
-  isJsonObject,
-  serializeJsonObject,
-} from '../append-rules';
 import { START, type LogPosition } from '../position';
 import { AllReader, compileFilter, EVENT_COLUMNS, type CompiledFilter, type EventRow } from './all-reader';
+import { prepareAppend, type AppendSink, type PendingAppend } from './append-request';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { NO_STREAM, RevisionCache } from './revision-cache';
 import { DataReader } from './data-reader';
@@ -69,31 +62,6 @@ const DEFAULT_FILE_NAME = 'events.sqlite3';
 const BEYOND_END = Number.MAX_SAFE_INTEGER;
 const MAX_PAGE = 1 << 24;
 
-/** Where the outcome of a queued request goes: one `append` promise, or a slot of an `appendMany`. */
-interface AppendSink {
-  /** `fatal` marks a failure of the whole transaction rather than of this request. */
-  settle(index: number, outcome: AppendResult | Error, fatal: boolean): void;
-}
-
-/**
- * An append request validated and serialized before it reaches the write transaction. The transaction
- * records what it did on the object itself, which spares an allocation per request on the hot path.
- */
-interface PendingAppend {
-  readonly stream: string;
-  readonly expected: ExpectedRevision;
-  readonly ids: readonly string[];
-  readonly types: readonly string[];
-  readonly data: readonly string[];
-  readonly metadata: readonly (string | null)[];
-  readonly sink: AppendSink;
-  readonly index: number;
-  outcome: AppendResult | Error | undefined;
-  /** Position and revision of its first new row; -1 when nothing was written (a retry, or a failure). */
-  firstPosition: number;
-  firstRevision: number;
-}
-
 interface LiveSubscription {
   readonly subscriber: Subscriber<SubscriptionMessage>;
   readonly filter: CompiledFilter | null;
@@ -121,8 +89,6 @@ function positionBound(position: LogPosition): number {
   if (position.commit < 0n) return -1;
   return position.commit >= BigInt(BEYOND_END) ? BEYOND_END : Number(position.commit);
 }
-
-const EMPTY_METADATA = '{}';
 
 function parseObject(json: string | null): JsonObject {
   return json === null ? {} : (JSON.parse(json) as JsonObject);
@@ -174,51 +140,6 @@ function unavailable(error: unknown, doing: string): EventStoreError {
   return new StoreUnavailableError(`${doing} failed: ${message}`, { cause: error });
 }
 
-function prepareAppend(request: AppendRequest, sink: AppendSink, index: number): PendingAppend {
-  if (typeof request !== 'object' || request === null)
-    throw new InvalidAppendError('append request is missing');
-  // The rules every adapter shares (append-rules.ts); the SQL constraints back them up.
-  const stream = checkStreamName(request.stream);
-  const expectedRevision = checkExpectedRevision(stream, request.expectedRevision);
-  const events = request.events;
-  if (!Array.isArray(events) || events.length === 0) {
-    throw new InvalidAppendError(`append to ${stream}: no events`);
-  }
-  const count = events.length;
-  const ids = new Array<string>(count);
-  const types = new Array<string>(count);
-  const data = new Array<string>(count);
-  const metadata = new Array<string | null>(count);
-  const seen = new Set<string>();
-  for (let i = 0; i < count; i++) {
-    const event = events[i];
-    if (!isJsonObject(event))
-      throw new InvalidAppendError(`append to ${stream}: event ${i} is not an object`);
-    const id = checkEventId(stream, event.eventId, seen);
-    ids[i] = id;
-    types[i] = checkEventType(stream, id, event.type);
-    data[i] = serializeJsonObject(`append to ${stream}: event ${id} data`, event.data);
-    const meta =
-      event.metadata === undefined
-        ? null
-        : serializeJsonObject(`append to ${stream}: event ${id} metadata`, event.metadata);
-    metadata[i] = meta === EMPTY_METADATA ? null : meta;
-  }
-  return {
-    stream,
-    expected: expectedRevision,
-    ids,
-    types,
-    data,
-    metadata,
-    sink,
-    index,
-    outcome: undefined,
-    firstPosition: NO_STREAM,
-    firstRevision: NO_STREAM,
-  };
-}
-
 /**
  * The embedded event store: one SQLite file in WAL mode, written through group commit.
  *
@@ -249,7 +170,9 @@ export class SqliteEventStore implements EventStore {
   private readonly streamBackwards: Database.Statement<unknown[], unknown>;
   private readonly commitGroup: Database.Transaction<(batch: readonly PendingAppend[]) => void>;
   /** Nested inside `commitGroup`, so it runs as a savepoint: one request's rows, all or none. */
-  private readonly writeRequestRows: Database.Transaction<(pending: PendingAppend, current: number) => number>;
+  private readonly writeRequestRows: Database.Transaction<
+    (pending: PendingAppend, current: number) => number
+  >;
 
   /** Last committed position as this process knows it. */
   private head: number;
