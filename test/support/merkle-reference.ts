@@ -107,3 +107,28 @@ export function referenceVerifyConsistency(
   const roots = rootsFromProof(m, n, proof, true, oldRoot);
   return roots !== null && roots[0] === oldRoot && roots[1] === newRoot;
 }
+
+/** The leaf bytes of an event as docs/audit-trail.md defines them, written from that text. */
+export function referenceLeafBytes(event: {
+  eventId: string;
+  stream: string;
+  revision: bigint;
+  type: string;
+  position: { commit: bigint; prepare: bigint };
+  data: object;
+  metadata: object;
+}): Buffer {
+  const members: Array<[string, string]> = [
+    ['eventId', JSON.stringify(event.eventId)],
+    ['stream', JSON.stringify(event.stream)],
+    ['revision', JSON.stringify(String(event.revision))],
+    ['type', JSON.stringify(event.type)],
+    [
+      'position',
+      `{"commit":${JSON.stringify(String(event.position.commit))},"prepare":${JSON.stringify(String(event.position.prepare))}}`,
+    ],
+    ['data', JSON.stringify(event.data)],
+    ['metadata', JSON.stringify(event.metadata)],
+  ];
+  return Buffer.from(`{${members.map(([key, value]) => `"${key}":${value}`).join(',')}}`, 'utf8');
+}

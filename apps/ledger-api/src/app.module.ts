@@ -10,6 +10,9 @@ import { ChecksController } from './checks/checks.controller';
 import { DevicesController } from './devices/devices.controller';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
+import { LogController } from './log/log.controller';
+import { LogIntegrityIndicator } from './log/log-integrity.indicator';
+import { integrityMonitorProvider, IntegrityMonitorShutdown } from './log/log-integrity.providers';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
 import { LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
@@ -62,6 +65,7 @@ export class AppModule {
         ViewsController,
         ChecksController,
         WatchController,
+        LogController,
         HealthController,
         MetricsController,
       ],
@@ -71,6 +75,9 @@ export class AppModule {
         ...ledgerProviders,
         LedgerLifecycle,
         RelationshipFeed,
+        integrityMonitorProvider,
+        IntegrityMonitorShutdown,
+        LogIntegrityIndicator,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: LedgerExceptionFilter },
       ],

@@ -23,6 +23,10 @@ export interface LedgerConfig {
   readonly consistencyWaitMs: number;
   /** The projection writes a snapshot after this many applied events (and on shutdown). */
   readonly snapshotEveryEvents: number;
+  /** Sign a tree head after this many events since the last one; 0: never by count. */
+  readonly headEveryEvents: number;
+  /** Sign a tree head this often when the log grew since the last one; 0: never by time. */
+  readonly headEverySeconds: number;
   readonly logLevel: string;
 }
 
@@ -100,6 +104,8 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     exportKey: env.LEDGER_EXPORT_KEY?.trim() || null,
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),
     snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
+    headEveryEvents: integer(env, 'LEDGER_HEAD_EVERY_EVENTS', 10_000, 0, 1_000_000_000),
+    headEverySeconds: integer(env, 'LEDGER_HEAD_EVERY_SECONDS', 3600, 0, 7 * 86_400),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };
 }

@@ -7,3 +7,4 @@ export * from './tree-state-file';
 export * from './tree-checker';
 export * from './integrity-monitor';
 export * from './log-verifier';
+export * from './tree-head-keys';

@@ -45,12 +45,7 @@ export async function verifyLog(store: EventStore, options: VerifyLogOptions): P
     foreignHeads: 'tampered',
     recorded: recorded ? { leaves: recorded.leaves, count: recorded.count } : undefined,
   });
-  const head = await store.headPosition();
-  for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize ?? 5000 })) {
-    for (const event of page) checker.add(event);
-    options.onProgress?.(checker.size);
-  }
-  checker.end();
+  await feedFromLog(store, checker, options);
   const kept: KeptHeadResult[] = [];
   if (!checker.tampered) {
     for (const keptHead of options.keptHeads ?? []) {
@@ -75,6 +70,34 @@ export async function verifyLog(store: EventStore, options: VerifyLogOptions): P
     keptHeads: kept,
     comparedWithRecorded: recorded?.count ?? 0,
   };
+}
+
+/** Reads the log to its current head in pages into `checker`. */
+async function feedFromLog(
+  store: EventStore,
+  checker: TreeChecker,
+  options: { readonly pageSize?: number; readonly onProgress?: (events: number) => void },
+): Promise<void> {
+  const head = await store.headPosition();
+  for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize ?? 5000 })) {
+    for (const event of page) checker.add(event);
+    options.onProgress?.(checker.size);
+  }
+  checker.end();
+}
+
+/**
+ * The tree of the log as it is now, for answering heads and proofs offline (`ledger head`, `ledger prove`);
+ * heads of other keys are skipped, and `tampered` says whether a head of ours failed.
+ */
+export async function recomputeTree(
+  store: EventStore,
+  key: TreeHeadKey,
+  options: { readonly pageSize?: number; readonly onProgress?: (events: number) => void } = {},
+): Promise<TreeChecker> {
+  const checker = new TreeChecker({ key, foreignHeads: 'ignore' });
+  await feedFromLog(store, checker, options);
+  return checker;
 }
 
 function checkKeptHead(checker: TreeChecker, head: TreeHead, key: TreeHeadKey): TamperFinding | null {

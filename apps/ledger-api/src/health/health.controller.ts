@@ -4,6 +4,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs
 import { comparePositions, positionToToken, type EventStore, type LogPosition } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
 import { EVENT_STORE } from '../ledger.providers';
+import { LogIntegrityIndicator } from '../log/log-integrity.indicator';
 
 /** Liveness says the process serves; readiness says the store answers and the projection follows the log. */
 @ApiTags('health')
@@ -14,6 +15,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly projection: LiveProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly logIntegrity: LogIntegrityIndicator,
   ) {}
 
   @Get()
@@ -24,7 +26,11 @@ export class HealthController {
   ready() {
     // One read of the head serves both indicators.
     const head = this.readHead();
-    return this.health.check([() => this.storeAnswers(head), () => this.projectionCaughtUp(head)]);
+    return this.health.check([
+      () => this.storeAnswers(head),
+      () => this.projectionCaughtUp(head),
+      () => this.logIntegrity.check(),
+    ]);
   }
 
   @Get('ready')
