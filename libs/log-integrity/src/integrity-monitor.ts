@@ -290,8 +290,10 @@ export class IntegrityMonitor {
           if (comparePositions(message.event.position, this.current) <= 0) return;
           const wasTampered = this.checker.tampered !== null;
           this.checker.add(message.event);
-          if (!this.checker.tampered) this.writer?.add(this.checker.tree.leafHash(this.checker.size - 1));
-          else if (!wasTampered) this.onTampered();
+          if (!this.checker.tampered) {
+            const index = this.checker.size - 1;
+            this.writer?.add(index, this.checker.tree.leafHash(index));
+          } else if (!wasTampered) this.onTampered();
           if (this.writer && this.writer.recorded + FLUSH_EVERY_LEAVES < this.checker.size) void this.flush();
           this.advance(message.event.position);
           const every = this.options.policy.everyEvents;

@@ -1,4 +1,4 @@
-import { readAllPages, type EventStore } from '@ledger/event-store';
+import { readAllPages, type EventStore, type RecordedEvent } from '@ledger/event-store';
 import { fromHex, toHex } from './merkle-hash';
 import { verifyConsistency } from './proof-verifier';
 import { TreeChecker, type TamperFinding } from './tree-checker';
@@ -72,15 +72,25 @@ export async function verifyLog(store: EventStore, options: VerifyLogOptions): P
   };
 }
 
+export interface RecomputeOptions {
+  readonly pageSize?: number;
+  readonly onProgress?: (events: number) => void;
+  /** Sees each event with its leaf index, before it is added. */
+  readonly onEvent?: (event: RecordedEvent, leafIndex: number) => void;
+}
+
 /** Reads the log to its current head in pages into `checker`. */
 async function feedFromLog(
   store: EventStore,
   checker: TreeChecker,
-  options: { readonly pageSize?: number; readonly onProgress?: (events: number) => void },
+  options: RecomputeOptions,
 ): Promise<void> {
   const head = await store.headPosition();
   for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize ?? 5000 })) {
-    for (const event of page) checker.add(event);
+    for (const event of page) {
+      options.onEvent?.(event, checker.size);
+      checker.add(event);
+    }
     options.onProgress?.(checker.size);
   }
   checker.end();
@@ -93,7 +103,7 @@ async function feedFromLog(
 export async function recomputeTree(
   store: EventStore,
   key: TreeHeadKey,
-  options: { readonly pageSize?: number; readonly onProgress?: (events: number) => void } = {},
+  options: RecomputeOptions = {},
 ): Promise<TreeChecker> {
   const checker = new TreeChecker({ key, foreignHeads: 'ignore' });
   await feedFromLog(store, checker, options);

@@ -97,7 +97,9 @@ export class TreeStateWriter {
     return this.failed;
   }
 
-  add(leafHash: Buffer): void {
+  /** Records the leaf at `index`; leaves already recorded (a restart recomputing them) are skipped. */
+  add(index: number, leafHash: Buffer): void {
+    if (index < this.durable + this.pendingCount) return;
     this.pending.push(leafHash);
     this.pendingCount++;
   }
