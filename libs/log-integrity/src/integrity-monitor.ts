@@ -245,6 +245,7 @@ export class IntegrityMonitor {
     this.subscription?.unsubscribe();
     this.subscription = null;
     await this.signing?.catch(() => undefined);
+    await this.flush();
     await this.writer?.close();
   }
 
@@ -290,10 +291,7 @@ export class IntegrityMonitor {
           if (comparePositions(message.event.position, this.current) <= 0) return;
           const wasTampered = this.checker.tampered !== null;
           this.checker.add(message.event);
-          if (!this.checker.tampered) {
-            const index = this.checker.size - 1;
-            this.writer?.add(index, this.checker.tree.leafHash(index));
-          } else if (!wasTampered) this.onTampered();
+          if (this.checker.tampered && !wasTampered) this.onTampered();
           if (this.writer && this.writer.recorded + FLUSH_EVERY_LEAVES < this.checker.size) void this.flush();
           this.advance(message.event.position);
           const every = this.options.policy.everyEvents;
@@ -345,9 +343,12 @@ export class IntegrityMonitor {
   private flush(): Promise<void> {
     const writer = this.writer;
     if (!writer) return Promise.resolve();
-    return writer.flush().then(() => {
-      if (writer.error) this.logger.error(`writing the tree state failed: ${writer.error.message}`);
-    });
+    // Only leaves the log and the recorded state agreed on are recorded: none once it was tampered.
+    return writer
+      .flush(this.checker.size, (from, to) => this.checker.tree.leafHashes(from, to))
+      .then(() => {
+        if (writer.error) this.logger.error(`writing the tree state failed: ${writer.error.message}`);
+      });
   }
 
   private advance(position: LogPosition): void {
@@ -360,7 +361,8 @@ export class IntegrityMonitor {
     });
   }
 
-  private waitFor(target: LogPosition, timeoutMs = 30_000): Promise<void> {
+  /** Resolves once the tree holds every event up to `target`; rejects after `timeoutMs`. */
+  waitFor(target: LogPosition, timeoutMs = 30_000): Promise<void> {
     if (comparePositions(this.current, target) >= 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '@ledger/event-store';
-import { hashLeaf } from './merkle-hash';
+import { hashLeafText } from './merkle-hash';
 
 /**
  * The bytes a leaf of the tree hashes, for one event: the UTF-8 of
@@ -27,5 +27,5 @@ export function leafBytes(event: RecordedEvent): Buffer {
 }
 
 export function leafHashOf(event: RecordedEvent): Buffer {
-  return hashLeaf(leafBytes(event));
+  return hashLeafText(leafText(event));
 }

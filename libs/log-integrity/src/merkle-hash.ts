@@ -8,7 +8,7 @@ const NODE_PREFIX = 0x01;
 
 // One-shot hashing (Node ≥ 20.12) skips the Hash object a `createHash` chain allocates per call.
 const oneShot = (
-  crypto as unknown as { hash?: (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer }
+  crypto as unknown as { hash?: (algorithm: string, data: Buffer | string, encoding: 'buffer') => Buffer }
 ).hash;
 
 function sha256(data: Buffer): Buffer {
@@ -22,6 +22,12 @@ export function hashLeaf(leafBytes: Buffer): Buffer {
 
 const nodeInput = Buffer.alloc(1 + 2 * HASH_BYTES);
 nodeInput[0] = NODE_PREFIX;
+
+/** `hashLeaf` of the UTF-8 bytes of `text`, without building them: the hot path of the tree. */
+export function hashLeafText(text: string): Buffer {
+  // U+0000 encodes as the single byte 0x00, the leaf prefix.
+  return oneShot ? oneShot('sha256', `\u0000${text}`, 'buffer') : hashLeaf(Buffer.from(text, 'utf8'));
+}
 
 /** RFC 9162 §2.1.1: an interior node is SHA-256(0x01 ‖ left ‖ right). */
 export function hashChildren(left: Buffer, right: Buffer): Buffer {

@@ -60,11 +60,9 @@ export function removeTreeState(dataDir: string): void {
 
 /**
  * Appends leaf hashes to `leaves.bin` off the event loop (libuv's pool), then records the new durable count in
- * `state.json` (temp file, rename). One write in flight at a time; later leaves wait in memory.
+ * `state.json` (temp file, rename). One write in flight at a time; later leaves wait in the tree.
  */
 export class TreeStateWriter {
-  private pending: Buffer[] = [];
-  private pendingCount = 0;
   private flushing: Promise<void> | null = null;
   private handle: fs.promises.FileHandle | null = null;
   private readonly dir: string;
@@ -97,21 +95,14 @@ export class TreeStateWriter {
     return this.failed;
   }
 
-  /** Records the leaf at `index`; leaves already recorded (a restart recomputing them) are skipped. */
-  add(index: number, leafHash: Buffer): void {
-    if (index < this.durable + this.pendingCount) return;
-    this.pending.push(leafHash);
-    this.pendingCount++;
-  }
-
-  /** Writes what was added so far; resolves once it is durable. */
-  flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.pendingCount > 0 ? this.flush() : undefined));
-    if (this.pendingCount === 0 || this.failed) return Promise.resolve();
-    const chunk = Buffer.concat(this.pending);
-    const count = this.pendingCount;
-    this.pending = [];
-    this.pendingCount = 0;
+  /**
+   * Records leaves [recorded, count) read from `leaves(from, to)` (the tree's own buffer, copied only here);
+   * resolves once they are durable.
+   */
+  flush(count: number, leaves: (from: number, to: number) => Buffer): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => this.flush(count, leaves));
+    if (count <= this.durable || this.failed) return Promise.resolve();
+    const chunk = leaves(this.durable, count);
     this.flushing = (async () => {
       try {
         this.handle ??= await fs.promises.open(path.join(this.dir, LEAVES_FILE), 'a+');
@@ -119,7 +110,7 @@ export class TreeStateWriter {
         await this.handle.truncate(this.durable * HASH_BYTES);
         await this.handle.write(chunk, 0, chunk.length, this.durable * HASH_BYTES);
         await this.handle.datasync();
-        this.durable += count;
+        this.durable = count;
         this.writeHeader();
       } catch (error) {
         this.failed = error as Error;
@@ -131,11 +122,10 @@ export class TreeStateWriter {
   }
 
   async close(): Promise<void> {
-    await this.flush();
+    await this.flushing;
     await this.handle?.close();
     this.handle = null;
   }
-
   private writeHeader(): void {
     const header: StateHeader = { format: STATE_FORMAT, store: this.storeName, leaves: this.durable };
     const file = path.join(this.dir, STATE_FILE);
