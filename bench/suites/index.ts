@@ -2,6 +2,7 @@ import type { Suite } from '../lib/types';
 import { checkInproc } from './check-inproc';
 import { checkHttp, ingestHttp } from './http';
 import { ingestEmbedded } from './ingest-embedded';
+import { logIntegrity } from './log-integrity';
 import { memory } from './memory';
 import { peerEmmett } from './peer-emmett';
 import { replayRebuild } from './replay-rebuild';
@@ -27,4 +28,5 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   restart: { run: restart, needsFleetLog: true, hotPath: 'children' },
   'ingest.http': { run: ingestHttp, hotPath: 'children' },
   'check.http': { run: checkHttp, hotPath: 'children' },
+  'log-integrity': { run: logIntegrity, hotPath: 'suite' },
 };

@@ -207,6 +207,15 @@ export class IntegrityMonitor {
     }
   }
 
+  /** Signs a head now and says where its tree ends: what an export is cut at. */
+  async cutExportAt(): Promise<{ treeHead: TreeHead; upTo: LogPosition }> {
+    const treeHead = await this.signHead();
+    return {
+      treeHead,
+      upTo: treeHead.treeSize === 0 ? START : this.checker.positionOf(treeHead.treeSize - 1),
+    };
+  }
+
   async inclusionProof(eventId: string, treeSize?: number): Promise<InclusionProof> {
     this.assertIntact();
     const size = treeSize ?? this.defaultSize();

@@ -12,6 +12,7 @@ import {
 import type { LedgerConfig } from '@ledger/config';
 import { InvalidInputError } from '@ledger/domain';
 import type { EventStore } from '@ledger/event-store';
+import { IntegrityMonitor } from '@ledger/log-integrity';
 import { recordReplay, replayIncident } from '@ledger/replay';
 import { RequireScope } from '../auth/api-key.guard';
 import { ApiAnswers } from '../http/api-examples';
@@ -30,6 +31,7 @@ export class AuditController {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LEDGER_CONFIG) config: LedgerConfig,
     private readonly metrics: LedgerMetrics,
+    private readonly integrity: IntegrityMonitor,
   ) {
     this.signer = loadExportSigner(config);
   }
@@ -100,7 +102,9 @@ export class AuditController {
     }
     const format = query.format ?? 'ndjson';
     const filter = { deviceId: query.deviceId, userId: query.userId, from: query.from, to: query.to };
-    const chunks = trailChunks(this.store, filter, format, this.signer);
+    // Cut at a freshly signed tree head, carried in the manifest: each record is provably a leaf of it.
+    const cutAt = await this.integrity.cutExportAt();
+    const chunks = trailChunks(this.store, filter, format, this.signer, { cutAt });
     // Pull the first chunk before answering, so a bad filter is still a clean 400 and not a broken stream.
     const first = await chunks.next();
     const store = this.store;

@@ -1,7 +1,16 @@
 import { createPublicKey, verify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {
+  loadExportSigner,
+  loadLedgerPublicKey,
+  manifestJson,
+  signManifest,
+  verifyExport,
+  type Manifest,
+} from '@ledger/audit-trail';
 import { readAllPages, type RecordedEvent } from '@ledger/event-store';
+import { signTreeHead } from '@ledger/log-integrity';
 import { startLedger, uniqueIds, type LedgerTestApp } from '../../../../test/support/ledger-test-app';
 import {
   referenceLeafBytes,
@@ -9,6 +18,10 @@ import {
   referenceVerifyConsistency,
   referenceVerifyInclusion,
 } from '../../../../test/support/merkle-reference';
+
+async function* chunksOf(text: string): AsyncGenerator<string> {
+  yield text;
+}
 
 /** The signed text of a head, as docs/audit-trail.md states it. */
 const signedText = (head: { treeSize: number; rootHash: string; timestamp: string }) =>
@@ -153,5 +166,53 @@ describe('the log API: signed tree heads, inclusion and consistency proofs', () 
     const metrics = await (await fetch(`${ledger.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/^ledger_log_tampered 0$/m);
     expect(metrics).toMatch(/^ledger_log_tree_size [1-9]\d*$/m);
+  });
+
+  it('cuts an export at a signed head carried in its manifest; every record is provably a leaf of that tree', async () => {
+    const cam = id('export-cam');
+    await ledger.client.registerDevice({ deviceId: cam, ownerId: id('carol'), actor: 'svc:p' });
+    await ledger.client.grant(cam, { userId: id('dave'), actor: 'svc:p' });
+    const response = await fetch(`${ledger.baseUrl}/v1/audit/trail?deviceId=${cam}`, {
+      headers: { authorization: `Bearer ${ledger.apiKey}` },
+    });
+    const text = await response.text();
+    const lines = text.trim().split('\n');
+    const manifest = (JSON.parse(lines[lines.length - 1]) as { manifest: Manifest }).manifest;
+    const treeHead = manifest.treeHead!;
+    expect(treeHead.keyId).toBe(manifest.keyId);
+    expect((await ledger.http('GET', `/v1/log/head?treeSize=${treeHead.treeSize}`)).body).toEqual(treeHead);
+    const key = loadLedgerPublicKey(ledger.config);
+    expect(await verifyExport(chunksOf(text), key)).toMatchObject({ ok: true, count: 2 });
+
+    const stored = new Map((await eventsOfDevice(cam)).map((event) => [event.eventId, event]));
+    for (const line of lines.slice(0, -1)) {
+      const record = JSON.parse(line) as { eventId: string };
+      const proof = await ledger.http(
+        'GET',
+        `/v1/log/proofs/inclusion?eventId=${record.eventId}&treeSize=${treeHead.treeSize}`,
+      );
+      expect(proof.body.leafHash).toBe(referenceLeafHash(referenceLeafBytes(stored.get(record.eventId)!)));
+      expect(
+        referenceVerifyInclusion(
+          proof.body.leafHash,
+          proof.body.leafIndex,
+          treeHead.treeSize,
+          proof.body.auditPath,
+          treeHead.rootHash,
+        ),
+      ).toBe(true);
+    }
+
+    // A head swapped for one signed by another key fails verification, even under a valid manifest signature.
+    const { generateKeyPairSync, sign } = await import('node:crypto');
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const alien = signTreeHead(treeHead.treeSize, treeHead.rootHash, treeHead.timestamp, {
+      keyId: treeHead.keyId,
+      sign: (t) => sign(null, Buffer.from(t), privateKey).toString('base64'),
+    });
+    const { signature: _signature, ...unsigned } = manifest;
+    const resigned = signManifest({ ...unsigned, treeHead: alien }, loadExportSigner(ledger.config));
+    const edited = [...lines.slice(0, -1), `{"manifest":${manifestJson(resigned)}}`].join('\n') + '\n';
+    expect(await verifyExport(chunksOf(edited), key)).toMatchObject({ ok: false, kind: 'bad_signature' });
   });
 });
