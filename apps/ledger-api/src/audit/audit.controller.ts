@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import {
   loadExportSigner,
+  normalizeTrailFilter,
   recordExport,
   trailChunks,
   type ExportSigner,
@@ -102,7 +103,9 @@ export class AuditController {
     }
     const format = query.format ?? 'ndjson';
     const filter = { deviceId: query.deviceId, userId: query.userId, from: query.from, to: query.to };
-    // Cut at a freshly signed tree head, carried in the manifest: each record is provably a leaf of it.
+    // Cut at a freshly signed tree head, carried in the manifest: each record is provably a leaf of it. The
+    // filter is checked first, so a refused request appends no head.
+    normalizeTrailFilter(filter);
     const cutAt = await this.integrity.cutExportAt();
     const chunks = trailChunks(this.store, filter, format, this.signer, { cutAt });
     // Pull the first chunk before answering, so a bad filter is still a clean 400 and not a broken stream.

@@ -215,4 +215,14 @@ describe('the log API: signed tree heads, inclusion and consistency proofs', () 
     const edited = [...lines.slice(0, -1), `{"manifest":${manifestJson(resigned)}}`].join('\n') + '\n';
     expect(await verifyExport(chunksOf(edited), key)).toMatchObject({ ok: false, kind: 'bad_signature' });
   });
+
+  it('signs no head for an export it refuses (a rejected request appends nothing)', async () => {
+    const before = await ledger.head();
+    const refused = await ledger.http(
+      'GET',
+      `/v1/audit/trail?deviceId=${id('cam')}&from=2024-02-17T00:00:00.000Z&to=2024-02-16T00:00:00.000Z`,
+    );
+    expect(refused.status).toBe(400);
+    expect(await ledger.head()).toEqual(before);
+  });
 });
