@@ -7,6 +7,7 @@ import { authorizeDuringIngest } from './during-ingest';
 import { checkGrpc } from './grpc';
 import { authorizeHttp, checkHttp, ingestHttp } from './http';
 import { ingestEmbedded } from './ingest-embedded';
+import { logIntegrity } from './log-integrity';
 import { memory } from './memory';
 import { peerDuckdbReplay } from './peer-duckdb-replay';
 import { peerEmmett } from './peer-emmett';
@@ -39,6 +40,7 @@ export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   'authorize.http': { run: authorizeHttp, hotPath: 'children' },
   'check.grpc': { run: checkGrpc, hotPath: 'children' },
   'authorize.http.during-ingest': { run: authorizeDuringIngest, hotPath: 'children' },
+  'log-integrity': { run: logIntegrity, hotPath: 'suite' },
   // Last: the service it starts on the shared log records its replay there (one IncidentReplayed event).
   'check.http.during-replay': { run: checkHttpDuringReplay, needsFleetLog: true, hotPath: 'children' },
 };

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NewEvent } from '@ledger/event-store';
+import { IntegrityMonitor } from '@ledger/log-integrity';
 import { SqliteEventStore } from '../../libs/event-store/src/sqlite';
 import { viewEvents, viewStream, type FleetShape } from '../lib/fixtures';
 import { INSERT_EVENT, openRawEventsDb } from '../lib/raw-sqlite';
@@ -23,9 +24,11 @@ export const ingestEmbedded: Suite = async (context, log) => {
   const batches: NewEvent[][] = [];
   for (let i = 0; i < total; i += BATCH) batches.push(viewEvents(i, BATCH, SHAPE));
   const rounds = paired();
+  // The same appends with the Merkle tree following the log (and recording its state), against none.
+  const withTree = paired();
   const groupSizes: number[] = [];
   for (let round = 0; round < context.rounds; round++) {
-    const sides = round % 2 === 0 ? (['ours', 'raw'] as const) : (['raw', 'ours'] as const);
+    const sides = round % 2 === 0 ? (['ours', 'tree', 'raw'] as const) : (['raw', 'tree', 'ours'] as const);
     for (const side of sides) {
       const dir = fs.mkdtempSync(path.join(context.workDir, `ingest-${side}-`));
       try {
@@ -33,6 +36,8 @@ export const ingestEmbedded: Suite = async (context, log) => {
           const { ms, eventsPerCommit } = await throughStore(dir, batches);
           rounds.ours.push(perSecond(total, ms));
           groupSizes.push(eventsPerCommit);
+        } else if (side === 'tree') {
+          withTree.ours.push(perSecond(total, (await throughStore(dir, batches, true)).ms));
         } else {
           rounds.theirs.push(perSecond(total, await rawInserts(dir, batches)));
         }
@@ -40,8 +45,9 @@ export const ingestEmbedded: Suite = async (context, log) => {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
+    withTree.theirs.push(rounds.ours[round]);
     log(
-      `round ${round + 1}: ours ${Math.round(rounds.ours[round])} views/s, raw ${Math.round(rounds.theirs[round])} views/s`,
+      `round ${round + 1}: ours ${Math.round(rounds.ours[round])} views/s, with the tree ${Math.round(withTree.ours[round])} views/s, raw ${Math.round(rounds.theirs[round])} views/s`,
     );
   }
   return {
@@ -53,6 +59,13 @@ export const ingestEmbedded: Suite = async (context, log) => {
         rounds,
         true,
       ),
+      result(
+        'ingest.embedded.tree',
+        'views/s',
+        'the same appends through the store without the Merkle tree following the log (ingest.embedded)',
+        withTree,
+        true,
+      ),
     ],
     notes: [
       `ingest.embedded: ${total.toLocaleString('en-US')} views per round in batches of ${BATCH}, ${IN_FLIGHT} batches in flight; ` +
@@ -61,10 +74,13 @@ export const ingestEmbedded: Suite = async (context, log) => {
   };
 };
 
+const benchSigner = { keyId: 'ed25519:0000000000000000', sign: () => '' };
+
 /** Views through the store port, `IN_FLIGHT` batches at a time: the baseline of ingest.http and of the import figure. */
 export async function throughStore(
   dir: string,
   batches: readonly NewEvent[][],
+  tree = false,
 ): Promise<{ ms: number; eventsPerCommit: number }> {
   let commits = 0;
   let events = 0;
@@ -75,20 +91,33 @@ export async function throughStore(
       events += info.events;
     },
   });
+  // As the service runs it: subscribed to the log, recording its state in the data dir, signing nothing.
+  const monitor = tree
+    ? new IntegrityMonitor(store, {
+        dataDir: dir,
+        signer: benchSigner,
+        key: { keyId: benchSigner.keyId, verify: () => false },
+        policy: { everyEvents: 0, everySeconds: 0 },
+      })
+    : null;
+  monitor?.start();
   try {
     let next = 0;
-    const ms = await timeIt(() =>
-      Promise.all(
+    const ms = await timeIt(async () => {
+      await Promise.all(
         Array.from({ length: IN_FLIGHT }, async () => {
           while (next < batches.length) {
             const batch = batches[next++];
             await store.append({ stream: viewStream(batch), expectedRevision: 'any', events: batch });
           }
         }),
-      ),
-    );
+      );
+      // Counted until the tree holds every event: hashing that lags behind is not free.
+      if (monitor) await monitor.waitFor(await store.headPosition(), 120_000);
+    });
     return { ms, eventsPerCommit: events / Math.max(1, commits) };
   } finally {
+    await monitor?.stop();
     await store.close();
   }
 }

@@ -49,6 +49,9 @@ export async function startLedger(
     EVENTSTORE_CONNECTION_STRING: process.env.EVENTSTORE_CONNECTION_STRING,
     LEDGER_CONSISTENCY_WAIT_MS: '3000',
     LOG_LEVEL: 'error',
+    // Heads are signed on demand only, so no background append lands between a test's two reads of the head.
+    LEDGER_HEAD_EVERY_EVENTS: '0',
+    LEDGER_HEAD_EVERY_SECONDS: '0',
     ...options.env,
   });
   const { app, apiKeys } = await createLedgerApp(config);

@@ -12,6 +12,9 @@ import { DevicesController } from './devices/devices.controller';
 import { LedgerGrpcServer } from './grpc/ledger-grpc.server';
 import { HealthController } from './health/health.controller';
 import { LedgerExceptionFilter } from './http/ledger-exception.filter';
+import { LogController } from './log/log.controller';
+import { LogIntegrityIndicator } from './log/log-integrity.indicator';
+import { integrityMonitorProvider, IntegrityMonitorShutdown } from './log/log-integrity.providers';
 import { LedgerLifecycle } from './ledger-lifecycle.service';
 import { pinoHttpOptions } from './logging/logger-options';
 import { NonBlockingLogDestination } from './logging/non-blocking-log-destination';
@@ -48,6 +51,7 @@ export class AppModule {
         ViewsController,
         ChecksController,
         WatchController,
+        LogController,
         HealthController,
         MetricsController,
       ],
@@ -62,6 +66,9 @@ export class AppModule {
         RelationshipFeed,
         LedgerGrpcServer,
         { provide: BulkIngestGate, useValue: new BulkIngestGate(1) },
+        integrityMonitorProvider,
+        IntegrityMonitorShutdown,
+        LogIntegrityIndicator,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: LedgerExceptionFilter },
       ],

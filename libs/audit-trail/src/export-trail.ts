@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'csv-stringify/sync';
 import { formatTime, Streams, type AuditTrailExported } from '@ledger/domain';
-import { positionToToken, type AppendResult, type EventStore } from '@ledger/event-store';
+import { positionToToken, type AppendResult, type EventStore, type LogPosition } from '@ledger/event-store';
+import type { TreeHead } from '@ledger/log-integrity';
 import { GENESIS_HASH } from './canonical';
 import { CSV_COLUMNS, CSV_MANIFEST_MARKER, recordToCsvRow } from './csv-format';
 import type { ExportSigner } from './export-key';
@@ -27,6 +28,11 @@ export interface ExportOptions {
   /** Output is handed out in chunks of about this many characters. */
   readonly chunkSize?: number;
   readonly onProgress?: (progress: SelectionProgress) => void;
+  /**
+   * Cut the export at a signed tree head: read the log only up to `upTo` (the position of the head's last
+   * leaf) and put the head in the manifest, so every record can be proven a leaf of its tree.
+   */
+  readonly cutAt?: { readonly treeHead: TreeHead; readonly upTo: LogPosition };
 }
 
 const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -75,7 +81,7 @@ export async function* trailPieces(
   if (format !== 'ndjson' && format !== 'csv') throw new TypeError(`unknown export format ${String(format)}`);
   const { filter: normalized } = normalizeTrailFilter(filter);
   const generatedAt = formatTime((options.now ?? (() => new Date()))().getTime());
-  const head = await store.headPosition();
+  const head = options.cutAt?.upTo ?? (await store.headPosition());
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
 
   let pending: string[] = [];
@@ -129,6 +135,7 @@ export async function* trailPieces(
       lastToken,
       headToken: positionToToken(head),
       lastHash: prevHash,
+      ...(options.cutAt ? { treeHead: options.cutAt.treeHead } : {}),
       generatedAt,
       keyId: signer.publicKey.keyId,
       publicKey: signer.publicKey.pem,

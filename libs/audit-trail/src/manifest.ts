@@ -1,5 +1,6 @@
 import { formatTime, isValidId, parseRfc3339 } from '@ledger/domain';
-import { canonicalJson, HASH_PATTERN } from './canonical';
+import { parseTreeHead, type TreeHead } from '@ledger/log-integrity';
+import { canonicalJson, HASH_PATTERN, type CanonicalValue } from './canonical';
 import type { ExportSigner } from './export-key';
 import type { TrailFilter } from './trail-filter';
 
@@ -21,6 +22,11 @@ export interface Manifest {
   readonly headToken: string;
   /** Hash of the last record, or the genesis hash (64 zeros) when there are none. */
   readonly lastHash: string;
+  /**
+   * The signed Merkle tree head the export was cut at (exports served by the API): every record is a leaf of
+   * that tree, provable with `GET /v1/log/proofs/inclusion?eventId=…&treeSize=<treeHead.treeSize>`.
+   */
+  readonly treeHead?: TreeHead;
   /** When the export started (RFC 3339 UTC ms). */
   readonly generatedAt: string;
   readonly keyId: string;
@@ -41,17 +47,20 @@ const MANIFEST_KEYS = [
   'lastToken',
   'headToken',
   'lastHash',
+  'treeHead',
   'generatedAt',
   'keyId',
   'publicKey',
   'signature',
 ] as const;
+/** Fields an export may leave out (older exports, exports cut without a tree head). */
+const OPTIONAL_KEYS: ReadonlySet<string> = new Set(['treeHead']);
 const FILTER_KEYS = new Set(['deviceId', 'userId', 'from', 'to']);
 
 /** The exact bytes the signature covers. */
 export function manifestSigningText(manifest: UnsignedManifest | Manifest): string {
   const { signature: _signature, ...unsigned } = manifest as Manifest;
-  return canonicalJson({ ...unsigned, filter: { ...unsigned.filter } });
+  return canonicalJson(withPlainMembers(unsigned));
 }
 
 export function signManifest(unsigned: UnsignedManifest, signer: ExportSigner): Manifest {
@@ -59,7 +68,13 @@ export function signManifest(unsigned: UnsignedManifest, signer: ExportSigner): 
 }
 
 export function manifestJson(manifest: Manifest): string {
-  return canonicalJson({ ...manifest, filter: { ...manifest.filter } });
+  return canonicalJson(withPlainMembers(manifest));
+}
+
+/** Interfaces have no index signature; spreading them into plain objects gives canonicalJson its values. */
+function withPlainMembers(manifest: UnsignedManifest | Manifest): CanonicalValue {
+  const { filter, treeHead, ...rest } = manifest;
+  return { ...rest, filter: { ...filter }, ...(treeHead ? { treeHead: { ...treeHead } } : {}) };
 }
 
 const TOKEN = /^lt1\.[0-9a-z.]{1,53}$/;
@@ -75,7 +90,7 @@ export function parseManifest(
   const keys = Object.keys(m);
   const unknown = keys.find((key) => !(MANIFEST_KEYS as readonly string[]).includes(key));
   if (unknown !== undefined) return { ok: false, problem: `the manifest has an unknown field ${unknown}` };
-  const missing = MANIFEST_KEYS.find((key) => !(key in m));
+  const missing = MANIFEST_KEYS.find((key) => !OPTIONAL_KEYS.has(key) && !(key in m));
   if (missing !== undefined) return { ok: false, problem: `the manifest has no ${missing}` };
   if (m.format !== FORMAT_VERSION)
     return { ok: false, problem: `unsupported format ${JSON.stringify(m.format)}` };
@@ -109,6 +124,10 @@ export function parseManifest(
     return { ok: false, problem: 'headToken malformed' };
   if (typeof m.lastHash !== 'string' || !HASH_PATTERN.test(m.lastHash))
     return { ok: false, problem: 'lastHash malformed' };
+  if ('treeHead' in m) {
+    const head = parseTreeHead(m.treeHead);
+    if (!head.ok) return { ok: false, problem: `treeHead: ${head.problem}` };
+  }
   if (typeof m.generatedAt !== 'string' || parseRfc3339(m.generatedAt) === undefined) {
     return { ok: false, problem: 'generatedAt malformed' };
   }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { parse as parseCsv } from 'csv-parse';
 import { comparePositions, tokenToPosition, type LogPosition } from '@ledger/event-store';
+import { treeHeadSigningText } from '@ledger/log-integrity';
 import { GENESIS_HASH, HASH_PATTERN, sha256Hex } from './canonical';
 import { CSV_COLUMNS, CSV_MANIFEST_MARKER, csvRowToRecord } from './csv-format';
 import { describeKeySource, parsePublicKeyPem, verifySignature, type ExportPublicKey } from './export-key';
@@ -242,6 +243,18 @@ class Chain {
         {
           line: manifestLine,
         },
+      );
+    }
+    const treeHead = manifest.treeHead;
+    if (
+      treeHead &&
+      (treeHead.keyId !== key.keyId ||
+        !verifySignature(key, treeHeadSigningText(treeHead), treeHead.signature))
+    ) {
+      return failure(
+        'bad_signature',
+        `the tree head in the manifest (size ${treeHead.treeSize}) is not signed by ${key.keyId}`,
+        { line: manifestLine },
       );
     }
     if (manifest.encoding !== format) {

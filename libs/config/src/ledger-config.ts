@@ -33,6 +33,10 @@ export interface LedgerConfig {
   readonly snapshotEveryEvents: number;
   /** How long an Idempotency-Key is remembered; a key reused after that is a new request. */
   readonly idempotencyRetentionMs: number;
+  /** Sign a tree head after this many events since the last one; 0: never by count. */
+  readonly headEveryEvents: number;
+  /** Sign a tree head this often when the log grew since the last one; 0: never by time. */
+  readonly headEverySeconds: number;
   readonly logLevel: string;
   /** Bounds of the watch feed (GET /v1/watch), so no client can make the service hold unbounded memory. */
   readonly watch: {
@@ -177,6 +181,8 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     consistencyWaitMs: integer(env, 'LEDGER_CONSISTENCY_WAIT_MS', 5000, 0, 120000),
     snapshotEveryEvents: integer(env, 'LEDGER_SNAPSHOT_EVERY', 250_000, 1, 1_000_000_000),
     idempotencyRetentionMs: parseDuration(env, 'LEDGER_IDEMPOTENCY_RETENTION', 24 * 3_600_000),
+    headEveryEvents: integer(env, 'LEDGER_HEAD_EVERY_EVENTS', 10_000, 0, 1_000_000_000),
+    headEverySeconds: integer(env, 'LEDGER_HEAD_EVERY_SECONDS', 3600, 0, 7 * 86_400),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
     watch: {
       maxConnectionsPerKey: integer(env, 'LEDGER_WATCH_MAX_CONNECTIONS_PER_KEY', 64, 1, 100_000),

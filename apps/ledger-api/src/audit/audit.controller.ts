@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { AuditService, ExportNotRecordedError, pageShape, type ReplayAnswerShape } from '@ledger/application';
 import { normalizeTrailFilter, type ExportFormat } from '@ledger/audit-trail';
 import { InvalidInputError } from '@ledger/domain';
+import { IntegrityMonitor } from '@ledger/log-integrity';
 import { RequireScope } from '../auth/api-key.guard';
 import { ApiAnswers } from '../http/api-examples';
 import { ReplayDto, TrailQuery } from '../dto/audit.dto';
@@ -24,6 +25,7 @@ export class AuditController {
   constructor(
     private readonly audit: AuditService,
     private readonly metrics: LedgerMetrics,
+    private readonly integrity: IntegrityMonitor,
   ) {}
 
   @Post('replay')
@@ -157,7 +159,10 @@ export class AuditController {
   ): Promise<void> {
     const { format, filter } = trailRequest(query);
     // Checked and admitted before any byte is sent: a bad filter is a clean 400, a full pool a clean 429.
-    const prepared = this.audit.beginExport(filter, format, actorOf(request));
+    // Cut at a freshly signed tree head, carried in the manifest: each record is provably a leaf of it. The
+    // filter is checked first (above), so a refused request appends no head.
+    const cutAt = await this.integrity.cutExportAt();
+    const prepared = this.audit.beginExport(filter, format, actorOf(request), cutAt);
     const body = new PassThrough();
     let answering = false;
     const sink = async (chunk: string): Promise<void> => {

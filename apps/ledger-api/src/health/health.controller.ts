@@ -12,6 +12,7 @@ import { comparePositions, positionToToken, type EventStore, type LogPosition } 
 import { LiveProjection } from '@ledger/projections';
 import { EVENT_STORE } from '../ledger.providers';
 import { StoreWritability } from './store-writability';
+import { LogIntegrityIndicator } from '../log/log-integrity.indicator';
 
 /**
  * Liveness says the process serves; readiness says the store answers, can write, and the projection follows
@@ -26,6 +27,7 @@ export class HealthController {
     private readonly projection: LiveProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly writability: StoreWritability,
+    private readonly logIntegrity: LogIntegrityIndicator,
   ) {}
 
   @Get()
@@ -41,6 +43,7 @@ export class HealthController {
       () => this.storeAnswers(head),
       () => this.storeWrites(),
       () => this.projectionCaughtUp(head),
+      async () => this.logIntegrity.check(),
     ]);
   }
 

@@ -61,7 +61,9 @@ export class LedgerExceptionFilter implements ExceptionFilter {
         typeof response === 'object' && response !== null
           ? (response as { message?: unknown }).message
           : response;
-      const message = Array.isArray(raw) ? raw.join('; ') : String(raw ?? exception.message);
+      const message = Array.isArray(raw)
+        ? raw.join('; ')
+        : String(raw ?? notReady(response) ?? exception.message);
       return { status: exception.getStatus(), message };
     }
     if (exception instanceof AppendTooLargeError) {
@@ -87,4 +89,16 @@ export class LedgerExceptionFilter implements ExceptionFilter {
     );
     return { status: 500, message: 'internal error' };
   }
+}
+
+/** A failed health check (Terminus' result) as one line naming each indicator that is down and why. */
+function notReady(response: unknown): string | undefined {
+  const down = (response as { error?: Record<string, { message?: unknown; reason?: unknown }> } | null)
+    ?.error;
+  if (typeof down !== 'object' || down === null) return undefined;
+  const parts = Object.entries(down).map(([name, info]) => {
+    const why = [info?.reason, info?.message].filter((part) => typeof part === 'string').join(': ');
+    return why ? `${name} (${why})` : name;
+  });
+  return parts.length > 0 ? `not ready: ${parts.join('; ')}` : undefined;
 }

@@ -4,10 +4,12 @@ import { registerBackupCommand } from './backup.command';
 import { registerExportCommand } from './export.command';
 import { registerExportKeyCommand } from './export-key.command';
 import { registerImportCommand } from './import.command';
+import { registerHeadCommand, registerProveCommand } from './log-proofs.command';
 import { registerRebuildCommand } from './rebuild.command';
 import { registerReplayCommand } from './replay.command';
 import { registerSimulateCommand } from './simulate.command';
 import { registerVerifyCommand } from './verify.command';
+import { registerVerifyLogCommand } from './verify-log.command';
 
 /** Each command module registers itself here; `setExitCode` lets a command report findings (exit 1). */
 export type RegisterCommand = (
@@ -25,6 +27,9 @@ const registrations: RegisterCommand[] = [
   registerExportKeyCommand,
   registerSimulateCommand,
   registerBackupCommand,
+  registerVerifyLogCommand,
+  registerHeadCommand,
+  registerProveCommand,
 ];
 
 export function registerCommands(

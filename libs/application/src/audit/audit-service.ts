@@ -15,7 +15,7 @@ import {
   type IncidentReport,
   type ReplayRequest,
 } from '@ledger/replay';
-import type { AuditWork, RebuildSummary, ReplayProgress } from './audit-work';
+import type { AuditWork, ExportCut, RebuildSummary, ReplayProgress } from './audit-work';
 import { HeavyWorkGate, type HeavyWorkKind } from './heavy-work-gate';
 import {
   closeReplayAnswer,
@@ -101,10 +101,10 @@ export class AuditService {
    * Checks an export request (InvalidInputError naming the field) and takes its slot, before anything is
    * sent: the caller can still answer 400 or 429 cleanly, then `run` streams it.
    */
-  beginExport(filter: TrailFilter, format: ExportFormat, actor: string): PreparedExport {
+  beginExport(filter: TrailFilter, format: ExportFormat, actor: string, cutAt?: ExportCut): PreparedExport {
     const { filter: normalized } = normalizeTrailFilter(filter);
     const release = this.gate.enter('export');
-    return new PreparedExport(this.store, this.work, normalized, format, actor, release);
+    return new PreparedExport(this.store, this.work, normalized, format, actor, release, cutAt);
   }
 
   /** `beginExport` then `run`, for callers with nothing to answer in between (the CLI). */
@@ -142,6 +142,8 @@ export class PreparedExport {
     readonly format: ExportFormat,
     private readonly actor: string,
     private readonly release: () => void,
+    /** The signed tree head the export is cut at, when the service keeps one (the manifest carries it). */
+    private readonly cutAt?: ExportCut,
   ) {}
 
   /**
@@ -152,7 +154,7 @@ export class PreparedExport {
   async run(sink: ExportSink): Promise<RecordedExport> {
     if (this.started) throw new Error('an export runs once');
     this.started = true;
-    const pieces = this.work.trail(this.filter, this.format);
+    const pieces = this.work.trail(this.filter, this.format, this.cutAt);
     try {
       for await (const piece of pieces) {
         if (piece.kind === 'records') {

@@ -5,6 +5,10 @@ import {
   type TrailFilter,
   type TrailPiece,
 } from '@ledger/audit-trail';
+import type { ExportOptions } from '@ledger/audit-trail';
+
+/** Where an export is cut: a signed tree head and the position of its last leaf. */
+export type ExportCut = NonNullable<ExportOptions['cutAt']>;
 import type { EventStore } from '@ledger/event-store';
 import { rebuildFromLog } from '@ledger/projections';
 import { replayIncident, type IncidentReport, type ReplayPhase, type ReplayRequest } from '@ledger/replay';
@@ -42,7 +46,8 @@ export interface AuditWork {
     onProgress?: ReplayProgress,
   ): Promise<ReplayWorkResult>;
   /** The export in pieces; the manifest is always the last piece. `return()` stops the work early. */
-  trail(filter: TrailFilter, format: ExportFormat): AsyncGenerator<TrailPiece, void, undefined>;
+  /** `cutAt`: the signed tree head the export is cut at (read up to it, carried in the manifest). */
+  trail(filter: TrailFilter, format: ExportFormat, cutAt?: ExportCut): AsyncGenerator<TrailPiece, void, undefined>;
   rebuild(onProgress?: (events: number) => void): Promise<RebuildSummary>;
 }
 
@@ -91,8 +96,8 @@ export class InlineAuditWork implements AuditWork {
     return runReplay(this.store, request, shape, onProgress);
   }
 
-  trail(filter: TrailFilter, format: ExportFormat): AsyncGenerator<TrailPiece, void, undefined> {
-    return trailPieces(this.store, filter, format, this.signer);
+  trail(filter: TrailFilter, format: ExportFormat, cutAt?: ExportCut): AsyncGenerator<TrailPiece, void, undefined> {
+    return trailPieces(this.store, filter, format, this.signer, cutAt ? { cutAt } : {});
   }
 
   rebuild(onProgress?: (events: number) => void): Promise<RebuildSummary> {

@@ -10,13 +10,24 @@ import type { LedgerConfig } from '@ledger/config';
 import { DomainError, InvalidInputError } from '@ledger/domain';
 import { EventStoreError, openEventStore, type EventStore } from '@ledger/event-store';
 import type { ReplayRequest } from '@ledger/replay';
-import { runRebuild, runReplay, type RebuildSummary, type ReplayWorkResult } from './audit-work';
+import {
+  runRebuild,
+  runReplay,
+  type ExportCut,
+  type RebuildSummary,
+  type ReplayWorkResult,
+} from './audit-work';
 import type { ReplayAnswerShape } from './replay-answer';
 
 /** One job per worker: the worker opens its own store handle, does it, closes the handle and ends. */
 export type AuditJob =
   | { readonly kind: 'replay'; readonly request: ReplayRequest; readonly shape: ReplayAnswerShape }
-  | { readonly kind: 'trail'; readonly filter: TrailFilter; readonly format: ExportFormat }
+  | {
+      readonly kind: 'trail';
+      readonly filter: TrailFilter;
+      readonly format: ExportFormat;
+      readonly cutAt?: ExportCut;
+    }
   | { readonly kind: 'rebuild' };
 
 export interface AuditWorkerData {
@@ -85,7 +96,7 @@ export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): P
       }
       case 'trail': {
         const signer = loadExportSigner(data.config);
-        const pieces = trailPieces(store, job.filter, job.format, signer);
+        const pieces = trailPieces(store, job.filter, job.format, signer, job.cutAt ? { cutAt: job.cutAt } : {});
         for (;;) {
           await nextRequest(port);
           const next = await pieces.next();

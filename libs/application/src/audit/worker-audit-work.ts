@@ -5,7 +5,7 @@ import type { LedgerConfig } from '@ledger/config';
 import { InvalidInputError } from '@ledger/domain';
 import { StoreUnavailableError } from '@ledger/event-store';
 import type { ReplayRequest } from '@ledger/replay';
-import type { AuditWork, RebuildSummary, ReplayProgress, ReplayWorkResult } from './audit-work';
+import type { AuditWork, ExportCut, RebuildSummary, ReplayProgress, ReplayWorkResult } from './audit-work';
 import type {
   AuditJob,
   AuditWorkerData,
@@ -97,8 +97,15 @@ export class WorkerAuditWork implements AuditWork {
     return message.result;
   }
 
-  async *trail(filter: TrailFilter, format: ExportFormat): AsyncGenerator<TrailPiece, void, undefined> {
-    const worker = startAuditWorker({ config: this.config, job: { kind: 'trail', filter, format } });
+  async *trail(
+    filter: TrailFilter,
+    format: ExportFormat,
+    cutAt?: ExportCut,
+  ): AsyncGenerator<TrailPiece, void, undefined> {
+    const worker = startAuditWorker({
+      config: this.config,
+      job: { kind: 'trail', filter, format, ...(cutAt ? { cutAt } : {}) },
+    });
     const inbox = new WorkerInbox(worker);
     const next: MainToWorker = { kind: 'next' };
     try {

@@ -1,0 +1,390 @@
+import { randomUUID } from 'node:crypto';
+import type { Subscription } from 'rxjs';
+import {
+  comparePositions,
+  positionToToken,
+  START,
+  type EventStore,
+  type LogPosition,
+} from '@ledger/event-store';
+import { toHex } from './merkle-hash';
+import { loadTreeState, TreeStateWriter } from './tree-state-file';
+import { TreeChecker, type TamperFinding } from './tree-checker';
+import {
+  signTreeHead,
+  TREE_HEADS_STREAM,
+  treeHeadEvent,
+  type TreeHead,
+  type TreeHeadKey,
+  type TreeHeadSigner,
+} from './tree-head';
+
+export interface IntegrityLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface HeadPolicy {
+  /** Sign a head once this many events were appended since the last one (0: never by count). */
+  readonly everyEvents: number;
+  /** Sign a head this often when anything was appended since the last one (0: never by time). */
+  readonly everySeconds: number;
+}
+
+export interface IntegrityMonitorOptions {
+  /** The data dir: the tree state lives in `<dataDir>/integrity`; null keeps it in memory only. */
+  readonly dataDir: string | null;
+  readonly signer: TreeHeadSigner;
+  readonly key: TreeHeadKey;
+  readonly policy: HeadPolicy;
+  readonly now?: () => Date;
+  readonly logger?: IntegrityLogger;
+}
+
+export type IntegrityState = 'verifying' | 'intact' | 'tampered';
+
+export interface IntegrityStatus {
+  readonly state: IntegrityState;
+  readonly treeSize: number;
+  readonly rootHash: string;
+  /** The latest head of ours found in the log. */
+  readonly latestHead: TreeHead | null;
+  readonly verifiedHeads: number;
+  /** Heads signed by another key (another ledger writing to a shared store): ignored, not trusted. */
+  readonly foreignHeads: number;
+  readonly finding: TamperFinding | null;
+}
+
+/** Thrown to callers while the log is not trustworthy, so nothing is served as truth. */
+export class LogTamperedError extends Error {
+  constructor(readonly finding: TamperFinding) {
+    super(`the log failed its integrity check: ${finding.message}`);
+    this.name = 'LogTamperedError';
+  }
+}
+
+/** Asked for a tree size, leaf or head the tree does not have (yet). */
+export class NotInTreeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotInTreeError';
+  }
+}
+
+export interface InclusionProof {
+  readonly leafIndex: number;
+  readonly treeSize: number;
+  readonly leafHash: string;
+  readonly auditPath: readonly string[];
+}
+
+export interface ConsistencyProof {
+  readonly fromSize: number;
+  readonly toSize: number;
+  readonly proof: readonly string[];
+}
+
+const FLUSH_EVERY_MS = 1000;
+const FLUSH_EVERY_LEAVES = 65_536;
+
+const silent: IntegrityLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * Follows the log by subscription, as the projections do, and keeps the Merkle tree over it: off the append
+ * path, so a write never waits for hashing. On start it recomputes the tree from position zero and compares it,
+ * leaf by leaf, with the state recorded in the data dir and with every signed head in the log; a difference
+ * turns the state to `tampered` for good (readiness, metrics and every proof request say so). It signs heads by
+ * the policy and on demand, appending each to the `ledger-heads` stream.
+ */
+export class IntegrityMonitor {
+  private checker: TreeChecker;
+  private writer: TreeStateWriter | null = null;
+  private subscription: Subscription | null = null;
+  private current: LogPosition = START;
+  private caughtUp = false;
+  private stopped = false;
+  private signing: Promise<TreeHead> | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private waiters: Array<{ target: LogPosition; resolve: () => void }> = [];
+  private readonly logger: IntegrityLogger;
+  private readonly now: () => Date;
+  private verified: Promise<void>;
+  private markVerified!: () => void;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: IntegrityMonitorOptions,
+  ) {
+    this.logger = options.logger ?? silent;
+    this.now = options.now ?? (() => new Date());
+    this.checker = new TreeChecker({ key: options.key, foreignHeads: 'ignore' });
+    this.verified = new Promise((resolve) => (this.markVerified = resolve));
+  }
+
+  /** Starts following the log; returns at once. `whenVerified()` resolves when the start-up check is done. */
+  start(): void {
+    const dir = this.options.dataDir;
+    let recordedCount = 0;
+    if (dir) {
+      const state = loadTreeState(dir, this.store.name);
+      if (state.kind === 'loaded') {
+        recordedCount = state.count;
+        this.checker = new TreeChecker({
+          key: this.options.key,
+          foreignHeads: 'ignore',
+          recorded: { leaves: state.leaves, count: state.count },
+        });
+      } else if (state.kind === 'discarded') {
+        this.logger.warn(`tree state discarded (${state.why}); recomputing it from the log`);
+      }
+      this.writer = TreeStateWriter.open(dir, this.store.name, recordedCount);
+    }
+    this.follow();
+    const flush = setInterval(() => void this.flush(), FLUSH_EVERY_MS);
+    flush.unref();
+    this.timers.push(flush);
+    if (this.options.policy.everySeconds > 0) {
+      const timer = setInterval(() => {
+        if (this.caughtUp && this.checker.unsignedLeaves > 0) this.signInBackground('timer');
+      }, this.options.policy.everySeconds * 1000);
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
+
+  whenVerified(): Promise<void> {
+    return this.verified;
+  }
+
+  status(): IntegrityStatus {
+    const finding = this.checker.tampered;
+    return {
+      state: finding ? 'tampered' : this.caughtUp ? 'intact' : 'verifying',
+      treeSize: this.checker.size,
+      rootHash: toHex(this.checker.tree.root()),
+      latestHead: this.checker.latestHead,
+      verifiedHeads: this.checker.verifiedHeads,
+      foreignHeads: this.checker.foreignHeadCount,
+      finding,
+    };
+  }
+
+  /** The latest head, or the head of exactly `treeSize`; null when there is none. */
+  head(treeSize?: number): TreeHead | null {
+    this.assertIntact();
+    return treeSize === undefined ? this.checker.latestHead : this.checker.headOfSize(treeSize);
+  }
+
+  /** Signs the tree as it stands once every acknowledged event is in it, appends the head, and returns it. */
+  async signHead(): Promise<TreeHead> {
+    this.assertIntact();
+    if (this.signing) await this.signing.catch(() => undefined);
+    const signing = (async () => {
+      await this.waitFor(await this.store.headPosition());
+      this.assertIntact();
+      const size = this.checker.size;
+      const head = signTreeHead(
+        size,
+        toHex(this.checker.tree.root(size)),
+        this.now().toISOString(),
+        this.options.signer,
+      );
+      const result = await this.store.append({
+        stream: TREE_HEADS_STREAM,
+        // Heads never conflict: each states a fact about a prefix of the log.
+        expectedRevision: 'any',
+        events: [treeHeadEvent(head, randomUUID())],
+      });
+      await this.waitFor(result.position);
+      return head;
+    })();
+    this.signing = signing;
+    try {
+      return await signing;
+    } finally {
+      if (this.signing === signing) this.signing = null;
+    }
+  }
+
+  /** Signs a head now and says where its tree ends: what an export is cut at. */
+  async cutExportAt(): Promise<{ treeHead: TreeHead; upTo: LogPosition }> {
+    const treeHead = await this.signHead();
+    return {
+      treeHead,
+      upTo: treeHead.treeSize === 0 ? START : this.checker.positionOf(treeHead.treeSize - 1),
+    };
+  }
+
+  async inclusionProof(eventId: string, treeSize?: number): Promise<InclusionProof> {
+    this.assertIntact();
+    const size = treeSize ?? this.defaultSize();
+    this.assertSize(size);
+    const index = await this.leafIndexOf(eventId);
+    if (index === null) throw new NotInTreeError(`event ${eventId} is not in the log`);
+    if (index >= size) {
+      throw new NotInTreeError(
+        `event ${eventId} is leaf ${index}, not in a tree of ${size}; sign a newer head`,
+      );
+    }
+    return {
+      leafIndex: index,
+      treeSize: size,
+      leafHash: toHex(this.checker.tree.leafHash(index)),
+      auditPath: this.checker.tree.inclusionProof(index, size).map(toHex),
+    };
+  }
+
+  consistencyProof(fromSize: number, toSize?: number): ConsistencyProof {
+    this.assertIntact();
+    const to = toSize ?? this.defaultSize();
+    this.assertSize(to);
+    if (fromSize > to) throw new NotInTreeError(`from (${fromSize}) is larger than to (${to})`);
+    return { fromSize, toSize: to, proof: this.checker.tree.consistencyProof(fromSize, to).map(toHex) };
+  }
+
+  rootHash(treeSize: number): string {
+    this.assertSize(treeSize);
+    return toHex(this.checker.tree.root(treeSize));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+    await this.signing?.catch(() => undefined);
+    await this.flush();
+    await this.writer?.close();
+  }
+
+  private defaultSize(): number {
+    const latest = this.checker.latestHead;
+    if (!latest) throw new NotInTreeError('no signed tree head yet: sign one first (POST /v1/log/heads)');
+    return latest.treeSize;
+  }
+
+  private assertSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.checker.size) {
+      throw new NotInTreeError(`tree size ${size} is beyond the tree's ${this.checker.size} leaves`);
+    }
+  }
+
+  private assertIntact(): void {
+    const finding = this.checker.tampered;
+    if (finding) throw new LogTamperedError(finding);
+  }
+
+  /** Finds the leaf of an event id: fingerprint candidates, each confirmed by reading that event back. */
+  private async leafIndexOf(eventId: string): Promise<number | null> {
+    for (const index of this.checker.candidatesFor(eventId)) {
+      const from = index === 0 ? START : this.checker.positionOf(index - 1);
+      const page = await this.store.readAll({ from, direction: 'forwards', maxCount: 1 });
+      const event = page.events[0];
+      if (
+        event &&
+        event.eventId === eventId &&
+        comparePositions(event.position, this.checker.positionOf(index)) === 0
+      ) {
+        return index;
+      }
+    }
+    return null;
+  }
+
+  private follow(): void {
+    if (this.stopped) return;
+    this.subscription = this.store.subscribeToAll({ from: this.current }).subscribe({
+      next: (message) => {
+        if (message.kind === 'event') {
+          if (comparePositions(message.event.position, this.current) <= 0) return;
+          const wasTampered = this.checker.tampered !== null;
+          this.checker.add(message.event);
+          if (this.checker.tampered && !wasTampered) this.onTampered();
+          if (this.writer && this.writer.recorded + FLUSH_EVERY_LEAVES < this.checker.size) void this.flush();
+          this.advance(message.event.position);
+          const every = this.options.policy.everyEvents;
+          if (this.caughtUp && every > 0 && this.checker.unsignedLeaves >= every)
+            this.signInBackground('count');
+        } else {
+          if (!this.caughtUp) {
+            const wasTampered = this.checker.tampered !== null;
+            this.checker.end();
+            if (this.checker.tampered && !wasTampered) this.onTampered();
+            this.caughtUp = true;
+            this.markVerified();
+            if (!this.checker.tampered) {
+              this.logger.log(
+                `log integrity verified: ${this.checker.size} events, ${this.checker.verifiedHeads} signed heads match`,
+              );
+            }
+          }
+          if (comparePositions(message.position, this.current) > 0) this.advance(message.position);
+        }
+      },
+      error: (error: unknown) => {
+        this.subscription = null;
+        if (this.stopped) return;
+        this.logger.error(`integrity subscription failed: ${(error as Error).message}; resubscribing`);
+        const timer = setTimeout(() => this.follow(), 500);
+        timer.unref();
+        this.timers.push(timer);
+      },
+    });
+  }
+
+  private onTampered(): void {
+    const finding = this.checker.tampered as TamperFinding;
+    this.logger.error(`LOG TAMPERED: ${finding.message}`);
+    // Leaves after a tampered one are not what the ledger saw; the recorded state is kept as evidence.
+    this.writer = null;
+    this.markVerified();
+  }
+
+  private signInBackground(reason: string): void {
+    if (this.signing || this.checker.tampered) return;
+    this.signHead().then(
+      (head) => this.logger.log(`signed tree head of size ${head.treeSize} (${reason})`),
+      (error: unknown) => this.logger.warn(`signing a tree head failed: ${(error as Error).message}`),
+    );
+  }
+
+  private flush(): Promise<void> {
+    const writer = this.writer;
+    if (!writer) return Promise.resolve();
+    // Only leaves the log and the recorded state agreed on are recorded: none once it was tampered.
+    return writer
+      .flush(this.checker.size, (from, to) => this.checker.tree.leafHashes(from, to))
+      .then(() => {
+        if (writer.error) this.logger.error(`writing the tree state failed: ${writer.error.message}`);
+      });
+  }
+
+  private advance(position: LogPosition): void {
+    this.current = position;
+    if (this.waiters.length === 0) return;
+    this.waiters = this.waiters.filter((waiter) => {
+      if (comparePositions(position, waiter.target) < 0) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once the tree holds every event up to `target`; rejects after `timeoutMs`. */
+  waitFor(target: LogPosition, timeoutMs = 30_000): Promise<void> {
+    if (comparePositions(this.current, target) >= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((waiter) => waiter.resolve !== done);
+        reject(
+          new NotInTreeError(`the tree did not reach ${positionToToken(target)} within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push({ target, resolve: done });
+    });
+  }
+}

@@ -1,0 +1,139 @@
+import { readAllPages, type EventStore, type RecordedEvent } from '@ledger/event-store';
+import { fromHex, toHex } from './merkle-hash';
+import { verifyConsistency } from './proof-verifier';
+import { TreeChecker, type TamperFinding } from './tree-checker';
+import { checkHeadSignature, type TreeHead, type TreeHeadKey } from './tree-head';
+import type { LoadedTreeState } from './tree-state-file';
+
+export interface VerifyLogOptions {
+  readonly key: TreeHeadKey;
+  /** The tree state of the data dir, when there is one: names the first differing leaf exactly. */
+  readonly recorded?: LoadedTreeState;
+  /** Heads kept outside the ledger (an auditor's); each must be a prefix of today's log. */
+  readonly keptHeads?: readonly TreeHead[];
+  readonly pageSize?: number;
+  readonly onProgress?: (events: number) => void;
+}
+
+export interface KeptHeadResult {
+  readonly head: TreeHead;
+  /** The consistency proof from the kept head to today's tree, checked. */
+  readonly proof: readonly string[];
+}
+
+export type VerifyLogResult =
+  | {
+      readonly ok: true;
+      readonly treeSize: number;
+      readonly rootHash: string;
+      readonly verifiedHeads: number;
+      readonly latestHead: TreeHead | null;
+      readonly keptHeads: readonly KeptHeadResult[];
+      readonly comparedWithRecorded: number;
+    }
+  | { readonly ok: false; readonly finding: TamperFinding; readonly treeSize: number };
+
+/**
+ * `ledger verify-log`: reads the whole log in pages, recomputes the tree, and checks it against the recorded
+ * leaves, every head in the log and every kept head. Heads signed by another key are findings here: a log
+ * whose heads the trusted key did not sign is not this ledger's log.
+ */
+export async function verifyLog(store: EventStore, options: VerifyLogOptions): Promise<VerifyLogResult> {
+  const recorded = options.recorded?.kind === 'loaded' ? options.recorded : undefined;
+  const checker = new TreeChecker({
+    key: options.key,
+    foreignHeads: 'tampered',
+    recorded: recorded ? { leaves: recorded.leaves, count: recorded.count } : undefined,
+  });
+  await feedFromLog(store, checker, options);
+  const kept: KeptHeadResult[] = [];
+  if (!checker.tampered) {
+    for (const keptHead of options.keptHeads ?? []) {
+      const finding = checkKeptHead(checker, keptHead, options.key);
+      if (finding) {
+        checker.report(finding);
+        break;
+      }
+      kept.push({
+        head: keptHead,
+        proof: checker.tree.consistencyProof(keptHead.treeSize, checker.size).map(toHex),
+      });
+    }
+  }
+  if (checker.tampered) return { ok: false, finding: checker.tampered, treeSize: checker.size };
+  return {
+    ok: true,
+    treeSize: checker.size,
+    rootHash: toHex(checker.tree.root()),
+    verifiedHeads: checker.verifiedHeads,
+    latestHead: checker.latestHead,
+    keptHeads: kept,
+    comparedWithRecorded: recorded?.count ?? 0,
+  };
+}
+
+export interface RecomputeOptions {
+  readonly pageSize?: number;
+  readonly onProgress?: (events: number) => void;
+  /** Sees each event with its leaf index, before it is added. */
+  readonly onEvent?: (event: RecordedEvent, leafIndex: number) => void;
+}
+
+/** Reads the log to its current head in pages into `checker`. */
+async function feedFromLog(
+  store: EventStore,
+  checker: TreeChecker,
+  options: RecomputeOptions,
+): Promise<void> {
+  const head = await store.headPosition();
+  for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize ?? 5000 })) {
+    for (const event of page) {
+      options.onEvent?.(event, checker.size);
+      checker.add(event);
+    }
+    options.onProgress?.(checker.size);
+  }
+  checker.end();
+}
+
+/**
+ * The tree of the log as it is now, for answering heads and proofs offline (`ledger head`, `ledger prove`);
+ * heads of other keys are skipped, and `tampered` says whether a head of ours failed.
+ */
+export async function recomputeTree(
+  store: EventStore,
+  key: TreeHeadKey,
+  options: RecomputeOptions = {},
+): Promise<TreeChecker> {
+  const checker = new TreeChecker({ key, foreignHeads: 'ignore' });
+  await feedFromLog(store, checker, options);
+  return checker;
+}
+
+function checkKeptHead(checker: TreeChecker, head: TreeHead, key: TreeHeadKey): TamperFinding | null {
+  const signature = checkHeadSignature(head, key);
+  if (!signature.ok) {
+    return {
+      kind: signature.why === 'foreign-key' ? 'foreign-head' : 'forged-head',
+      message: `kept head: ${signature.message}`,
+    };
+  }
+  if (head.treeSize > checker.size) {
+    return {
+      kind: 'truncated',
+      leafIndex: checker.size,
+      message: `a kept head signed ${head.timestamp} covers ${head.treeSize} events; the log now holds ${checker.size}: it was truncated or replaced`,
+    };
+  }
+  const proof = checker.tree.consistencyProof(head.treeSize, checker.size);
+  const keptRoot = fromHex(head.rootHash) as Buffer;
+  if (!verifyConsistency(head.treeSize, checker.size, proof, keptRoot, checker.tree.root())) {
+    return {
+      kind: 'head-mismatch',
+      message:
+        `the kept head of size ${head.treeSize} signed ${head.timestamp} is not a prefix of today's log ` +
+        `(its root ${head.rootHash}, the log's ${toHex(checker.tree.root(head.treeSize))}): an event among leaves 0–${head.treeSize - 1} was changed`,
+    };
+  }
+  return null;
+}

@@ -1,0 +1,154 @@
+import { EMPTY_TREE_ROOT, hashChildren, HASH_BYTES, isPowerOfTwo, splitPoint } from './merkle-hash';
+
+/** A growable array of 32-byte hashes in one buffer (no object per hash). */
+class HashArray {
+  private buffer: Buffer;
+  length = 0;
+
+  constructor(capacity = 1024) {
+    this.buffer = Buffer.allocUnsafe(capacity * HASH_BYTES);
+  }
+
+  push(hash: Buffer): void {
+    if ((this.length + 1) * HASH_BYTES > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(this.buffer.length * 2);
+      this.buffer.copy(grown, 0, 0, this.length * HASH_BYTES);
+      this.buffer = grown;
+    }
+    hash.copy(this.buffer, this.length * HASH_BYTES);
+    this.length++;
+  }
+
+  /** A view, not a copy: valid until the next push grows the buffer. */
+  at(index: number): Buffer {
+    return this.buffer.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+  }
+
+  bytes(from: number, to: number): Buffer {
+    return this.buffer.subarray(from * HASH_BYTES, to * HASH_BYTES);
+  }
+}
+
+export class TreeRangeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TreeRangeError';
+  }
+}
+
+/**
+ * An append-only RFC 9162 Merkle tree that keeps every complete subtree's hash: level h holds the roots of the
+ * aligned subtrees of 2^h leaves. Each append hashes one leaf's worth of nodes (amortized one), and the root of
+ * any earlier size, an audit path or a consistency proof needs O(log n) stored hashes and at most O(log n)
+ * hashing for the incomplete right edge. About 64 bytes of memory per leaf.
+ */
+export class MerkleTree {
+  private readonly levels: HashArray[] = [new HashArray()];
+
+  get size(): number {
+    return this.levels[0].length;
+  }
+
+  /** Appends one leaf hash (already `hashLeaf`ed); returns its index. */
+  append(leafHash: Buffer): number {
+    const index = this.levels[0].length;
+    this.levels[0].push(leafHash);
+    let level = 0;
+    let at = index;
+    // A right child completes its parent; the parent may complete the next one up.
+    while (at % 2 === 1) {
+      const parent = hashChildren(this.levels[level].at(at - 1), this.levels[level].at(at));
+      level++;
+      if (this.levels.length === level) this.levels.push(new HashArray());
+      this.levels[level].push(parent);
+      at = (at - 1) / 2;
+    }
+    return index;
+  }
+
+  leafHash(index: number): Buffer {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) {
+      throw new TreeRangeError(`leaf ${index} is not in a tree of ${this.size}`);
+    }
+    return Buffer.from(this.levels[0].at(index));
+  }
+
+  /** The leaf hashes [from, to) as one buffer (a copy). */
+  leafHashes(from: number, to: number): Buffer {
+    return Buffer.from(this.levels[0].bytes(from, to));
+  }
+
+  /** MTH(D[0:size]), RFC 9162 §2.1.1; the empty tree's root for size 0. */
+  root(size = this.size): Buffer {
+    this.checkSize(size, 'tree size');
+    return size === 0 ? Buffer.from(EMPTY_TREE_ROOT) : this.subtree(0, size);
+  }
+
+  /** PATH(index, D[0:size]), RFC 9162 §2.1.3.1: sibling hashes from the leaf up to the root. */
+  inclusionProof(index: number, size = this.size): Buffer[] {
+    this.checkSize(size, 'tree size');
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new TreeRangeError(`leaf ${index} is not in a tree of ${size}`);
+    }
+    const path: Buffer[] = [];
+    this.path(index, 0, size, path);
+    return path;
+  }
+
+  /** PROOF(from, D[0:to]), RFC 9162 §2.1.4.1; empty when from is 0 or equals to. */
+  consistencyProof(from: number, to = this.size): Buffer[] {
+    this.checkSize(to, 'tree size');
+    if (!Number.isSafeInteger(from) || from < 0 || from > to) {
+      throw new TreeRangeError(`cannot prove a tree of ${from} is a prefix of a tree of ${to}`);
+    }
+    const proof: Buffer[] = [];
+    if (from > 0 && from < to) this.subproof(from, 0, to, true, proof);
+    return proof;
+  }
+
+  private checkSize(size: number, what: string): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) {
+      throw new TreeRangeError(`${what} ${size} is beyond the tree's ${this.size} leaves`);
+    }
+  }
+
+  /** MTH(D[lo:hi]) for the ranges the RFC's recursion produces (lo is a multiple of the split). */
+  private subtree(lo: number, hi: number): Buffer {
+    const n = hi - lo;
+    if (isPowerOfTwo(n) && lo % n === 0) {
+      const level = Math.log2(n);
+      return Buffer.from(this.levels[level].at(lo / n));
+    }
+    const k = splitPoint(n);
+    return hashChildren(this.subtree(lo, lo + k), this.subtree(lo + k, hi));
+  }
+
+  private path(m: number, lo: number, hi: number, out: Buffer[]): void {
+    const n = hi - lo;
+    if (n === 1) return;
+    const k = splitPoint(n);
+    if (m - lo < k) {
+      this.path(m, lo, lo + k, out);
+      out.push(this.subtree(lo + k, hi));
+    } else {
+      this.path(m, lo + k, hi, out);
+      out.push(this.subtree(lo, lo + k));
+    }
+  }
+
+  private subproof(m: number, lo: number, hi: number, whole: boolean, out: Buffer[]): void {
+    const n = hi - lo;
+    if (m === n) {
+      if (!whole) out.push(this.subtree(lo, hi));
+      return;
+    }
+    const k = splitPoint(n);
+    if (m <= k) {
+      this.subproof(m, lo, lo + k, whole, out);
+      out.push(this.subtree(lo + k, hi));
+    } else {
+      this.subproof(m - k, lo + k, hi, false, out);
+      out.push(this.subtree(lo, lo + k));
+    }
+  }
+}

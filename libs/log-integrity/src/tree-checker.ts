@@ -1,0 +1,235 @@
+import { positionToToken, type LogPosition, type RecordedEvent } from '@ledger/event-store';
+import { leafHashOf } from './leaf-bytes';
+import { HASH_BYTES, toHex } from './merkle-hash';
+import { MerkleTree } from './merkle-tree';
+import {
+  checkHeadSignature,
+  isTreeHeadEvent,
+  parseTreeHead,
+  type TreeHead,
+  type TreeHeadKey,
+} from './tree-head';
+
+/** What is wrong with a log, by kind; `leafIndex`/`position` name the first place it shows when known. */
+export interface TamperFinding {
+  readonly kind:
+    | 'leaf-differs'
+    | 'truncated'
+    | 'head-mismatch'
+    | 'forged-head'
+    | 'foreign-head'
+    | 'malformed-head'
+    | 'head-ahead';
+  readonly message: string;
+  readonly leafIndex?: number;
+  readonly position?: string;
+}
+
+export interface TreeCheckerOptions {
+  /** The leaf hashes the ledger recorded (the tree state in the data dir), to compare the log against. */
+  readonly recorded?: { readonly leaves: Buffer; readonly count: number };
+  /** Checks every head event signed by this key; null checks nothing but the shape. */
+  readonly key: TreeHeadKey | null;
+  /** A head signed by another key: a finding (the CLI), or ignored and counted (a service on a shared log). */
+  readonly foreignHeads: 'tampered' | 'ignore';
+}
+
+/**
+ * Recomputes the tree event by event, in log order, and checks it as it goes: each leaf against the one the
+ * ledger recorded, each head event of the log against the tree at the head's size. The first finding sticks;
+ * later events still grow the tree (so proofs can still be computed for a report) but are not trusted.
+ */
+export class TreeChecker {
+  readonly tree = new MerkleTree();
+  private finding: TamperFinding | null = null;
+  private readonly heads = new Map<number, TreeHead>();
+  private latest: TreeHead | null = null;
+  private headsChecked = 0;
+  private foreign = 0;
+  private leavesSinceHead = 0;
+  private recorded: { readonly leaves: Buffer; readonly count: number } | null;
+  /** Leaf index → position (for an inclusion proof by event id, and for naming findings). */
+  private commits = new BigUint64Array(1024);
+  private prepares = new BigUint64Array(1024);
+  private fingerprints = new Uint32Array(1024);
+
+  constructor(private readonly options: TreeCheckerOptions) {
+    this.recorded = options.recorded && options.recorded.count > 0 ? options.recorded : null;
+  }
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  get tampered(): TamperFinding | null {
+    return this.finding;
+  }
+
+  get latestHead(): TreeHead | null {
+    return this.latest;
+  }
+
+  /** Heads of our key whose root matched the recomputed tree. */
+  get verifiedHeads(): number {
+    return this.headsChecked;
+  }
+
+  get foreignHeadCount(): number {
+    return this.foreign;
+  }
+
+  /** Events other than heads appended since the last head of ours. */
+  get unsignedLeaves(): number {
+    return this.leavesSinceHead;
+  }
+
+  headOfSize(treeSize: number): TreeHead | null {
+    return this.heads.get(treeSize) ?? null;
+  }
+
+  /** Every verified head in log order (ascending leaf of their event). */
+  allHeads(): TreeHead[] {
+    return [...this.heads.values()];
+  }
+
+  positionOf(leafIndex: number): LogPosition {
+    return { commit: this.commits[leafIndex], prepare: this.prepares[leafIndex] };
+  }
+
+  /** Leaf indexes whose event id may be `eventId` (a 32-bit fingerprint match; confirm against the log). */
+  candidatesFor(eventId: string): number[] {
+    const wanted = fingerprint(eventId);
+    const found: number[] = [];
+    const size = this.tree.size;
+    for (let i = 0; i < size; i++) if (this.fingerprints[i] === wanted) found.push(i);
+    return found;
+  }
+
+  add(event: RecordedEvent): void {
+    const index = this.tree.size;
+    const leaf = leafHashOf(event);
+    this.remember(index, event);
+    if (this.recorded && this.finding === null) {
+      if (index < this.recorded.count) {
+        const expected = this.recorded.leaves.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+        if (!expected.equals(leaf)) {
+          this.report({
+            kind: 'leaf-differs',
+            leafIndex: index,
+            position: positionToToken(event.position),
+            message:
+              `leaf ${index} (position ${positionToToken(event.position)}, event ${event.eventId} in ${event.stream}) ` +
+              `differs from the leaf the ledger recorded: the event was edited, deleted, reordered or inserted`,
+          });
+        }
+      } else {
+        // Past what was recorded: nothing left to compare; drop the reference.
+        this.recorded = null;
+      }
+    }
+    this.tree.append(leaf);
+    if (isTreeHeadEvent(event)) this.checkHeadEvent(event, index);
+    else this.leavesSinceHead++;
+  }
+
+  /** The log ended (caught up, or read to its end): a log shorter than what was recorded was cut. */
+  end(): void {
+    if (this.recorded && this.finding === null && this.tree.size < this.recorded.count) {
+      this.report({
+        kind: 'truncated',
+        leafIndex: this.tree.size,
+        message: `the log holds ${this.tree.size} events but the ledger recorded ${this.recorded.count}: it was truncated or replaced`,
+      });
+    }
+    if (this.tree.size >= (this.recorded?.count ?? 0)) this.recorded = null;
+  }
+
+  /** Records a finding made outside the tree (an auditor's head, a failing store). */
+  report(finding: TamperFinding): void {
+    this.finding ??= finding;
+  }
+
+  private checkHeadEvent(event: RecordedEvent, index: number): void {
+    const parsed = parseTreeHead(event.data);
+    const at = positionToToken(event.position);
+    if (!parsed.ok) {
+      this.report({
+        kind: 'malformed-head',
+        leafIndex: index,
+        position: at,
+        message: `head event at ${at}: ${parsed.problem}`,
+      });
+      return;
+    }
+    const head = parsed.head;
+    if (this.options.key) {
+      const signature = checkHeadSignature(head, this.options.key);
+      if (!signature.ok) {
+        if (signature.why === 'foreign-key' && this.options.foreignHeads === 'ignore') {
+          this.foreign++;
+          return;
+        }
+        this.report({
+          kind: signature.why === 'foreign-key' ? 'foreign-head' : 'forged-head',
+          leafIndex: index,
+          position: at,
+          message: `head event at ${at}: ${signature.message}`,
+        });
+        return;
+      }
+    }
+    if (head.treeSize > index) {
+      this.report({
+        kind: 'head-ahead',
+        leafIndex: index,
+        position: at,
+        message: `head event at ${at} claims ${head.treeSize} events but only ${index} precede it`,
+      });
+      return;
+    }
+    const root = toHex(this.tree.root(head.treeSize));
+    if (root !== head.rootHash) {
+      const previous = this.latest?.treeSize ?? 0;
+      this.report({
+        kind: 'head-mismatch',
+        leafIndex: previous,
+        position: at,
+        message:
+          `the head of size ${head.treeSize} signed ${head.timestamp} (event at ${at}) has root ${head.rootHash}, ` +
+          `the log gives ${root}: an event among leaves ${previous}–${head.treeSize - 1} was changed`,
+      });
+      return;
+    }
+    this.headsChecked++;
+    this.heads.set(head.treeSize, head);
+    if (this.latest === null || head.treeSize >= this.latest.treeSize) this.latest = head;
+    this.leavesSinceHead = 0;
+  }
+
+  private remember(index: number, event: RecordedEvent): void {
+    if (index >= this.commits.length) {
+      const capacity = this.commits.length * 2;
+      this.commits = grow(this.commits, new BigUint64Array(capacity));
+      this.prepares = grow(this.prepares, new BigUint64Array(capacity));
+      this.fingerprints = grow(this.fingerprints, new Uint32Array(capacity));
+    }
+    this.commits[index] = event.position.commit;
+    this.prepares[index] = event.position.prepare;
+    this.fingerprints[index] = fingerprint(event.eventId);
+  }
+}
+
+function grow<T extends BigUint64Array | Uint32Array>(from: T, to: T): T {
+  to.set(from as never);
+  return to;
+}
+
+/** FNV-1a over the id's UTF-16 code units. */
+function fingerprint(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
