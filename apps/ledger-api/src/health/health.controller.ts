@@ -69,8 +69,9 @@ export class HealthController {
       const result = error.getResponse() as HealthCheckResult;
       const failing = Object.entries(result.error ?? {}).map(([name, state]) => {
         const { status: _status, ...rest } = state as Record<string, unknown>;
-        const reason = typeof rest.reason === 'string' ? rest.reason : JSON.stringify(rest);
-        return `${name} (${reason})`;
+        // `reason` names the failure, `message` (when an indicator has one) says where and how.
+        const why = [rest.reason, rest.message].filter((part) => typeof part === 'string').join(': ');
+        return `${name} (${why || JSON.stringify(rest)})`;
       });
       void reply.status(503);
       return {
