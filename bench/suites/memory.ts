@@ -5,63 +5,104 @@ import type { Suite } from '../lib/types';
 
 /** 250,000 devices with an owner and three viewers each: 1,000,000 (user, device) relationships. */
 const SHAPE: FleetShape = { devices: 250_000, users: 500_000, viewersPerDevice: 3, revokeEvery: 0 };
+/** The full run's growth point: ten times the fleet, 10,000,000 relationships (one round: it takes minutes). */
+const SHAPE_10M: FleetShape = { devices: 2_500_000, users: 5_000_000, viewersPerDevice: 3, revokeEvery: 0 };
 
-function settledHeap(): number {
+/**
+ * Heap plus ArrayBuffer backing stores (typed arrays live outside the V8 heap, so heapUsed alone would not
+ * see them), after a forced GC.
+ */
+function settledBytes(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('the memory suite needs node --expose-gc');
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+interface Round {
+  readonly ours: number;
+  readonly theirs: number;
+  readonly relationships: number;
+}
+
+function measureRound(shape: FleetShape): Round {
+  const before = settledBytes();
+  let table: RelationshipTable | null = new RelationshipTable();
+  let position = 0;
+  for (let d = 0; d < shape.devices; d++) {
+    for (const event of recordedHistory(d, shape, position)) table.apply(event);
+    position += 8;
+  }
+  const relationships = table.relationshipCount;
+  const ours = (settledBytes() - before) / relationships;
+  table = null;
+
+  const beforeMap = settledBytes();
+  let naive: Map<string, string> | null = new Map<string, string>();
+  for (let d = 0; d < shape.devices; d++) {
+    naive.set(`${userId(ownerOf(d, shape))}|${deviceId(d)}`, 'owner');
+    for (let k = 0; k < shape.viewersPerDevice; k++)
+      naive.set(`${userId(viewerOf(d, k, shape))}|${deviceId(d)}`, 'viewer');
+  }
+  const theirs = (settledBytes() - beforeMap) / naive.size;
+  naive = null;
+  return { ours, theirs, relationships };
 }
 
 /**
- * memory.relationship: heap bytes per relationship of a RelationshipTable holding 1M (user, device) pairs,
- * built by applying the log's events (fresh id strings per event, as JSON.parse gives them), against a naive
- * cache: a Map from a "user|device" string to the role. heapUsed after a forced GC, before and after building.
+ * memory.relationship: bytes per relationship of a RelationshipTable holding 1M (user, device) pairs with
+ * their full history, built by applying the log's events (fresh id strings per event, as JSON.parse gives
+ * them), against a naive cache: a Map from a "user|device" string to the role. The full run adds
+ * memory.relationship.10m, the same at 10M, to show how it grows.
  */
 export const memory: Suite = async (context, log) => {
   const rounds = paired();
   let relationships = 0;
   for (let round = 0; round < context.rounds; round++) {
-    const before = settledHeap();
-    let table: RelationshipTable | null = new RelationshipTable();
-    let position = 0;
-    for (let d = 0; d < SHAPE.devices; d++) {
-      for (const event of recordedHistory(d, SHAPE, position)) table.apply(event);
-      position += 8;
-    }
-    relationships = table.relationshipCount;
-    const ours = (settledHeap() - before) / relationships;
-    table = null;
-
-    const beforeMap = settledHeap();
-    let naive: Map<string, string> | null = new Map<string, string>();
-    for (let d = 0; d < SHAPE.devices; d++) {
-      naive.set(`${userId(ownerOf(d, SHAPE))}|${deviceId(d)}`, 'owner');
-      for (let k = 0; k < SHAPE.viewersPerDevice; k++)
-        naive.set(`${userId(viewerOf(d, k, SHAPE))}|${deviceId(d)}`, 'viewer');
-    }
-    const theirs = (settledHeap() - beforeMap) / naive.size;
-    naive = null;
-    rounds.ours.push(ours);
-    rounds.theirs.push(theirs);
+    const measured = measureRound(SHAPE);
+    relationships = measured.relationships;
+    rounds.ours.push(measured.ours);
+    rounds.theirs.push(measured.theirs);
     log(
-      `round ${round + 1}: ${Math.round(ours)} bytes/relationship, naive Map ${Math.round(theirs)} bytes/entry`,
+      `round ${round + 1}: ${Math.round(measured.ours)} bytes/relationship, naive Map ${Math.round(measured.theirs)} bytes/entry`,
     );
   }
-  return {
-    results: [
+  const results = [
+    result(
+      'memory.relationship',
+      'bytes/relationship',
+      'naive cache: Map<"user|device", role> with the same pairs (current role only, no history)',
+      rounds,
+      false,
+    ),
+  ];
+  const notes = [
+    `memory.relationship: ${relationships.toLocaleString('en-US')} relationships (${SHAPE.devices.toLocaleString('en-US')} devices, ` +
+      `owner + ${SHAPE.viewersPerDevice} viewers each), heapUsed + arrayBuffers after global.gc() before and after building.`,
+  ];
+  if (!context.quick) {
+    const measured = measureRound(SHAPE_10M);
+    const growth = paired();
+    growth.ours.push(measured.ours);
+    growth.theirs.push(measured.theirs);
+    log(
+      `10M: ${Math.round(measured.ours)} bytes/relationship, naive Map ${Math.round(measured.theirs)} bytes/entry`,
+    );
+    results.push(
       result(
-        'memory.relationship',
+        'memory.relationship.10m',
         'bytes/relationship',
-        'naive cache: Map<"user|device", role> with the same pairs (current role only, no history)',
-        rounds,
+        'naive cache: Map<"user|device", role> with the same 10M pairs',
+        growth,
         false,
       ),
-    ],
-    notes: [
-      `memory.relationship: ${relationships.toLocaleString('en-US')} relationships (${SHAPE.devices.toLocaleString('en-US')} devices, ` +
-        `owner + ${SHAPE.viewersPerDevice} viewers each), heapUsed after global.gc() before and after building.`,
-    ],
-  };
+    );
+    notes.push(
+      `memory.relationship.10m: ${measured.relationships.toLocaleString('en-US')} relationships ` +
+        `(${SHAPE_10M.devices.toLocaleString('en-US')} devices), one round.`,
+    );
+  }
+  return { results, notes };
 };
