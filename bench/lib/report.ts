@@ -26,7 +26,7 @@ export const GOALS: readonly Goal[] = [
   { name: 'replay', on: 'ratio', min: 0.4 },
   { name: 'rebuild', on: 'ratio', min: 0.4 },
   { name: 'peer.emmett.append', on: 'ratio', min: 1.0 },
-  { name: 'memory.relationship', on: 'value', max: 300 },
+  { name: 'memory.relationship', on: 'value', max: 157 },
 ];
 
 export function goalText(goal: Goal | undefined): string {

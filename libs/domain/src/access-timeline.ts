@@ -7,21 +7,34 @@ import type { Millis } from './time';
  * `[start, end)` of business time in which the user had access. Projections, historical checks, replay and
  * the decider all read it, so "authorized" has exactly one meaning.
  *
- * Intervals are stored flat (`[start, end, code, start, end, code, …]`) because the projection holds one per
- * relationship for a whole fleet and a plain array of doubles is the leanest thing V8 offers.
+ * A timeline is packed into one flat array of doubles, the leanest thing V8 offers (the projection holds one
+ * per device for a whole fleet): a header `[registeredAt, decommissionedAt, lastChangeAt, owner]` and then one
+ * span `[user, start, end, code]` per interval, in the order they were opened. Users are small integer keys;
+ * who a key stands for is a {@link UserKeys} table kept beside the array — the projection interns every user
+ * once for the whole fleet, a lone {@link DeviceTimeline} keeps its own list.
  * `end` is `Infinity` while open; an expiring grant stores its `expiresAt` as a provisional end with reason
  * `expired`, which a re-grant before that instant replaces — so an expiry takes effect with no event at all.
+ * `decommissionedAt` is NaN while the device is in service; `owner` is -1 once decommissioned.
  */
-export interface DeviceTimeline {
-  readonly deviceId: string;
-  readonly registeredAt: Millis;
-  decommissionedAt: Millis | null;
-  /** Business time of the latest ownership change: changes dated before it are refused. */
-  lastChangeAt: Millis;
-  /** Current owner; null once decommissioned. */
-  owner: string | null;
-  readonly access: Map<string, number[]>;
+export type PackedTimeline = number[];
+
+/** Maps user ids to the integer keys packed timelines hold, and back. */
+export interface UserKeys {
+  /** The user's key, or -1 if the user has none. */
+  keyOf(userId: string): number;
+  /** The user's key, given one if the user has none yet. */
+  keyFor(userId: string): number;
+  idOf(key: number): string;
 }
+
+const REGISTERED_AT = 0;
+const DECOMMISSIONED_AT = 1;
+const LAST_CHANGE_AT = 2;
+const OWNER = 3;
+const HEADER = 4;
+const SPAN = 4;
+/** Below this length an append copies to an array of the exact size: most devices stop growing early. */
+const EXACT_SIZE_BELOW = 64;
 
 const ROLE_OWNER = 1;
 // Reason codes live above the role bit.
@@ -50,105 +63,163 @@ export interface ActiveAccess {
   readonly expiresAt: Millis | null;
 }
 
-export function newTimeline(deviceId: string, ownerId: string, at: Millis): DeviceTimeline {
-  const timeline: DeviceTimeline = {
-    deviceId,
-    registeredAt: at,
-    decommissionedAt: null,
-    lastChangeAt: at,
-    owner: ownerId,
-    access: new Map(),
-  };
-  openInterval(timeline, ownerId, at, Infinity, ROLE_OWNER);
-  return timeline;
+/** Local user tables longer than this get a Map beside them, so a device shared with thousands stays O(1). */
+const LOCAL_INDEX_FROM = 32;
+const localIndexes = new WeakMap<string[], Map<string, number>>();
+
+/**
+ * One device's timeline with its own user table: the decider's state and what replay folds. Its fields are
+ * read through getters over the packed array, so a copy is two array slices.
+ */
+export class DeviceTimeline implements UserKeys {
+  constructor(
+    readonly deviceId: string,
+    readonly users: string[],
+    public packed: PackedTimeline,
+  ) {}
+
+  get registeredAt(): Millis {
+    return this.packed[REGISTERED_AT];
+  }
+
+  get decommissionedAt(): Millis | null {
+    return packedDecommissionedAt(this.packed);
+  }
+
+  /** Business time of the latest ownership change: changes dated before it are refused. */
+  get lastChangeAt(): Millis {
+    return this.packed[LAST_CHANGE_AT];
+  }
+
+  /** Current owner; null once decommissioned. */
+  get owner(): string | null {
+    const key = this.packed[OWNER];
+    return key < 0 ? null : this.users[key];
+  }
+
+  /** Every user's intervals as flat `[start, end, code]` triples, users in the order they first had access. */
+  get access(): Map<string, number[]> {
+    return new Map(groupSpans(this.packed).map(([key, list]) => [this.users[key], list]));
+  }
+
+  keyOf(userId: string): number {
+    const users = this.users;
+    if (users.length < LOCAL_INDEX_FROM) return users.indexOf(userId);
+    let index = localIndexes.get(users);
+    if (!index) {
+      index = new Map(users.map((user, key) => [user, key]));
+      localIndexes.set(users, index);
+    }
+    return index.get(userId) ?? -1;
+  }
+
+  keyFor(userId: string): number {
+    let key = this.keyOf(userId);
+    if (key < 0) {
+      key = this.users.push(userId) - 1;
+      localIndexes.get(this.users)?.set(userId, key);
+    }
+    return key;
+  }
+
+  idOf(key: number): string {
+    return this.users[key];
+  }
 }
 
-function openInterval(
-  timeline: DeviceTimeline,
-  userId: string,
+/** A registered device's packed timeline: its owner holds the one open owner interval. */
+export function newPackedTimeline(ownerKey: number, at: Millis): PackedTimeline {
+  return [at, NaN, at, ownerKey, ownerKey, at, Infinity, ROLE_OWNER];
+}
+
+export function newTimeline(deviceId: string, ownerId: string, at: Millis): DeviceTimeline {
+  return new DeviceTimeline(deviceId, [ownerId], newPackedTimeline(0, at));
+}
+
+function appendSpan(
+  p: PackedTimeline,
+  key: number,
   start: Millis,
   end: Millis,
   code: number,
-): void {
-  const list = timeline.access.get(userId);
-  if (list) list.push(start, end, code);
-  else timeline.access.set(userId, [start, end, code]);
+): PackedTimeline {
+  if (p.length >= EXACT_SIZE_BELOW) {
+    p.push(key, start, end, code);
+    return p;
+  }
+  return p.concat([key, start, end, code]);
 }
 
-/** Index (into the flat list) of the user's interval of the given role that contains `at`, or -1. */
-function containingIndex(list: number[] | undefined, at: Millis, role: number): number {
-  if (!list) return -1;
-  for (let i = list.length - 3; i >= 0; i -= 3) {
-    if ((list[i + 2] & ROLE_OWNER) === role && list[i] <= at && at < list[i + 1]) return i;
+/** Index of the user's latest span of the given role that contains `at`, or -1. */
+function containingIndex(p: PackedTimeline, key: number, at: Millis, role: number): number {
+  if (key < 0) return -1;
+  for (let i = p.length - SPAN; i >= HEADER; i -= SPAN) {
+    if (p[i] === key && (p[i + 3] & ROLE_OWNER) === role && p[i + 1] <= at && at < p[i + 2]) return i;
   }
   return -1;
 }
 
-function closeAt(list: number[], index: number, at: Millis, reasonCode: number): void {
-  list[index + 1] = at;
-  list[index + 2] = (list[index + 2] & ROLE_OWNER) | reasonCode;
+function closeAt(p: PackedTimeline, index: number, at: Millis, reasonCode: number): void {
+  p[index + 2] = at;
+  p[index + 3] = (p[index + 3] & ROLE_OWNER) | reasonCode;
 }
 
-export function activeViewerInterval(timeline: DeviceTimeline, userId: string, at: Millis): boolean {
-  return containingIndex(timeline.access.get(userId), at, 0) >= 0;
+function endEveryInterval(p: PackedTimeline, at: Millis, reasonCode: number): void {
+  for (let i = HEADER; i < p.length; i += SPAN) {
+    if (p[i + 1] <= at && at < p[i + 2]) closeAt(p, i, at, reasonCode);
+  }
 }
 
-export function isOwnerAt(timeline: DeviceTimeline, userId: string, at: Millis): boolean {
-  return containingIndex(timeline.access.get(userId), at, ROLE_OWNER) >= 0;
+function packedDecommissionedAt(p: PackedTimeline): Millis | null {
+  const at = p[DECOMMISSIONED_AT];
+  return Number.isNaN(at) ? null : at;
 }
 
 /**
- * Applies one ownership change, mutating the timeline. The decider has already checked the rules; this only
- * records their effect, so replaying a stored history never fails.
+ * Applies one ownership change to a registered device's packed timeline and returns it (a new array when it
+ * had to grow). The decider has already checked the rules; this only records their effect, so replaying a
+ * stored history never fails. A `DeviceRegistered` for a registered device changes nothing.
  */
-export function applyDeviceEvent(timeline: DeviceTimeline | null, event: DeviceEvent): DeviceTimeline {
+export function applyToPacked(p: PackedTimeline, event: DeviceEvent, users: UserKeys): PackedTimeline {
+  if (event.type === 'DeviceRegistered') return p;
   const at = toMillis(event.data.occurredAt);
-  if (event.type === 'DeviceRegistered') {
-    return timeline ?? newTimeline(event.data.deviceId, event.data.ownerId, at);
-  }
-  if (!timeline) throw new Error(`${event.type} for unregistered device ${event.data.deviceId}`);
-  timeline.lastChangeAt = Math.max(timeline.lastChangeAt, at);
+  p[LAST_CHANGE_AT] = Math.max(p[LAST_CHANGE_AT], at);
   switch (event.type) {
     case 'AccessGranted': {
       const end = event.data.expiresAt === undefined ? Infinity : toMillis(event.data.expiresAt);
       const reason = end === Infinity ? OPEN : EXPIRED;
-      const list = timeline.access.get(event.data.userId);
-      const index = containingIndex(list, at, 0);
-      if (list && index >= 0) {
-        list[index + 1] = end;
-        list[index + 2] = reason;
-      } else {
-        openInterval(timeline, event.data.userId, at, end, reason);
-      }
-      return timeline;
+      const key = users.keyFor(event.data.userId);
+      const index = containingIndex(p, key, at, 0);
+      if (index < 0) return appendSpan(p, key, at, end, reason);
+      p[index + 2] = end;
+      p[index + 3] = reason;
+      return p;
     }
     case 'AccessRevoked': {
-      const list = timeline.access.get(event.data.userId);
-      const index = containingIndex(list, at, 0);
-      if (list && index >= 0) closeAt(list, index, at, REVOKED);
-      return timeline;
+      const index = containingIndex(p, users.keyOf(event.data.userId), at, 0);
+      if (index >= 0) closeAt(p, index, at, REVOKED);
+      return p;
     }
     case 'OwnershipTransferred': {
-      const previous = timeline.access.get(event.data.previousOwnerId);
-      const ownerIndex = containingIndex(previous, at, ROLE_OWNER);
-      if (previous && ownerIndex >= 0) closeAt(previous, ownerIndex, at, TRANSFERRED);
+      const ownerIndex = containingIndex(p, users.keyOf(event.data.previousOwnerId), at, ROLE_OWNER);
+      if (ownerIndex >= 0) closeAt(p, ownerIndex, at, TRANSFERRED);
+      const newOwner = users.keyFor(event.data.newOwnerId);
       if (!event.data.keepViewers) {
-        endEveryInterval(timeline, at, TRANSFERRED);
+        endEveryInterval(p, at, TRANSFERRED);
       } else {
         // The new owner's share, if any, becomes ownership: one role at a time.
-        const incoming = timeline.access.get(event.data.newOwnerId);
-        const shareIndex = containingIndex(incoming, at, 0);
-        if (incoming && shareIndex >= 0) closeAt(incoming, shareIndex, at, TRANSFERRED);
+        const shareIndex = containingIndex(p, newOwner, at, 0);
+        if (shareIndex >= 0) closeAt(p, shareIndex, at, TRANSFERRED);
       }
-      openInterval(timeline, event.data.newOwnerId, at, Infinity, ROLE_OWNER);
-      timeline.owner = event.data.newOwnerId;
-      return timeline;
+      const next = appendSpan(p, newOwner, at, Infinity, ROLE_OWNER);
+      next[OWNER] = newOwner;
+      return next;
     }
     case 'DeviceDecommissioned': {
-      endEveryInterval(timeline, at, DECOMMISSIONED);
-      timeline.decommissionedAt = at;
-      timeline.owner = null;
-      return timeline;
+      endEveryInterval(p, at, DECOMMISSIONED);
+      p[DECOMMISSIONED_AT] = at;
+      p[OWNER] = -1;
+      return p;
     }
     default: {
       const unreachable: never = event;
@@ -157,27 +228,33 @@ export function applyDeviceEvent(timeline: DeviceTimeline | null, event: DeviceE
   }
 }
 
-function endEveryInterval(timeline: DeviceTimeline, at: Millis, reasonCode: number): void {
-  for (const list of timeline.access.values()) {
-    for (let i = 0; i < list.length; i += 3) {
-      if (list[i] <= at && at < list[i + 1]) closeAt(list, i, at, reasonCode);
-    }
+/**
+ * Applies one ownership change, mutating the timeline. The decider has already checked the rules; this only
+ * records their effect, so replaying a stored history never fails.
+ */
+export function applyDeviceEvent(timeline: DeviceTimeline | null, event: DeviceEvent): DeviceTimeline {
+  if (event.type === 'DeviceRegistered') {
+    return timeline ?? newTimeline(event.data.deviceId, event.data.ownerId, toMillis(event.data.occurredAt));
   }
+  if (!timeline) throw new Error(`${event.type} for unregistered device ${event.data.deviceId}`);
+  timeline.packed = applyToPacked(timeline.packed, event, timeline);
+  return timeline;
 }
 
-/** §2: was `userId` authorized to see the device at business time `at`, and if not, why. */
-export function judge(timeline: DeviceTimeline | undefined | null, userId: string, at: Millis): Judgement {
-  if (!timeline || timeline.registeredAt > at) return DENIED_UNKNOWN;
-  if (timeline.decommissionedAt !== null && timeline.decommissionedAt <= at) return DENIED_DECOMMISSIONED;
-  const list = timeline.access.get(userId);
-  if (!list) return DENIED_NEVER;
+/** §2 over a packed timeline: was the user with this key authorized at business time `at`, and if not, why. */
+export function judgePacked(p: PackedTimeline | undefined | null, key: number, at: Millis): Judgement {
+  if (!p || p[REGISTERED_AT] > at) return DENIED_UNKNOWN;
+  // NaN (in service) compares false.
+  if (p[DECOMMISSIONED_AT] <= at) return DENIED_DECOMMISSIONED;
+  if (key < 0) return DENIED_NEVER;
   let viewer = false;
   let latestEnd = -Infinity;
   let latestCode = -1;
-  for (let i = 0; i < list.length; i += 3) {
-    const start = list[i];
-    const end = list[i + 1];
-    const code = list[i + 2];
+  for (let i = HEADER; i < p.length; i += SPAN) {
+    if (p[i] !== key) continue;
+    const start = p[i + 1];
+    const end = p[i + 2];
+    const code = p[i + 3];
     if (start <= at && at < end) {
       if (code & ROLE_OWNER) return ALLOWED_OWNER;
       viewer = true;
@@ -190,6 +267,20 @@ export function judge(timeline: DeviceTimeline | undefined | null, userId: strin
   if (viewer) return ALLOWED_VIEWER;
   if (latestCode < 0) return DENIED_NEVER;
   return DENIALS[REASON_BY_CODE[latestCode & ~ROLE_OWNER]];
+}
+
+/** §2: was `userId` authorized to see the device at business time `at`, and if not, why. */
+export function judge(timeline: DeviceTimeline | undefined | null, userId: string, at: Millis): Judgement {
+  if (!timeline) return DENIED_UNKNOWN;
+  return judgePacked(timeline.packed, timeline.keyOf(userId), at);
+}
+
+export function activeViewerInterval(timeline: DeviceTimeline, userId: string, at: Millis): boolean {
+  return containingIndex(timeline.packed, timeline.keyOf(userId), at, 0) >= 0;
+}
+
+export function isOwnerAt(timeline: DeviceTimeline, userId: string, at: Millis): boolean {
+  return containingIndex(timeline.packed, timeline.keyOf(userId), at, ROLE_OWNER) >= 0;
 }
 
 const ALLOWED_OWNER: Judgement = Object.freeze({ allowed: true, role: 'owner' });
@@ -205,23 +296,25 @@ const DENIED_UNKNOWN = DENIALS.unknown_device;
 const DENIED_DECOMMISSIONED = DENIALS.decommissioned;
 const DENIED_NEVER = DENIALS.never_granted;
 
+function activeAt(p: PackedTimeline, index: number, userId: string): ActiveAccess {
+  const owner = (p[index + 3] & ROLE_OWNER) === ROLE_OWNER;
+  return {
+    userId,
+    role: owner ? 'owner' : 'viewer',
+    since: p[index + 1],
+    // An interval's end is an expiry only when an expiry is what ends it (not a later revoke or transfer).
+    expiresAt: (p[index + 3] & ~ROLE_OWNER) === EXPIRED ? p[index + 2] : null,
+  };
+}
+
 /** Who has access at `at`: the owner first, then viewers by user id. */
-export function accessAt(timeline: DeviceTimeline, at: Millis): ActiveAccess[] {
+export function accessAtPacked(p: PackedTimeline, at: Millis, users: UserKeys): ActiveAccess[] {
   const result: ActiveAccess[] = [];
-  if (timeline.registeredAt > at) return result;
-  for (const [userId, list] of timeline.access) {
-    for (let i = 0; i < list.length; i += 3) {
-      if (list[i] <= at && at < list[i + 1]) {
-        const owner = (list[i + 2] & ROLE_OWNER) === ROLE_OWNER;
-        result.push({
-          userId,
-          role: owner ? 'owner' : 'viewer',
-          since: list[i],
-          expiresAt: expiryOf(list, i),
-        });
-      }
-    }
+  if (p[REGISTERED_AT] > at) return result;
+  for (let i = HEADER; i < p.length; i += SPAN) {
+    if (p[i + 1] <= at && at < p[i + 2]) result.push(activeAt(p, i, users.idOf(p[i])));
   }
+  // Stable: one user's intervals keep their log order.
   return result.sort((a, b) =>
     a.role !== b.role
       ? a.role === 'owner'
@@ -235,69 +328,153 @@ export function accessAt(timeline: DeviceTimeline, at: Millis): ActiveAccess[] {
   );
 }
 
+export function accessAt(timeline: DeviceTimeline, at: Millis): ActiveAccess[] {
+  return accessAtPacked(timeline.packed, at, timeline);
+}
+
 /** The user's access to this device at `at`, if any (owner wins over viewer). */
-export function userAccessAt(timeline: DeviceTimeline, userId: string, at: Millis): ActiveAccess | null {
-  const list = timeline.access.get(userId);
-  if (!list || timeline.registeredAt > at) return null;
+export function userAccessAtPacked(
+  p: PackedTimeline,
+  key: number,
+  userId: string,
+  at: Millis,
+): ActiveAccess | null {
+  if (key < 0 || p[REGISTERED_AT] > at) return null;
   let found: ActiveAccess | null = null;
-  for (let i = 0; i < list.length; i += 3) {
-    if (list[i] <= at && at < list[i + 1]) {
-      const owner = (list[i + 2] & ROLE_OWNER) === ROLE_OWNER;
-      found = { userId, role: owner ? 'owner' : 'viewer', since: list[i], expiresAt: expiryOf(list, i) };
-      if (owner) return found;
+  for (let i = HEADER; i < p.length; i += SPAN) {
+    if (p[i] === key && p[i + 1] <= at && at < p[i + 2]) {
+      found = activeAt(p, i, userId);
+      if (found.role === 'owner') return found;
     }
   }
   return found;
 }
 
-/** An interval's end is an expiry only when an expiry is what ends it (not a later revoke or transfer). */
-function expiryOf(list: number[], index: number): Millis | null {
-  return (list[index + 2] & ~ROLE_OWNER) === EXPIRED ? list[index + 1] : null;
+export function userAccessAt(timeline: DeviceTimeline, userId: string, at: Millis): ActiveAccess | null {
+  return userAccessAtPacked(timeline.packed, timeline.keyOf(userId), userId, at);
+}
+
+/**
+ * Key of the owner at business time `at` (the one whose owner interval contains it), or -1. Should two owner
+ * intervals contain it, the user who first had access to the device wins.
+ */
+export function ownerAtPacked(p: PackedTimeline | undefined | null, at: Millis): number {
+  if (!p || p[REGISTERED_AT] > at) return -1;
+  let owner = -1;
+  for (let i = HEADER; i < p.length; i += SPAN) {
+    if ((p[i + 3] & ROLE_OWNER) === ROLE_OWNER && p[i + 1] <= at && at < p[i + 2]) {
+      if (owner < 0) owner = p[i];
+      else if (owner !== p[i] && firstSpanOf(p, p[i]) < firstSpanOf(p, owner)) owner = p[i];
+    }
+  }
+  return owner;
+}
+
+function firstSpanOf(p: PackedTimeline, key: number): number {
+  for (let i = HEADER; i < p.length; i += SPAN) if (p[i] === key) return i;
+  return -1;
 }
 
 /** Owner at business time `at` (the one whose owner interval contains it), or null. */
 export function ownerAt(timeline: DeviceTimeline | undefined | null, at: Millis): string | null {
-  if (!timeline || timeline.registeredAt > at) return null;
-  for (const [userId, list] of timeline.access) {
-    for (let i = 0; i < list.length; i += 3) {
-      if ((list[i + 2] & ROLE_OWNER) === ROLE_OWNER && list[i] <= at && at < list[i + 1]) return userId;
-    }
-  }
-  return null;
+  if (!timeline) return null;
+  const key = ownerAtPacked(timeline.packed, at);
+  return key < 0 ? null : timeline.users[key];
 }
 
 /** The intervals in which `userId` owned the device: used for "who saw my camera" trails. */
 export function ownershipIntervals(timeline: DeviceTimeline, userId: string): Array<[Millis, Millis]> {
-  const list = timeline.access.get(userId);
+  const p = timeline.packed;
+  const key = timeline.keyOf(userId);
   const result: Array<[Millis, Millis]> = [];
-  if (!list) return result;
-  for (let i = 0; i < list.length; i += 3) {
-    if ((list[i + 2] & ROLE_OWNER) === ROLE_OWNER) result.push([list[i], list[i + 1]]);
+  if (key < 0) return result;
+  for (let i = HEADER; i < p.length; i += SPAN) {
+    if (p[i] === key && (p[i + 3] & ROLE_OWNER) === ROLE_OWNER) result.push([p[i + 1], p[i + 2]]);
   }
   return result;
 }
 
-/** Every interval, for digests and snapshots: `[userId, start, end, code]` in a stable order. */
-export function timelineEntries(timeline: DeviceTimeline): Array<[string, number[]]> {
-  return [...timeline.access.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** Keys of every user who ever had access, in the order they first did. */
+export function packedUserKeys(p: PackedTimeline): number[] {
+  const keys: number[] = [];
+  for (let i = HEADER; i < p.length; i += SPAN) if (!keys.includes(p[i])) keys.push(p[i]);
+  return keys;
 }
 
-export function restoreTimeline(snapshot: {
+/** Whether the user with this key ever had access. */
+export function packedHasUser(p: PackedTimeline, key: number): boolean {
+  return key >= 0 && firstSpanOf(p, key) >= 0;
+}
+
+/** Each user's `[start, end, code]` triples, users in the order they first had access. */
+function groupSpans(p: PackedTimeline): Array<[number, number[]]> {
+  const groups = new Map<number, number[]>();
+  for (let i = HEADER; i < p.length; i += SPAN) {
+    const list = groups.get(p[i]);
+    if (list) list.push(p[i + 1], p[i + 2], p[i + 3]);
+    else groups.set(p[i], [p[i + 1], p[i + 2], p[i + 3]]);
+  }
+  return [...groups];
+}
+
+/** The canonical form digests and snapshots are over: each user's triples, users in id order. */
+export function packedEntries(p: PackedTimeline, users: UserKeys): Array<[string, number[]]> {
+  return groupSpans(p)
+    .map(([key, list]): [string, number[]] => [users.idOf(key), list])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Every interval, for digests and snapshots: `[userId, [start, end, code, …]]` in user id order. */
+export function timelineEntries(timeline: DeviceTimeline): Array<[string, number[]]> {
+  return packedEntries(timeline.packed, timeline);
+}
+
+export interface TimelineSnapshot {
   deviceId: string;
   registeredAt: Millis;
   decommissionedAt: Millis | null;
   lastChangeAt: Millis;
   owner: string | null;
   access: Array<[string, number[]]>;
-}): DeviceTimeline {
-  return { ...snapshot, access: new Map(snapshot.access.map(([u, l]) => [u, l.slice()])) };
+}
+
+/** Packs a timeline from its canonical form, users keyed by `users`; the array is exactly its size. */
+export function packTimeline(snapshot: TimelineSnapshot, users: UserKeys): PackedTimeline {
+  const p: PackedTimeline = [
+    snapshot.registeredAt,
+    snapshot.decommissionedAt ?? NaN,
+    snapshot.lastChangeAt,
+    snapshot.owner === null ? -1 : users.keyFor(snapshot.owner),
+  ];
+  for (const [userId, list] of snapshot.access) {
+    const key = users.keyFor(userId);
+    for (let i = 0; i + 2 < list.length; i += 3) p.push(key, list[i], list[i + 1], list[i + 2]);
+  }
+  return p.slice();
+}
+
+export function restoreTimeline(snapshot: TimelineSnapshot): DeviceTimeline {
+  const timeline = new DeviceTimeline(snapshot.deviceId, [], []);
+  timeline.packed = packTimeline(snapshot, timeline);
+  return timeline;
+}
+
+/** A standalone timeline from a packed one keyed by a shared table (a copy: changing it changes nothing). */
+export function unpackTimeline(deviceId: string, p: PackedTimeline, users: UserKeys): DeviceTimeline {
+  const local = new DeviceTimeline(deviceId, [], p.slice());
+  const remap = new Map<number, number>();
+  const localKey = (key: number) => {
+    let mapped = remap.get(key);
+    if (mapped === undefined) remap.set(key, (mapped = local.keyFor(users.idOf(key))));
+    return mapped;
+  };
+  if (p[OWNER] >= 0) local.packed[OWNER] = localKey(p[OWNER]);
+  for (let i = HEADER; i < p.length; i += SPAN) local.packed[i] = localKey(p[i]);
+  return local;
 }
 
 export function cloneTimeline(timeline: DeviceTimeline): DeviceTimeline {
-  return {
-    ...timeline,
-    access: new Map([...timeline.access].map(([userId, list]) => [userId, list.slice()])),
-  };
+  return new DeviceTimeline(timeline.deviceId, timeline.users.slice(), timeline.packed.slice());
 }
 
 // Stored times were normalized on the way in, so the fast parser is exact here.

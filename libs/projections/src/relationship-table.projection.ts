@@ -1,29 +1,30 @@
 import { createHash } from 'node:crypto';
 import {
-  accessAt,
-  applyDeviceEvent,
+  accessAtPacked,
+  applyToPacked,
+  judgePacked,
+  newPackedTimeline,
+  packedEntries,
+  packedHasUser,
+  packedUserKeys,
+  packTimeline,
+  unpackTimeline,
+  userAccessAtPacked,
   isDeviceEventType,
-  judge,
-  newTimeline,
-  restoreTimeline,
-  timelineEntries,
   toDeviceEvent,
-  userAccessAt,
   type ActiveAccess,
+  type PackedTimeline,
   type DeviceEvent,
   type DeviceTimeline,
   type Judgement,
   type Millis,
 } from '@ledger/domain';
 import type { RecordedEvent } from '@ledger/event-store';
+import { InternedIds, UserDeviceLists } from './interned-ids';
 
 export function isDeviceEvent(event: { type: string }): boolean {
   return isDeviceEventType(event.type);
 }
-
-/** A user's devices: one id, a short list, or (past `SMALL_DEVICE_LIST`) a set. */
-type UserDevices = string | string[] | Set<string>;
-const SMALL_DEVICE_LIST = 16;
 
 /** One relationship change, as the watch feed and cache invalidation see it. */
 export interface RelationshipChange {
@@ -47,24 +48,25 @@ export interface SerializedDevice {
 /**
  * The user–device relationship table: the in-memory index behind every check. It is written only by
  * applying the log's device events in order, so a rebuild from position zero reproduces it exactly.
+ *
+ * Memory is what bounds a fleet-sized table, so nothing here is an object per relationship: user and device
+ * ids are interned once each, every device's whole history is one packed array of doubles (see
+ * `PackedTimeline`) keyed by user number, and a user's devices are a linked list in typed arrays.
  */
 export class RelationshipTable {
-  private readonly devices = new Map<string, DeviceTimeline>();
-  /**
-   * user → devices the user has ever had access to; callers filter by the instant they ask about. Most users
-   * have one or a few devices, so the devices are held as the bare id, then a small array, and only past
-   * `SMALL_DEVICE_LIST` a Set: a Set per user would be the table's largest cost per relationship.
-   */
-  private readonly userDevices = new Map<string, UserDevices>();
-  private relationships = 0;
+  private readonly deviceIds = new InternedIds();
+  private readonly userIds = new InternedIds();
+  /** By device key. */
+  private readonly timelines: PackedTimeline[] = [];
+  private readonly userDevices = new UserDeviceLists();
 
   get deviceCount(): number {
-    return this.devices.size;
+    return this.deviceIds.size;
   }
 
   /** Number of (user, device) pairs that ever had access. */
   get relationshipCount(): number {
-    return this.relationships;
+    return this.userDevices.size;
   }
 
   /** Applies a device event; returns what changed, or null for events this table ignores. */
@@ -72,88 +74,81 @@ export class RelationshipTable {
     const domainEvent = toDeviceEvent(event);
     if (!domainEvent) return null;
     const data = domainEvent.data;
-    const existing = this.devices.get(data.deviceId);
+    const device = this.deviceIds.keyOf(data.deviceId);
+    const existing = device < 0 ? undefined : this.timelines[device];
     let userIds: string[];
+    // The user this event may give a first relationship with the device.
+    let newcomer: string | null = null;
     switch (domainEvent.type) {
-      case 'DeviceRegistered':
+      case 'DeviceRegistered': {
         if (existing) return null;
-        this.devices.set(
-          data.deviceId,
-          newTimeline(data.deviceId, domainEvent.data.ownerId, Date.parse(data.occurredAt)),
-        );
-        this.link(domainEvent.data.ownerId, data.deviceId);
+        const key = this.deviceIds.keyFor(data.deviceId);
+        const owner = this.userIds.keyFor(domainEvent.data.ownerId);
+        this.timelines[key] = newPackedTimeline(owner, Date.parse(data.occurredAt));
+        this.userDevices.add(owner, key);
         return {
           type: domainEvent.type,
           deviceId: data.deviceId,
           userIds: [domainEvent.data.ownerId],
           occurredAt: data.occurredAt,
         };
+      }
       case 'AccessGranted':
+        newcomer = domainEvent.data.userId;
+        userIds = [domainEvent.data.userId];
+        break;
       case 'AccessRevoked':
         userIds = [domainEvent.data.userId];
         break;
       case 'OwnershipTransferred':
+        newcomer = domainEvent.data.newOwnerId;
         userIds = domainEvent.data.keepViewers
           ? [domainEvent.data.previousOwnerId, domainEvent.data.newOwnerId]
           : existing
-            ? [...existing.access.keys()]
+            ? this.usersOf(existing)
             : [];
         if (!userIds.includes(domainEvent.data.newOwnerId)) userIds.push(domainEvent.data.newOwnerId);
         break;
       case 'DeviceDecommissioned':
-        userIds = existing ? [...existing.access.keys()] : [];
+        userIds = existing ? this.usersOf(existing) : [];
         break;
       default:
         return null;
     }
     if (!existing) return null;
-    applyDeviceEvent(existing, domainEvent);
-    // The timeline's own id string, not the event's copy: one string per device, however many relationships.
-    if (domainEvent.type === 'AccessGranted') this.link(domainEvent.data.userId, existing.deviceId);
-    if (domainEvent.type === 'OwnershipTransferred')
-      this.link(domainEvent.data.newOwnerId, existing.deviceId);
+    const known = newcomer === null || packedHasUser(existing, this.userIds.keyOf(newcomer));
+    this.timelines[device] = applyToPacked(existing, domainEvent, this.userIds);
+    if (!known) this.userDevices.add(this.userIds.keyOf(newcomer!), device);
     return { type: domainEvent.type, deviceId: data.deviceId, userIds, occurredAt: data.occurredAt };
   }
 
-  private link(userId: string, deviceId: string): void {
-    const devices = this.userDevices.get(userId);
-    if (devices === undefined) {
-      this.userDevices.set(userId, deviceId);
-    } else if (typeof devices === 'string') {
-      if (devices === deviceId) return;
-      this.userDevices.set(userId, [devices, deviceId]);
-    } else if (Array.isArray(devices)) {
-      if (devices.includes(deviceId)) return;
-      if (devices.length < SMALL_DEVICE_LIST) devices.push(deviceId);
-      else this.userDevices.set(userId, new Set([...devices, deviceId]));
-    } else {
-      if (devices.has(deviceId)) return;
-      devices.add(deviceId);
-    }
-    this.relationships++;
+  private usersOf(p: PackedTimeline): string[] {
+    return packedUserKeys(p).map((key) => this.userIds.idOf(key));
   }
 
+  /** The device's timeline as a standalone copy (the table keeps it packed; changing the copy changes nothing). */
   timeline(deviceId: string): DeviceTimeline | undefined {
-    return this.devices.get(deviceId);
+    const device = this.deviceIds.keyOf(deviceId);
+    return device < 0 ? undefined : unpackTimeline(deviceId, this.timelines[device], this.userIds);
   }
 
   check(userId: string, deviceId: string, at: Millis): Judgement {
-    return judge(this.devices.get(deviceId), userId, at);
+    const device = this.deviceIds.keyOf(deviceId);
+    return judgePacked(device < 0 ? undefined : this.timelines[device], this.userIds.keyOf(userId), at);
   }
 
   /** Owner and viewers at `at`, or undefined for an unknown device. */
   deviceAccess(deviceId: string, at: Millis): ActiveAccess[] | undefined {
-    const timeline = this.devices.get(deviceId);
-    return timeline ? accessAt(timeline, at) : undefined;
+    const device = this.deviceIds.keyOf(deviceId);
+    return device < 0 ? undefined : accessAtPacked(this.timelines[device], at, this.userIds);
   }
 
   userAccess(userId: string, at: Millis): Array<ActiveAccess & { deviceId: string }> {
     const result: Array<ActiveAccess & { deviceId: string }> = [];
-    const devices = this.userDevices.get(userId);
-    for (const deviceId of devices === undefined ? [] : typeof devices === 'string' ? [devices] : devices) {
-      const timeline = this.devices.get(deviceId);
-      const access = timeline ? userAccessAt(timeline, userId, at) : null;
-      if (access) result.push({ ...access, deviceId });
+    const user = this.userIds.keyOf(userId);
+    for (const device of this.userDevices.devicesOf(user)) {
+      const access = userAccessAtPacked(this.timelines[device], user, userId, at);
+      if (access) result.push({ ...access, deviceId: this.deviceIds.idOf(device) });
     }
     return result.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
   }
@@ -161,35 +156,45 @@ export class RelationshipTable {
   /** sha256 over the canonical form of every timeline, in device id order: equal tables, equal digests. */
   digest(): string {
     const hash = createHash('sha256');
-    const ids = [...this.devices.keys()].sort();
-    for (const id of ids) hash.update(JSON.stringify(serializeTimeline(this.devices.get(id)!))).update('\n');
+    const devices = this.timelines.map((_, key) => key);
+    const ids = devices.map((key) => this.deviceIds.idOf(key));
+    devices.sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0));
+    for (const key of devices) hash.update(JSON.stringify(this.serializeDevice(key))).update('\n');
     return `sha256:${hash.digest('hex')}`;
   }
 
   *serialize(): Generator<SerializedDevice> {
-    for (const timeline of this.devices.values()) yield serializeTimeline(timeline);
+    for (let key = 0; key < this.timelines.length; key++) yield this.serializeDevice(key);
   }
 
   restore(device: SerializedDevice): void {
-    const timeline = restoreTimeline({
-      ...device,
-      access: device.access.map(([userId, list]) => [userId, list.map((v) => (v === null ? Infinity : v))]),
-    });
-    this.devices.set(device.deviceId, timeline);
-    for (const userId of timeline.access.keys()) this.link(userId, device.deviceId);
+    const key = this.deviceIds.keyFor(device.deviceId);
+    const previous = this.timelines[key];
+    const p = packTimeline(
+      {
+        ...device,
+        access: device.access.map(([userId, list]) => [userId, list.map((v) => (v === null ? Infinity : v))]),
+      },
+      this.userIds,
+    );
+    this.timelines[key] = p;
+    for (const user of packedUserKeys(p))
+      if (!previous || !packedHasUser(previous, user)) this.userDevices.add(user, key);
   }
-}
 
-function serializeTimeline(timeline: DeviceTimeline): SerializedDevice {
-  return {
-    deviceId: timeline.deviceId,
-    registeredAt: timeline.registeredAt,
-    decommissionedAt: timeline.decommissionedAt,
-    lastChangeAt: timeline.lastChangeAt,
-    owner: timeline.owner,
-    access: timelineEntries(timeline).map(([userId, list]) => [
-      userId,
-      list.map((v) => (v === Infinity ? null : v)),
-    ]),
-  };
+  private serializeDevice(key: number): SerializedDevice {
+    const p = this.timelines[key];
+    const owner = p[3];
+    return {
+      deviceId: this.deviceIds.idOf(key),
+      registeredAt: p[0],
+      decommissionedAt: Number.isNaN(p[1]) ? null : p[1],
+      lastChangeAt: p[2],
+      owner: owner < 0 ? null : this.userIds.idOf(owner),
+      access: packedEntries(p, this.userIds).map(([userId, list]) => [
+        userId,
+        list.map((v) => (v === Infinity ? null : v)),
+      ]),
+    };
+  }
 }
