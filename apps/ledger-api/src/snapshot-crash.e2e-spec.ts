@@ -162,7 +162,8 @@ function forgeGrant(
   lines.splice(lines.length - 2); // the trailer line and the empty string after its newline
   const at = lines.findIndex((l) => l.startsWith('D') && l.includes(`"deviceId":"${deviceId}"`));
   const device = JSON.parse(lines[at].slice(1)) as { registeredAt: number; access: unknown[] };
-  device.access.push([userId, [device.registeredAt, null]]);
+  // A well-formed open viewer interval, as the table writes them: [start, end (null: open), code 0 (viewer, open)].
+  device.access.push([userId, [device.registeredAt, null, 0]]);
   lines[at] = 'D' + JSON.stringify(device);
   return withTrailer(lines.join('\n') + '\n', hmacKey);
 }
