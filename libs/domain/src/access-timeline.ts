@@ -447,8 +447,12 @@ export function packTimeline(snapshot: TimelineSnapshot, users: UserKeys): Packe
     snapshot.owner === null ? -1 : users.keyFor(snapshot.owner),
   ];
   for (const [userId, list] of snapshot.access) {
+    // A list that is not whole triples was not written by a table: refuse it rather than read part of it.
+    if (list.length === 0 || list.length % 3 !== 0) {
+      throw new Error(`device ${snapshot.deviceId}: intervals of ${userId} are not [start, end, code] triples`);
+    }
     const key = users.keyFor(userId);
-    for (let i = 0; i + 2 < list.length; i += 3) p.push(key, list[i], list[i + 1], list[i + 2]);
+    for (let i = 0; i < list.length; i += 3) p.push(key, list[i], list[i + 1], list[i + 2]);
   }
   return p.slice();
 }

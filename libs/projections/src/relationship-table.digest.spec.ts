@@ -62,6 +62,15 @@ describe('the relationship table digest', () => {
     expect(restored.relationshipCount).toBe(RECORDED.relationships);
   });
 
+  it('refuses a device whose intervals are not whole [start, end, code] triples (a hand-edited snapshot)', () => {
+    const table = new RelationshipTable();
+    for (const event of fixedHistory()) table.apply(event);
+    const [device] = [...table.serialize()];
+    const forged = JSON.parse(JSON.stringify(device)) as typeof device;
+    (forged.access as Array<[string, Array<number | null>]>).push(['mallory', [forged.registeredAt, null]]);
+    expect(() => new RelationshipTable().restore(forged)).toThrow(/mallory.*triples/);
+  });
+
   it('serializes to the snapshot lines it wrote before', () => {
     const table = new RelationshipTable();
     for (const event of fixedHistory()) table.apply(event);
