@@ -33,11 +33,14 @@ export async function runCommand(
   register: RegisterCommand,
   store: EventStore,
   args: string[],
-  options: { dataDir?: string; actor?: string } = {},
+  options: { dataDir?: string; actor?: string; env?: Record<string, string> } = {},
 ): Promise<CliRun> {
   let exitCode: number = ExitCode.ok;
   const context: CliContext = {
-    config: loadConfig({ LEDGER_DATA_DIR: options.dataDir ?? '/nonexistent-ledger-test-dir' }),
+    config: loadConfig({
+      ...options.env,
+      LEDGER_DATA_DIR: options.dataDir ?? '/nonexistent-ledger-test-dir',
+    }),
     openStore: async () => keptOpen(store),
     interactive: false,
     actor: options.actor ?? 'cli:test',

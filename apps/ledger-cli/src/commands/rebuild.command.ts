@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { rebuildFromLog, writeSnapshot } from '@ledger/projections';
+import { deriveSnapshotKey, rebuildFromLog, writeSnapshot } from '@ledger/projections';
 import type { RegisterCommand } from './index';
 
 /** `ledger rebuild`: the relationship projection from position zero, its digest and token, and a fresh snapshot. */
@@ -34,6 +34,8 @@ export const registerRebuildCommand: RegisterCommand = (program, context) => {
             result.table,
             result.idempotency,
             result.anchor,
+            // Authenticated like the service's own snapshots, so a keyed service loads it without re-checking.
+            ctx.config.exportKey ? deriveSnapshotKey(ctx.config.exportKey) : null,
           );
         }
         const summary = {
