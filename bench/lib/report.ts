@@ -10,7 +10,7 @@ export interface Goal {
   readonly max?: number;
 }
 
-/** The goals of issues 7 and 14 (ratios measured in the same run), and the absolute memory budget. */
+/** The goals of the issues (ratios measured in the same run, oriented so higher is better), and the memory budget. */
 export const GOALS: readonly Goal[] = [
   { name: 'ingest.embedded', on: 'ratio', min: 0.5 },
   { name: 'ingest.embedded.tree', on: 'ratio', min: 0.8 },
@@ -27,6 +27,13 @@ export const GOALS: readonly Goal[] = [
   { name: 'rebuild', on: 'ratio', min: 0.4 },
   { name: 'peer.emmett.append', on: 'ratio', min: 1.0 },
   { name: 'memory.relationship', on: 'value', max: 157 },
+  // Issue 13: DuckDB's load + query ÷ our complete report; its peak RSS ÷ ours; idle p99 ÷ p99 during a replay.
+  { name: 'peer.duckdb.replay', on: 'ratio', min: 1.0 },
+  { name: 'peer.duckdb.replay.rss', on: 'ratio', min: 1.0 },
+  { name: 'check.http.during-replay', on: 'ratio', min: 0.5 },
+  { name: 'import', on: 'ratio', min: 0.5 },
+  // Issue 16: plain NDJSON bytes ÷ the embedded store's bytes for the same events.
+  { name: 'disk.bytes-per-event', on: 'ratio', min: 1.0 },
 ];
 
 export function goalText(goal: Goal | undefined): string {
