@@ -28,9 +28,9 @@ class RawWatch {
   readonly admitted: Promise<void>;
   private readonly client: grpc.Client;
 
-  constructor(address: string, apiKey: string, request: Wire = {}) {
+  constructor(address: string, apiKey: string, request: Wire = {}, options: grpc.ChannelOptions = {}) {
     const loaded = grpc.loadPackageDefinition(loadLedgerPackage()) as any;
-    this.client = new loaded.ledger.v1.LedgerService(address, grpc.credentials.createInsecure());
+    this.client = new loaded.ledger.v1.LedgerService(address, grpc.credentials.createInsecure(), options);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${apiKey}`);
     this.call = (this.client as any).Watch(request, metadata);
@@ -234,15 +234,16 @@ describe('gRPC Watch limits (the same as GET /v1/watch)', () => {
   it('ends the stream of a client that stops reading with an overflow message, having buffered a bounded amount', async () => {
     const feed = ledger.app.get(RelationshipFeed);
     await settled(feed, 0);
-    const slow = new RawWatch(address, ledger.apiKey);
+    // A 1 KiB HTTP/2 stream window (the default is 64 KiB) fills after a few changes, so a few hundred suffice.
+    const slow = new RawWatch(address, ledger.apiKey, {}, { 'grpc-node.flow_control_window': 1024 });
     try {
       await slow.admitted;
       expect(feed.openConnections).toBe(1);
-      // Changes land until the client's HTTP/2 window and the server's stream buffer are full, then 5 more.
+      // Changes land until the client's window and the server's stream buffer are full, then 5 more.
       let appended = 0;
-      for (let batch = 0; feed.openConnections > 0 && batch < 40; batch++) {
-        await appendAll(ledger.store, registrations(250, id(`burst${batch}`)));
-        appended += 250;
+      for (let batch = 0; feed.openConnections > 0 && batch < 20; batch++) {
+        await appendAll(ledger.store, registrations(50, id(`burst${batch}`)));
+        appended += 50;
         const deadline = Date.now() + 1000;
         while (feed.openConnections > 0 && Date.now() < deadline)
           await new Promise((resolve) => setTimeout(resolve, 20));
