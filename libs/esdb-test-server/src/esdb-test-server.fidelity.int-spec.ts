@@ -6,8 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import {
   BACKWARDS,
   END,
@@ -19,6 +20,7 @@ import {
   UnavailableError,
   DeadlineExceededError,
   binaryEvent,
+  eventTypeFilter,
   excludeSystemEvents,
   jsonEvent,
   type AllStreamSubscription,
@@ -305,6 +307,48 @@ describe('filtered subscriptions', () => {
     } finally {
       await subscription.unsubscribe();
     }
+  });
+});
+
+describe('subscriptions under a slow reader', () => {
+  it('are paced by backpressure with one drain listener at a time, checkpoints included', async () => {
+    const { client } = await serverAndClient({ systemEvents: false });
+    for (let batch = 0; batch < 4; batch++)
+      await client.appendToStream(
+        `slow-${batch}`,
+        Array.from({ length: 1500 }, (_unused, i) => event(i % 3 === 0 ? 'skipped' : 'wanted', { i })),
+      );
+    // What MaxListenersExceededWarning counts: 'drain' listeners on the server's side of a call.
+    let mostDrainListeners = 0;
+    const once = EventEmitter.prototype.once;
+    const spy = jest
+      .spyOn(EventEmitter.prototype, 'once')
+      .mockImplementation(function (this: EventEmitter, name, listener) {
+        const result = once.call(this, name, listener);
+        if (name === 'drain' && this.constructor.name === 'ServerWritableStreamImpl')
+          mostDrainListeners = Math.max(mostDrainListeners, this.listenerCount('drain'));
+        return result;
+      });
+    const subscription: AllStreamSubscription = client.subscribeToAll({
+      fromPosition: START,
+      filter: eventTypeFilter({ prefixes: ['wanted'], checkpointInterval: 1 }),
+    });
+    const wanted = 4 * 1000;
+    let delivered = 0;
+    try {
+      for await (const resolved of subscription) {
+        expect(resolved.event?.data).toMatchObject({ i: expect.any(Number) });
+        delivered += 1;
+        // Slower than the server: its writes fill the stream's window again and again.
+        if (delivered % 250 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+        if (delivered === wanted) break;
+      }
+    } finally {
+      spy.mockRestore();
+      await subscription.unsubscribe();
+    }
+    expect(delivered).toBe(wanted);
+    expect(mostDrainListeners).toBe(1);
   });
 });
 

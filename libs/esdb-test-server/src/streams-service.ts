@@ -433,13 +433,18 @@ export class StreamsService {
     let lastScanned: StoredEvent | undefined;
     let closed = false;
 
+    // A refused write still queued its message; only the first one while full waits for 'drain'. Each wait
+    // used to add its own listener (a checkpoint right after a refused event added a second), and every stale
+    // one reset the flag and pumped into a full buffer again: listeners piled up past Node's warning limit.
     const send = (message: ReadResp): boolean => {
       if (call.write(message)) return true;
-      waitingForDrain = true;
-      call.once('drain', () => {
-        waitingForDrain = false;
-        pump();
-      });
+      if (!waitingForDrain) {
+        waitingForDrain = true;
+        call.once('drain', () => {
+          waitingForDrain = false;
+          pump();
+        });
+      }
       return false;
     };
     const checkpoint = (event: StoredEvent): ReadResp =>

@@ -1,11 +1,14 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { encodeRetryStatus, STATUS_DETAILS_KEY } from '@ledger/client';
+import { encodeRetryStatus, OLDEST_RESUMABLE_TOKEN_KEY, STATUS_DETAILS_KEY } from '@ledger/client';
 import { ContendedChangeError, DomainError, type DomainErrorKind } from '@ledger/domain';
 import { EventStoreError, MalformedTokenError } from '@ledger/event-store';
 import { ConsistencyTimeoutError } from '@ledger/projections';
+import { WatchConnectionLimitError, WatchTokenTooOldError } from '../watch/relationship-feed.service';
 
 /** How long a client should wait before retrying an UNAVAILABLE (the HTTP API's Retry-After: 1). */
 export const RETRY_DELAY_MS = 1000;
+/** How long a Watch refused for the key's stream limit should wait (the HTTP API's Retry-After: 5). */
+export const WATCH_RETRY_DELAY_MS = 5000;
 
 const CODE_BY_KIND: Record<DomainErrorKind, status> = {
   invalid: status.INVALID_ARGUMENT,
@@ -22,6 +25,17 @@ export class GrpcFailure extends Error {
   ) {
     super(message);
     this.name = 'GrpcFailure';
+  }
+}
+
+/** A Watch feed that failed after it started (its history could not be read): the store is away. */
+export class WatchFeedFailedError extends Error {
+  constructor(
+    message: string,
+    readonly resumeAfter: string,
+  ) {
+    super(message);
+    this.name = 'WatchFeedFailedError';
   }
 }
 
@@ -44,8 +58,17 @@ export function toGrpcStatus(exception: unknown): DescribedFailure {
   if (exception instanceof MalformedTokenError) {
     return { error: serviceError(status.INVALID_ARGUMENT, exception.message) };
   }
-  if (exception instanceof ConsistencyTimeoutError) {
+  if (exception instanceof ConsistencyTimeoutError || exception instanceof WatchFeedFailedError) {
     return { error: unavailable(exception.message) };
+  }
+  if (exception instanceof WatchConnectionLimitError) {
+    return { error: withRetry(status.RESOURCE_EXHAUSTED, exception.message, WATCH_RETRY_DELAY_MS) };
+  }
+  // The HTTP API's 410: the range the feed replays starts after this token; resync, then watch without it.
+  if (exception instanceof WatchTokenTooOldError) {
+    const metadata = new Metadata();
+    metadata.set(OLDEST_RESUMABLE_TOKEN_KEY, exception.oldestToken);
+    return { error: serviceError(status.OUT_OF_RANGE, exception.message, metadata) };
   }
   if (exception instanceof EventStoreError) {
     return { error: unavailable('the event store is unavailable; retry'), unexpected: exception };
@@ -54,9 +77,13 @@ export function toGrpcStatus(exception: unknown): DescribedFailure {
 }
 
 function unavailable(message: string): ServiceError {
+  return withRetry(status.UNAVAILABLE, message, RETRY_DELAY_MS);
+}
+
+function withRetry(code: status, message: string, retryDelayMs: number): ServiceError {
   const metadata = new Metadata();
-  metadata.set(STATUS_DETAILS_KEY, encodeRetryStatus(status.UNAVAILABLE, message, RETRY_DELAY_MS));
-  return serviceError(status.UNAVAILABLE, message, metadata);
+  metadata.set(STATUS_DETAILS_KEY, encodeRetryStatus(code, message, retryDelayMs));
+  return serviceError(code, message, metadata);
 }
 
 function serviceError(code: status, details: string, metadata = new Metadata()): ServiceError {

@@ -1,6 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { fromEvent, merge } from 'rxjs';
 import type { ClassConstructor } from 'class-transformer';
 import {
   LedgerCommands,
@@ -21,6 +20,7 @@ import { validateAs } from '../http/validation';
 import type { LedgerMetrics } from '../metrics/ledger-metrics';
 import type { BulkIngestGate } from '../views/bulk-ingest-gate';
 import type { RelationshipFeed } from '../watch/relationship-feed.service';
+import { GrpcFeedSink } from './grpc-feed-sink';
 import { GrpcFailure, toGrpcStatus, type DescribedFailure } from './grpc-status';
 
 /** Messages as @grpc/proto-loader hands them over (PROTO_LOADER_OPTIONS): camelCase, unset fields absent. */
@@ -45,8 +45,8 @@ export interface LedgerGrpcDependencies {
  * decides anything; it translates.
  */
 export class LedgerGrpcService {
-  /** Watch calls still open, ended on shutdown so a graceful stop is not held open by them. */
-  private readonly openStreams = new Set<grpc.ServerWritableStream<Wire, Wire>>();
+  /** Watch streams still open, ended on shutdown so a graceful stop is not held open by them. */
+  private readonly openSinks = new Set<GrpcFeedSink>();
 
   constructor(private readonly deps: LedgerGrpcDependencies) {}
 
@@ -68,8 +68,8 @@ export class LedgerGrpcService {
 
   /** Ends every open Watch stream (status OK: the feed is over, resume elsewhere with the last token). */
   endStreams(): void {
-    for (const call of this.openStreams) call.end();
-    this.openStreams.clear();
+    for (const sink of this.openSinks) sink.end();
+    this.openSinks.clear();
   }
 
   private async check(request: Wire): Promise<Wire> {
@@ -166,6 +166,10 @@ export class LedgerGrpcService {
     };
   }
 
+  /**
+   * The HTTP feed's own admission and pacing (RelationshipFeed.openSink): the per-key stream limit and the
+   * resume bound are checked before the first message; history goes out only as fast as the client reads.
+   */
   private watch(call: grpc.ServerWritableStream<Wire, Wire>): void {
     const fail = (failure: DescribedFailure) => {
       if (failure.unexpected !== undefined) this.deps.onUnexpected('Watch', failure.unexpected);
@@ -187,29 +191,15 @@ export class LedgerGrpcService {
         );
       }
     }
-    this.openStreams.add(call);
-    const closed = merge(fromEvent(call, 'cancelled'), fromEvent(call, 'close'));
-    const subscription = this.deps.feed.watch(after, closed, this.deps.heartbeatMs).subscribe({
-      next: (message) => {
-        call.write(
-          message.type === 'change'
-            ? { change: message.data }
-            : { heartbeat: { token: (message.data as { token: string }).token } },
-        );
-      },
-      error: (error: unknown) => {
-        this.openStreams.delete(call);
+    const sink = new GrpcFeedSink(call);
+    this.openSinks.add(sink);
+    sink.whenClosed(() => this.openSinks.delete(sink));
+    this.deps.feed
+      .openSink(sink, authentication.name, after, undefined, this.deps.heartbeatMs)
+      .catch((error: unknown) => {
+        this.openSinks.delete(sink);
         fail(toGrpcStatus(error));
-      },
-      complete: () => {
-        this.openStreams.delete(call);
-        call.end();
-      },
-    });
-    call.on('cancelled', () => {
-      this.openStreams.delete(call);
-      subscription.unsubscribe();
-    });
+      });
   }
 
   /**

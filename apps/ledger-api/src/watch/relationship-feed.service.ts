@@ -6,7 +6,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { Observable, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import type { LedgerConfig } from '@ledger/config';
 import { Streams } from '@ledger/domain';
 import {
@@ -33,7 +33,7 @@ export class WatchTokenTooOldError extends Error {
     super(
       `this token is too old to resume from: the feed replays at most the last changes (the oldest resumable token is ${oldestToken}). ` +
         'Resync: drop the cache, read what you need again (GET /v1/devices/{deviceId}/access, GET /v1/users/{userId}/devices) ' +
-        'and open a fresh GET /v1/watch without after or Last-Event-ID',
+        'and open a fresh GET /v1/watch without after or Last-Event-ID (gRPC: Watch without after)',
     );
     this.name = 'WatchTokenTooOldError';
   }
@@ -58,7 +58,7 @@ export interface WatchLimits {
   readonly maxResumeChanges: number;
 }
 
-/** One message of the feed, whatever carries it (SSE here; a gRPC stream can carry the same). */
+/** One message of the feed, whatever carries it (SSE, or a gRPC server stream: grpc/grpc-feed-sink.ts). */
 export interface FeedMessage {
   /** `overflow` and `error` are final: they say why the feed ends and how to resume. */
   readonly type: 'change' | 'heartbeat' | 'overflow' | 'error';
@@ -77,7 +77,11 @@ export interface FeedSink {
   readonly full: boolean;
   /** Calls `listener` once the buffer drained or the consumer went away. */
   whenDrained(listener: () => void): void;
-  /** Calls `listener` once when the consumer goes away. */
+  /**
+   * Calls `listener` once when the transport is done: the consumer went away, or what was written after
+   * `end()` was delivered (or cut off). The API key's connection slot is held until then, so what a transport
+   * still buffers after its feed ended counts against the key's limit.
+   */
   whenClosed(listener: () => void): void;
   /** Ends the feed (after a final message, or at shutdown); a consumer that never reads is cut off. */
   end(): void;
@@ -222,7 +226,7 @@ export class RelationshipFeed implements OnApplicationBootstrap, BeforeApplicati
     await this.openSink(new SseSink(response), keyName, after, takeOver);
   }
 
-  /** The same for any transport (a gRPC server stream is a Writable too). */
+  /** The same for any transport that reports a full buffer (a gRPC server stream: GrpcFeedSink). */
   async openSink(
     sink: FeedSink,
     keyName: string,
@@ -243,56 +247,20 @@ export class RelationshipFeed implements OnApplicationBootstrap, BeforeApplicati
     if (now >= this.limits.maxConnectionsPerKey)
       throw new WatchConnectionLimitError(keyName, this.limits.maxConnectionsPerKey);
     this.perKey.set(keyName, now + 1);
-    const connection = new FeedConnection(sink, this.store, this.projection, this.limits, after, () => {
-      this.connections.delete(connection);
+    let released = false;
+    sink.whenClosed(() => {
+      if (released) return;
+      released = true;
       const left = (this.perKey.get(keyName) ?? 1) - 1;
       if (left > 0) this.perKey.set(keyName, left);
       else this.perKey.delete(keyName);
     });
+    const connection = new FeedConnection(sink, this.store, this.projection, this.limits, after, () =>
+      this.connections.delete(connection),
+    );
     this.connections.add(connection);
     takeOver();
     connection.start(heartbeatMs);
-  }
-
-  /**
-   * The feed as an Observable, for callers that cannot report a full buffer: history is still read in pages,
-   * but nothing holds it back, so prefer `openSink` with the transport's own buffer. Not bounded per key.
-   */
-  watch(
-    after: LogPosition | null,
-    closed: Observable<unknown>,
-    heartbeatMs = HEARTBEAT_MS,
-  ): Observable<FeedMessage> {
-    return new Observable<FeedMessage>((subscriber) => {
-      const closeListeners: Array<() => void> = [];
-      const goAway = (): void => {
-        for (const listener of closeListeners.splice(0)) listener();
-      };
-      const sink: FeedSink = {
-        open: () => undefined,
-        write: (message) => {
-          if (message.type === 'error') subscriber.error(new Error(JSON.stringify(message.data)));
-          else subscriber.next(message);
-        },
-        full: false,
-        whenDrained: (listener) => queueMicrotask(listener),
-        whenClosed: (listener) => closeListeners.push(listener),
-        end: () => {
-          subscriber.complete();
-          goAway();
-        },
-      };
-      const closing = closed.subscribe({ next: goAway, complete: goAway });
-      const connection = new FeedConnection(sink, this.store, this.projection, this.limits, after, () =>
-        this.connections.delete(connection),
-      );
-      this.connections.add(connection);
-      connection.start(heartbeatMs);
-      return () => {
-        closing.unsubscribe();
-        goAway();
-      };
-    });
   }
 
   /** Open feeds right now (for tests and metrics). */
@@ -390,7 +358,7 @@ class FeedConnection {
       this.writeFinal('overflow', {
         message:
           `this client fell more than ${this.limits.maxBufferedEvents} changes behind (LEDGER_WATCH_MAX_BUFFERED_EVENTS) and was disconnected. ` +
-          `Resume with GET /v1/watch?after=${resumeAfter} (history is then read at your pace); ` +
+          `Resume with GET /v1/watch?after=${resumeAfter} (gRPC: Watch with after = that token; history is then read at your pace); ` +
           'if that answers 410, drop the cache and resync from GET /v1/devices/{deviceId}/access and a fresh watch',
         resumeAfter,
       });

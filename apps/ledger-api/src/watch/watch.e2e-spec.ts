@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { Subject } from 'rxjs';
-import { positionToToken, START, tokenToPosition } from '@ledger/event-store';
+import { positionToToken, START } from '@ledger/event-store';
 import {
   startLedger,
   tempDataDir,
@@ -85,26 +84,6 @@ describe('GET /v1/watch (change feed for caches)', () => {
     // A client that disconnected after the grant resumes from its last token and misses nothing.
     const resumed = await readChanges(ledger, '', 1, { 'last-event-id': granted.token });
     expect(resumed[0]).toMatchObject({ id: revoked.token, data: { type: 'AccessRevoked', deviceId: cam } });
-  });
-
-  it('offers the same feed as an Observable for transports without a buffer to report (history, then live)', async () => {
-    const id = uniqueIds('watch-observable');
-    const first = await ledger.client.registerDevice({ deviceId: id('a'), ownerId: 'o', actor: 'svc:p' });
-    const second = await ledger.client.registerDevice({ deviceId: id('b'), ownerId: 'o', actor: 'svc:p' });
-    const feed = ledger.app.get(RelationshipFeed);
-    const closed = new Subject<void>();
-    const received: Array<string | undefined> = [];
-    const done = new Promise<void>((resolve) => {
-      feed.watch(tokenToPosition(first.token), closed, 60_000).subscribe((message) => {
-        if (message.type !== 'change') return;
-        received.push(message.id);
-        if (received.length === 2) resolve();
-      });
-    });
-    const third = await ledger.client.registerDevice({ deviceId: id('c'), ownerId: 'o', actor: 'svc:p' });
-    await done;
-    closed.next();
-    expect(received).toEqual([second.token, third.token]);
   });
 
   it('refuses a malformed resume token and a missing key', async () => {

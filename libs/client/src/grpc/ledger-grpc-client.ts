@@ -13,6 +13,7 @@ import {
   DENIAL_REASON,
   loadLedgerPackage,
   MEDIA_TYPE,
+  OLDEST_RESUMABLE_TOKEN_KEY,
   ROLE,
   STATUS_DETAILS_KEY,
   VIEW_ACTION,
@@ -36,12 +37,17 @@ export interface GrpcCallOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A call that ended with a status other than OK, with the retry delay the server advised (UNAVAILABLE). */
+/**
+ * A call that ended with a status other than OK, with the retry delay the server advised (UNAVAILABLE, and
+ * RESOURCE_EXHAUSTED for a Watch past the key's stream limit) and, for a Watch refused with OUT_OF_RANGE, the
+ * oldest token it could have resumed after.
+ */
 export class LedgerGrpcError extends Error {
   constructor(
     readonly code: grpc.status,
     readonly details: string,
     readonly retryDelayMs?: number,
+    readonly oldestResumableToken?: string,
   ) {
     super(`${grpc.status[code] ?? code}: ${details}`);
     this.name = 'LedgerGrpcError';
@@ -50,7 +56,9 @@ export class LedgerGrpcError extends Error {
 
 export type WatchMessage =
   | { readonly type: 'change'; readonly change: RelationshipChangeEvent }
-  | { readonly type: 'heartbeat'; readonly token: string };
+  | { readonly type: 'heartbeat'; readonly token: string }
+  /** The last message: this client fell too far behind. Watch again with `after: resumeAfter`. */
+  | { readonly type: 'overflow'; readonly message: string; readonly resumeAfter: string };
 
 type Wire = Record<string, unknown>;
 type WatchMethod = (request: Wire, metadata: grpc.Metadata) => grpc.ClientReadableStream<Wire>;
@@ -166,6 +174,8 @@ export class LedgerGrpcClient {
   /**
    * Relationship changes in log order, live, as an async iterator; resume after a disconnect with
    * `after` = the token of the last change received. Breaking out of the loop (or `signal`) ends the call.
+   * An `overflow` message ends the stream (resume with its `resumeAfter`); a LedgerGrpcError with
+   * OUT_OF_RANGE means the token is too old: drop what is cached, read again, watch without `after`.
    */
   async *watch(
     request: { after?: string } = {},
@@ -189,6 +199,13 @@ export class LedgerGrpcClient {
           yield { type: 'change', change: event };
         } else if (message.heartbeat) {
           yield { type: 'heartbeat', token: String((message.heartbeat as Wire).token) };
+        } else if (message.overflow) {
+          const overflow = message.overflow as Wire;
+          yield {
+            type: 'overflow',
+            message: String(overflow.message),
+            resumeAfter: String(overflow.resumeAfter),
+          };
         }
       }
     } catch (error) {
@@ -241,9 +258,11 @@ function toLedgerError(error: unknown): unknown {
   const serviceError = error as Partial<grpc.ServiceError>;
   if (typeof serviceError.code !== 'number') return error;
   const details = serviceError.metadata?.get(STATUS_DETAILS_KEY)[0];
+  const oldest = serviceError.metadata?.get(OLDEST_RESUMABLE_TOKEN_KEY)[0];
   return new LedgerGrpcError(
     serviceError.code,
     serviceError.details ?? serviceError.message ?? '',
     details instanceof Buffer ? decodeRetryDelayMs(details) : undefined,
+    typeof oldest === 'string' ? oldest : undefined,
   );
 }

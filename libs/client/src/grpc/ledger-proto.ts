@@ -57,6 +57,9 @@ export const DENIAL_REASON = enumTable<DenialReason>('DENIAL_REASON', [
   'never_granted',
 ]);
 
+/** Trailing metadata of a Watch refused with OUT_OF_RANGE: the oldest token the feed can resume after. */
+export const OLDEST_RESUMABLE_TOKEN_KEY = 'ledger-oldest-resumable-token';
+
 /** Metadata key of the standard rich error model (a serialized google.rpc.Status). */
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
