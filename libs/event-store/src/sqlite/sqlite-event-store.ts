@@ -23,6 +23,7 @@ import { prepareAppend, type AppendSink, type PendingAppend } from './append-req
 import { configureConnection } from './connection';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { GroupCommitter, unavailable, type GroupCommitOutcome } from './group-committer';
+import { takeSmallAhead } from './priority-lane';
 import { NO_STREAM } from './revision-cache';
 import { DataReader } from './data-reader';
 import { WriterThread } from './writer-thread';
@@ -423,9 +424,17 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * Takes the next group off the queue: requests in order up to `maxBatchEvents` events (one request is never
-   * split), so what waits behind one group is bounded even when the queue grew during the last one.
+   * split), so what waits behind one group is bounded even when the queue grew during the last one. When big
+   * requests head the queue, the small ones queued behind them go first, in a group of their own (see
+   * `PriorityLane`): an authorization's one event does not wait for a 1000-view batch's inserts.
    */
   private takeGroup(): PendingAppend[] {
+    const urgent = takeSmallAhead(this.queue, this.maxBatchEvents);
+    if (urgent !== null) {
+      this.queue = urgent.rest;
+      this.queuedEvents -= urgent.events;
+      return urgent.group;
+    }
     let events = this.queue[0].ids.length;
     let count = 1;
     while (count < this.queue.length && events + this.queue[count].ids.length <= this.maxBatchEvents) {
