@@ -36,7 +36,8 @@ export interface SqliteEventStoreOptions {
   readonly fileName?: string;
   /**
    * Queued appends are committed on the next turn of the event loop, or at once when they hold this many
-   * events, so a flood of appends cannot grow one transaction without bound.
+   * events; a group holds at most this many (one bigger request alone excepted), so a flood of appends cannot
+   * grow one transaction without bound.
    */
   readonly maxBatchEvents?: number;
   /** Rows a subscription reads per step while catching up; it yields to the event loop between steps. */

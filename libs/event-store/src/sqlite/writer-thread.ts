@@ -34,6 +34,8 @@ export class WriterThread {
 
   constructor(data: WriterThreadData) {
     this.worker = startWorker(data);
+    // An idle writer thread must not keep the process alive (a store nobody closed); a group in flight does.
+    this.worker.unref();
     this.worker.on('message', (message: FromWriter) => this.receive(message));
     this.worker.on('error', (error) => this.fail(`the writer thread failed: ${error.message}`));
     this.worker.on('exit', (code) => {
@@ -52,6 +54,7 @@ export class WriterThread {
     if (this.failure !== null) return Promise.resolve({ ok: false, error: this.failure });
     return new Promise<GroupCommitOutcome>((resolve) => {
       this.inFlight = { batch, resolve };
+      this.worker.ref();
       const message: ToWriter = {
         kind: 'commit',
         batch: batch.map(({ stream, expected, ids, types, data, metadata }) => ({
@@ -72,6 +75,7 @@ export class WriterThread {
     if (this.failure !== null) return this.worker.terminate().then(() => undefined);
     return new Promise<void>((resolve) => {
       this.closing = resolve;
+      this.worker.ref();
       this.worker.postMessage({ kind: 'close' } satisfies ToWriter);
     });
   }
@@ -108,6 +112,7 @@ export class WriterThread {
   private settle(outcome: GroupCommitOutcome): void {
     const inFlight = this.inFlight;
     this.inFlight = null;
+    if (this.closing === null) this.worker.unref();
     inFlight?.resolve(outcome);
   }
 
