@@ -41,7 +41,14 @@ export const ledgerProviders: Provider[] = [
       config: LedgerConfig,
       metrics: LedgerMetrics,
       writability: StoreWritability,
-    ): Promise<EventStore> => new InstrumentedEventStore(await openEventStore(config), metrics, writability),
+    ): Promise<EventStore> =>
+      // The service commits on the writer thread: checks and authorizations never wait behind a big group's
+      // inserts and fsync (authorize.http.during-ingest).
+      new InstrumentedEventStore(
+        await openEventStore({ ...config, embeddedWriterThread: true }),
+        metrics,
+        writability,
+      ),
   },
   {
     provide: LiveProjection,

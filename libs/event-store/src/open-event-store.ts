@@ -6,6 +6,8 @@ export interface StoreSelection {
   readonly eventStoreConnectionString: string | null;
   /** EventStoreDB's `--max-append-size`; default 1 MiB. */
   readonly eventStoreMaxAppendBytes?: number;
+  /** The embedded store commits on a writer thread, so big groups never hold the event loop (the service). */
+  readonly embeddedWriterThread?: boolean;
 }
 
 /**
@@ -20,7 +22,10 @@ export async function openEventStore(selection: StoreSelection): Promise<EventSt
     });
   }
   const { SqliteEventStore } = await import('./sqlite');
-  return SqliteEventStore.open({ dataDir: selection.dataDir });
+  return SqliteEventStore.open({
+    dataDir: selection.dataDir,
+    writerThread: selection.embeddedWriterThread === true,
+  });
 }
 
 /** Online backup of the embedded log (the EventStoreDB path is backed up with the server's own tools). */

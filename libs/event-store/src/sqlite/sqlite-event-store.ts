@@ -2,18 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { Observable, type Subscriber } from 'rxjs';
-import {
-  ConcurrencyError,
-  EventStoreError,
-  InvalidAppendError,
-  StoreClosedError,
-  StoreUnavailableError,
-} from '../errors';
+import { InvalidAppendError, StoreClosedError } from '../errors';
 import type {
   AppendRequest,
   AppendResult,
   EventStore,
-  ExpectedRevision,
   JsonObject,
   ReadAllDataOptions,
   ReadAllDataPage,
@@ -27,9 +20,13 @@ import type {
 import { START, type LogPosition } from '../position';
 import { AllReader, compileFilter, EVENT_COLUMNS, type CompiledFilter, type EventRow } from './all-reader';
 import { prepareAppend, type AppendSink, type PendingAppend } from './append-request';
+import { configureConnection } from './connection';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
-import { NO_STREAM, RevisionCache } from './revision-cache';
+import { GroupCommitter, unavailable, type GroupCommitOutcome } from './group-committer';
+import { takeSmallAhead } from './priority-lane';
+import { NO_STREAM } from './revision-cache';
 import { DataReader } from './data-reader';
+import { WriterThread } from './writer-thread';
 import { validateReadAllData } from '../read-all-data';
 import { migrate } from './schema';
 
@@ -39,7 +36,8 @@ export interface SqliteEventStoreOptions {
   readonly fileName?: string;
   /**
    * Queued appends are committed on the next turn of the event loop, or at once when they hold this many
-   * events, so a flood of appends cannot grow one transaction without bound.
+   * events; a group holds at most this many (one bigger request alone excepted), so a flood of appends cannot
+   * grow one transaction without bound.
    */
   readonly maxBatchEvents?: number;
   /** Rows a subscription reads per step while catching up; it yields to the event loop between steps. */
@@ -48,6 +46,12 @@ export interface SqliteEventStoreOptions {
   readonly revisionCacheSize?: number;
   /** Told about every committed group, e.g. to feed metrics on how well appends coalesce. */
   readonly onGroupCommit?: (commit: GroupCommitInfo) => void;
+  /**
+   * Run group commits on a writer thread with its own connection (`writer-thread.ts`), so the event loop keeps
+   * serving reads while a big group is written and fsynced. Appends are still acknowledged only after the
+   * fsync. Off by default (a short-lived CLI gains nothing from a thread); the service turns it on.
+   */
+  readonly writerThread?: boolean;
 }
 
 export interface GroupCommitInfo {
@@ -106,48 +110,12 @@ function rowToEvent(row: EventRow): RecordedEvent {
   };
 }
 
-function describeExpected(expected: ExpectedRevision): string {
-  return typeof expected === 'bigint' ? expected.toString() : expected;
-}
-
-function describeActual(revision: number): string {
-  return revision === NO_STREAM ? 'no_stream' : String(revision);
-}
-
-function satisfies(expected: ExpectedRevision, current: number): boolean {
-  switch (expected) {
-    case 'any':
-      return true;
-    case 'no_stream':
-      return current === NO_STREAM;
-    case 'stream_exists':
-      return current !== NO_STREAM;
-    default:
-      return current !== NO_STREAM && BigInt(current) === expected;
-  }
-}
-
-// Matched by code, not `instanceof Database.SqliteError`: the native addon keeps the error class of whichever
-// copy of the module loaded it first, and test runners load a fresh copy per test file.
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-}
-
-function unavailable(error: unknown, doing: string): EventStoreError {
-  if (error instanceof EventStoreError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new StoreUnavailableError(`${doing} failed: ${message}`, { cause: error });
-}
-
 /**
  * The embedded event store: one SQLite file in WAL mode, written through group commit.
  *
  * Concurrent appends queue up and are committed together in one transaction (one fsync) on the next turn of
- * the event loop. Expected revisions are checked against remembered stream revisions (reconciled with the
- * database at the start of every transaction, and re-read from it before a conflict is reported), and each
- * request writes its rows inside its own savepoint, so one request's conflict or failure never aborts its
- * neighbours; only a failure of the transaction itself fails the whole group. Subscribers are woken after
+ * the event loop, by the `GroupCommitter` (on this connection, or on the writer thread's; one group at a time,
+ * at most `maxBatchEvents` events a group unless one request alone is bigger). Subscribers are woken after
  * each commit and read the new rows from the database, except when a caught-up subscriber sits exactly at
  * the previous head: then the just-committed events are handed over directly, which is the same sequence a
  * read would return.
@@ -161,32 +129,25 @@ export class SqliteEventStore implements EventStore {
   private readonly pageSize: number;
   private readonly onGroupCommit: ((commit: GroupCommitInfo) => void) | undefined;
 
-  private readonly insertEvent: Database.Statement<unknown[], unknown>;
-  private readonly streamsWrittenAfter: Database.Statement<unknown[], unknown>;
-  private readonly lastRevisionOf: Database.Statement<unknown[], unknown>;
   private readonly lastPosition: Database.Statement<unknown[], unknown>;
-  private readonly eventById: Database.Statement<unknown[], unknown>;
   private readonly streamForwards: Database.Statement<unknown[], unknown>;
   private readonly streamBackwards: Database.Statement<unknown[], unknown>;
-  private readonly commitGroup: Database.Transaction<(batch: readonly PendingAppend[]) => void>;
-  /** Nested inside `commitGroup`, so it runs as a savepoint: one request's rows, all or none. */
-  private readonly writeRequestRows: Database.Transaction<
-    (pending: PendingAppend, current: number) => number
-  >;
+  /** Exactly one of the two writes: the writer thread when asked for, else this connection. */
+  private readonly committer: GroupCommitter | null;
+  private readonly thread: WriterThread | null;
+  /** The group on the writer thread, until its outcome was handed out. */
+  private inFlight: Promise<void> | null = null;
 
   /** Last committed position as this process knows it. */
   private head: number;
-  /** Head at the start of the running write transaction, after noticing writes by other connections. */
-  private txHeadBefore = NO_STREAM;
-  /** Last position assigned inside the running write transaction. */
-  private txPosition = NO_STREAM;
-  private txTouched = new Set<string>();
-  private readonly revisions: RevisionCache;
 
   private queue: PendingAppend[] = [];
   private queuedEvents = 0;
   private flushTimer: NodeJS.Immediate | undefined;
-  /** True from the start of a group commit until its subscribers were told; blocks re-entrant commits. */
+  /**
+   * True from the start of a group commit until its subscribers were told; blocks re-entrant commits (and, with
+   * the writer thread, a second group while one is in flight).
+   */
   private committing = false;
   private closed = false;
   private readonly subscriptions = new Set<LiveSubscription>();
@@ -194,6 +155,7 @@ export class SqliteEventStore implements EventStore {
 
   private constructor(
     private readonly db: Database.Database,
+    file: string,
     options: SqliteEventStoreOptions,
   ) {
     this.maxBatchEvents = Math.max(1, options.maxBatchEvents ?? 10_000);
@@ -201,11 +163,7 @@ export class SqliteEventStore implements EventStore {
     this.onGroupCommit = options.onGroupCommit;
     this.reader = new AllReader(db);
     this.dataReader = new DataReader(db);
-    this.insertEvent = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    this.streamsWrittenAfter = db.prepare('SELECT DISTINCT stream FROM events WHERE position > ?').pluck();
-    this.lastRevisionOf = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
-    this.eventById = db.prepare('SELECT position, stream, revision FROM events WHERE event_id = ?').raw();
     this.streamForwards = db
       .prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
@@ -216,12 +174,10 @@ export class SqliteEventStore implements EventStore {
         `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
       )
       .raw();
-    this.commitGroup = db.transaction((batch: readonly PendingAppend[]) => this.applyGroup(batch));
-    this.writeRequestRows = db.transaction((pending: PendingAppend, current: number) =>
-      this.insertRows(pending, current),
-    );
     this.head = this.readHead();
-    this.revisions = new RevisionCache(Math.max(1, options.revisionCacheSize ?? 100_000), this.head);
+    const revisionCacheSize = Math.max(1, options.revisionCacheSize ?? 100_000);
+    this.thread = options.writerThread === true ? new WriterThread({ file, revisionCacheSize }) : null;
+    this.committer = this.thread === null ? new GroupCommitter(db, revisionCacheSize) : null;
     this.foreignCommits = new ForeignCommitWatcher(
       db,
       () => this.onForeignCommit(),
@@ -236,17 +192,9 @@ export class SqliteEventStore implements EventStore {
     try {
       fs.mkdirSync(options.dataDir, { recursive: true });
       db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      // FULL makes every commit fsync the WAL: an acknowledged append survives a crash or power loss.
-      // Group commit is what keeps that affordable.
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      db.pragma('cache_size = -65536');
-      db.pragma('temp_store = MEMORY');
-      db.pragma('mmap_size = 268435456');
-      db.pragma('journal_size_limit = 67108864');
+      configureConnection(db);
       migrate(db);
-      return new SqliteEventStore(db, options);
+      return new SqliteEventStore(db, file, options);
     } catch (error) {
       db?.close();
       throw unavailable(error, `opening event store ${file}`);
@@ -408,11 +356,18 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     // Appends already accepted are committed, not dropped.
-    if (this.queue.length > 0) this.flush();
+    if (this.thread === null) while (this.queue.length > 0 && !this.committing) this.startGroup();
     this.closed = true;
     this.foreignCommits.stop();
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
+    if (this.thread !== null) {
+      while (this.inFlight !== null || this.queue.length > 0) {
+        if (this.inFlight === null) this.startGroup();
+        await this.inFlight;
+      }
+      await this.thread.close();
+    }
     const subscriptions = [...this.subscriptions];
     this.subscriptions.clear();
     for (const subscription of subscriptions) subscription.subscriber.error(new StoreClosedError());
@@ -463,40 +418,77 @@ export class SqliteEventStore implements EventStore {
       clearImmediate(this.flushTimer);
       this.flushTimer = undefined;
     }
-    const batch = this.queue;
-    if (batch.length === 0 || this.closed) return;
-    this.queue = [];
-    this.queuedEvents = 0;
+    // With the writer thread, the group after the one in flight is flushed when that one has been answered.
+    if (this.queue.length === 0 || this.closed || this.committing) return;
+    this.startGroup();
+  }
+
+  /**
+   * Takes the next group off the queue: requests in order up to `maxBatchEvents` events (one request is never
+   * split), so what waits behind one group is bounded even when the queue grew during the last one. When big
+   * requests head the queue, the small ones queued behind them go first, in a group of their own (see
+   * `PriorityLane`): an authorization's one event does not wait for a 1000-view batch's inserts.
+   */
+  private takeGroup(): PendingAppend[] {
+    const urgent = takeSmallAhead(this.queue, this.maxBatchEvents);
+    if (urgent !== null) {
+      this.queue = urgent.rest;
+      this.queuedEvents -= urgent.events;
+      return urgent.group;
+    }
+    let events = this.queue[0].ids.length;
+    let count = 1;
+    while (count < this.queue.length && events + this.queue[count].ids.length <= this.maxBatchEvents) {
+      events += this.queue[count++].ids.length;
+    }
+    const batch = count === this.queue.length ? this.queue : this.queue.slice(0, count);
+    this.queue = count === this.queue.length ? [] : this.queue.slice(count);
+    this.queuedEvents -= events;
+    return batch;
+  }
+
+  private startGroup(): void {
+    const batch = this.takeGroup();
     this.committing = true;
+    if (this.thread !== null) {
+      this.inFlight = this.thread.commit(batch).then((outcome) => {
+        this.inFlight = null;
+        this.finishGroup(batch, outcome);
+      });
+      return;
+    }
     try {
-      this.commit(batch);
-    } finally {
+      this.finishGroup(batch, (this.committer as GroupCommitter).commit(batch));
+    } catch (error) {
       this.committing = false;
-      // Appends made by promise callbacks or subscribers during the commit wait for their own turn.
-      this.scheduleFlush();
+      throw error;
     }
   }
 
-  private commit(batch: readonly PendingAppend[]): void {
-    const headBefore = this.head;
-    this.txTouched = new Set<string>();
+  /** Hands out a group's outcome: callers settled, observers and subscribers told, the next group flushed. */
+  private finishGroup(batch: readonly PendingAppend[], outcome: GroupCommitOutcome): void {
     try {
-      this.commitGroup.immediate(batch);
-    } catch (error) {
-      // Nothing of the group is on disk; what the group taught the revision cache may be false.
-      for (const stream of this.txTouched) this.revisions.forget(stream);
+      this.settleGroup(batch, outcome);
+    } finally {
+      this.committing = false;
+      // Appends made by promise callbacks or subscribers during the commit wait for their own turn.
+      if (!this.closed) this.scheduleFlush();
+    }
+  }
+
+  private settleGroup(batch: readonly PendingAppend[], outcome: GroupCommitOutcome): void {
+    const headBefore = this.head;
+    if (!outcome.ok) {
       try {
         this.head = this.readHead();
       } catch {
         // The next successful transaction re-reads the head anyway.
       }
-      const failure = unavailable(error, 'appending');
-      for (const pending of batch) pending.sink.settle(pending.index, failure, true);
+      for (const pending of batch) pending.sink.settle(pending.index, outcome.error, true);
       return;
     }
-    const groupStart = this.txHeadBefore;
-    this.head = this.txPosition;
-    this.revisions.committedUpTo(this.head);
+    const { groupStart } = outcome;
+    this.head = outcome.head;
     for (const pending of batch)
       pending.sink.settle(pending.index, pending.outcome as AppendResult | Error, false);
     if (this.onGroupCommit !== undefined) {
@@ -507,142 +499,6 @@ export class SqliteEventStore implements EventStore {
       }
     }
     if (this.head !== groupStart || headBefore !== groupStart) this.notify(batch, groupStart);
-  }
-
-  /**
-   * Runs inside the write transaction. Each request's rows go in through a savepoint, so a request that fails
-   * (a conflict, a constraint, a trigger, an I/O error on its rows) is undone alone and the others commit.
-   * Only when SQLite itself rolled the transaction back (it does so for some disk and memory errors) does the
-   * error escape and fail the whole group: then nothing of it is on disk.
-   */
-  private applyGroup(batch: readonly PendingAppend[]): void {
-    const dbHead = this.readHead();
-    this.revisions.reconcile(dbHead, (after) => this.streamsWrittenAfter.all(after) as string[]);
-    this.txHeadBefore = dbHead;
-    this.txPosition = dbHead;
-    for (const pending of batch) {
-      pending.firstPosition = NO_STREAM;
-      try {
-        pending.outcome = this.applyOne(pending);
-      } catch (error) {
-        if (!this.db.inTransaction) throw error;
-        this.revisions.forget(pending.stream);
-        pending.outcome =
-          error instanceof ConcurrencyError || error instanceof InvalidAppendError
-            ? error
-            : unavailable(error, `appending to ${pending.stream}`);
-      }
-    }
-  }
-
-  /**
-   * Decides one request against the stream's revision and writes it. A remembered revision that would refuse
-   * the request, or rows that collide with stored ones, may come from a commit this process has not seen:
-   * then the revision is read from the database and the request decided once more on what is really stored.
-   */
-  private applyOne(pending: PendingAppend): AppendResult {
-    const { stream, ids } = pending;
-    let current = this.currentRevision(stream);
-    let fromDatabase = false;
-    for (;;) {
-      if (!satisfies(pending.expected, current)) {
-        if (!fromDatabase) {
-          current = this.revisionInDatabase(stream);
-          fromDatabase = true;
-          continue;
-        }
-        const retry = this.findRetry(pending);
-        if (retry) return retry;
-        throw new ConcurrencyError(stream, describeExpected(pending.expected), describeActual(current));
-      }
-      const firstPosition = this.txPosition + 1;
-      let revision: number;
-      try {
-        // A failing statement is undone by SQLite on its own, so one row needs no savepoint; several do (the
-        // savepoint's two statements are then shared by all of them).
-        revision =
-          ids.length === 1 ? this.insertRows(pending, current) : this.writeRequestRows(pending, current);
-      } catch (error) {
-        this.txPosition = firstPosition - 1;
-        if (!isUniqueViolation(error) || !this.db.inTransaction) throw error;
-        const retry = this.findRetry(pending);
-        if (retry) return retry;
-        if (fromDatabase) throw error;
-        current = this.revisionInDatabase(stream);
-        fromDatabase = true;
-        continue;
-      }
-      this.revisions.remember(stream, revision);
-      pending.firstPosition = firstPosition;
-      pending.firstRevision = current + 1;
-      const positions = new Array<LogPosition>(ids.length);
-      for (let k = 0; k < ids.length; k++) positions[k] = toPosition(firstPosition + k);
-      return { nextExpectedRevision: BigInt(revision), position: positions[ids.length - 1], positions };
-    }
-  }
-
-  /** Inserts a request's rows after revision `current`; returns the stream's new last revision. */
-  private insertRows(pending: PendingAppend, current: number): number {
-    const { stream, ids } = pending;
-    let revision = current;
-    for (let k = 0; k < ids.length; k++) {
-      this.insertEvent.run(
-        ++this.txPosition,
-        ids[k],
-        stream,
-        ++revision,
-        pending.types[k],
-        pending.data[k],
-        pending.metadata[k],
-      );
-    }
-    return revision;
-  }
-
-  /**
-   * A request whose event ids are all stored already, in its stream, consecutively and in its order, is a
-   * retry of an append that succeeded: it gets that append's result. A request only partly stored is a
-   * mistake, not a retry. Null when none of the ids is stored.
-   */
-  private findRetry(pending: PendingAppend): AppendResult | null {
-    const { stream, ids } = pending;
-    const found = ids.map((id) => this.eventById.get(id) as [number, string, number] | undefined);
-    const firstStored = found.findIndex((row) => row !== undefined);
-    if (firstStored === -1) return null;
-    const baseRevision = found[0]?.[2];
-    for (let k = 0; k < ids.length; k++) {
-      const row = found[k];
-      if (
-        row === undefined ||
-        row[1] !== stream ||
-        baseRevision === undefined ||
-        row[2] !== baseRevision + k
-      ) {
-        throw new InvalidAppendError(
-          `append to ${stream}: event id ${ids[firstStored]} is already stored (in stream ` +
-            `${found[firstStored]?.[1]}) but the request is not a retry of the append that stored it`,
-        );
-      }
-    }
-    const positions = found.map((row) => toPosition((row as [number, string, number])[0]));
-    return {
-      nextExpectedRevision: BigInt((baseRevision as number) + ids.length - 1),
-      position: positions[positions.length - 1],
-      positions,
-    };
-  }
-
-  private currentRevision(stream: string): number {
-    this.txTouched.add(stream);
-    const cached = this.revisions.get(stream);
-    return cached ?? this.revisionInDatabase(stream);
-  }
-
-  private revisionInDatabase(stream: string): number {
-    this.txTouched.add(stream);
-    const revision = (this.lastRevisionOf.get(stream) as number | null) ?? NO_STREAM;
-    this.revisions.remember(stream, revision);
-    return revision;
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ const streams = Number(process.argv[4] || 24);
 setTimeout(() => process.exit(5), 300_000);
 process.stdout.on('error', () => process.exit(6));
 
-const store = SqliteEventStore.open({ dataDir });
+// `thread`: group commits on the writer thread, as the service runs them.
+const store = SqliteEventStore.open({ dataDir, writerThread: process.argv[5] === 'thread' });
 let sequence = 0;
 
 async function writer(id) {

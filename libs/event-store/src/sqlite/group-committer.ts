@@ -1,0 +1,254 @@
+import type Database from 'better-sqlite3';
+import { ConcurrencyError, EventStoreError, InvalidAppendError, StoreUnavailableError } from '../errors';
+import type { AppendResult, ExpectedRevision } from '../event-store.port';
+import type { LogPosition } from '../position';
+import { EVENT_COLUMNS } from './all-reader';
+import type { PendingAppend } from './append-request';
+import { NO_STREAM, RevisionCache } from './revision-cache';
+
+/**
+ * What the write transaction needs of a queued append, and where it records what it did. A `PendingAppend`
+ * is one; the writer thread rebuilds the same shape from a message, without the caller's sink.
+ */
+export type GroupMember = Pick<PendingAppend, 'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata'> &
+  Pick<PendingAppend, 'outcome' | 'firstPosition' | 'firstRevision'>;
+
+/** A committed group spans positions (groupStart, head]; a failed one wrote nothing. */
+export type GroupCommitOutcome =
+  | { readonly ok: true; readonly groupStart: number; readonly head: number }
+  | { readonly ok: false; readonly error: EventStoreError };
+
+function toPosition(position: number): LogPosition {
+  const value = BigInt(position);
+  return { commit: value, prepare: value };
+}
+
+function describeExpected(expected: ExpectedRevision): string {
+  return typeof expected === 'bigint' ? expected.toString() : expected;
+}
+
+function describeActual(revision: number): string {
+  return revision === NO_STREAM ? 'no_stream' : String(revision);
+}
+
+function satisfies(expected: ExpectedRevision, current: number): boolean {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return current === NO_STREAM;
+    case 'stream_exists':
+      return current !== NO_STREAM;
+    default:
+      return current !== NO_STREAM && BigInt(current) === expected;
+  }
+}
+
+// Matched by code, not `instanceof Database.SqliteError`: the native addon keeps the error class of whichever
+// copy of the module loaded it first, and test runners load a fresh copy per test file.
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export function unavailable(error: unknown, doing: string): EventStoreError {
+  if (error instanceof EventStoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`${doing} failed: ${message}`, { cause: error });
+}
+
+/**
+ * The write transaction of group commit, on one connection: a group of appends committed together (one
+ * fsync). Expected revisions are checked against remembered stream revisions (reconciled with the database at
+ * the start of every transaction, and re-read from it before a conflict is reported), and each request writes
+ * its rows inside its own savepoint, so one request's conflict or failure never aborts its neighbours; only a
+ * failure of the transaction itself fails the whole group. It runs on the store's own connection, or on the
+ * writer thread's (`writer-thread.ts`), which is what keeps a big group off the event loop.
+ */
+export class GroupCommitter {
+  private readonly insertEvent: Database.Statement<unknown[], unknown>;
+  private readonly streamsWrittenAfter: Database.Statement<unknown[], unknown>;
+  private readonly lastRevisionOf: Database.Statement<unknown[], unknown>;
+  private readonly lastPosition: Database.Statement<unknown[], unknown>;
+  private readonly eventById: Database.Statement<unknown[], unknown>;
+  private readonly commitGroup: Database.Transaction<(batch: readonly GroupMember[]) => void>;
+  /** Nested inside `commitGroup`, so it runs as a savepoint: one request's rows, all or none. */
+  private readonly writeRequestRows: Database.Transaction<(pending: GroupMember, current: number) => number>;
+  private readonly revisions: RevisionCache;
+
+  /** Head at the start of the running write transaction, after noticing writes by other connections. */
+  private txHeadBefore = NO_STREAM;
+  /** Last position assigned inside the running write transaction. */
+  private txPosition = NO_STREAM;
+  private txTouched = new Set<string>();
+
+  constructor(
+    private readonly db: Database.Database,
+    revisionCacheSize: number,
+  ) {
+    this.insertEvent = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.streamsWrittenAfter = db.prepare('SELECT DISTINCT stream FROM events WHERE position > ?').pluck();
+    this.lastRevisionOf = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
+    this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
+    this.eventById = db.prepare('SELECT position, stream, revision FROM events WHERE event_id = ?').raw();
+    this.commitGroup = db.transaction((batch: readonly GroupMember[]) => this.applyGroup(batch));
+    this.writeRequestRows = db.transaction((pending: GroupMember, current: number) =>
+      this.insertRows(pending, current),
+    );
+    this.revisions = new RevisionCache(Math.max(1, revisionCacheSize), this.readHead());
+  }
+
+  /** Commits the group in one transaction, recording each member's outcome on the member itself. */
+  commit(batch: readonly GroupMember[]): GroupCommitOutcome {
+    this.txTouched = new Set<string>();
+    try {
+      this.commitGroup.immediate(batch);
+    } catch (error) {
+      // Nothing of the group is on disk; what the group taught the revision cache may be false.
+      for (const stream of this.txTouched) this.revisions.forget(stream);
+      return { ok: false, error: unavailable(error, 'appending') };
+    }
+    this.revisions.committedUpTo(this.txPosition);
+    return { ok: true, groupStart: this.txHeadBefore, head: this.txPosition };
+  }
+
+  private readHead(): number {
+    return (this.lastPosition.get() as number | null) ?? NO_STREAM;
+  }
+
+  /**
+   * Runs inside the write transaction. Each request's rows go in through a savepoint, so a request that fails
+   * (a conflict, a constraint, a trigger, an I/O error on its rows) is undone alone and the others commit.
+   * Only when SQLite itself rolled the transaction back (it does so for some disk and memory errors) does the
+   * error escape and fail the whole group: then nothing of it is on disk.
+   */
+  private applyGroup(batch: readonly GroupMember[]): void {
+    const dbHead = this.readHead();
+    this.revisions.reconcile(dbHead, (after) => this.streamsWrittenAfter.all(after) as string[]);
+    this.txHeadBefore = dbHead;
+    this.txPosition = dbHead;
+    for (const pending of batch) {
+      pending.firstPosition = NO_STREAM;
+      try {
+        pending.outcome = this.applyOne(pending);
+      } catch (error) {
+        if (!this.db.inTransaction) throw error;
+        this.revisions.forget(pending.stream);
+        pending.outcome =
+          error instanceof ConcurrencyError || error instanceof InvalidAppendError
+            ? error
+            : unavailable(error, `appending to ${pending.stream}`);
+      }
+    }
+  }
+
+  /**
+   * Decides one request against the stream's revision and writes it. A remembered revision that would refuse
+   * the request, or rows that collide with stored ones, may come from a commit this process has not seen:
+   * then the revision is read from the database and the request decided once more on what is really stored.
+   */
+  private applyOne(pending: GroupMember): AppendResult {
+    const { stream, ids } = pending;
+    let current = this.currentRevision(stream);
+    let fromDatabase = false;
+    for (;;) {
+      if (!satisfies(pending.expected, current)) {
+        if (!fromDatabase) {
+          current = this.revisionInDatabase(stream);
+          fromDatabase = true;
+          continue;
+        }
+        const retry = this.findRetry(pending);
+        if (retry) return retry;
+        throw new ConcurrencyError(stream, describeExpected(pending.expected), describeActual(current));
+      }
+      const firstPosition = this.txPosition + 1;
+      let revision: number;
+      try {
+        // A failing statement is undone by SQLite on its own, so one row needs no savepoint; several do (the
+        // savepoint's two statements are then shared by all of them).
+        revision =
+          ids.length === 1 ? this.insertRows(pending, current) : this.writeRequestRows(pending, current);
+      } catch (error) {
+        this.txPosition = firstPosition - 1;
+        if (!isUniqueViolation(error) || !this.db.inTransaction) throw error;
+        const retry = this.findRetry(pending);
+        if (retry) return retry;
+        if (fromDatabase) throw error;
+        current = this.revisionInDatabase(stream);
+        fromDatabase = true;
+        continue;
+      }
+      this.revisions.remember(stream, revision);
+      pending.firstPosition = firstPosition;
+      pending.firstRevision = current + 1;
+      const positions = new Array<LogPosition>(ids.length);
+      for (let k = 0; k < ids.length; k++) positions[k] = toPosition(firstPosition + k);
+      return { nextExpectedRevision: BigInt(revision), position: positions[ids.length - 1], positions };
+    }
+  }
+
+  /** Inserts a request's rows after revision `current`; returns the stream's new last revision. */
+  private insertRows(pending: GroupMember, current: number): number {
+    const { stream, ids } = pending;
+    let revision = current;
+    for (let k = 0; k < ids.length; k++) {
+      this.insertEvent.run(
+        ++this.txPosition,
+        ids[k],
+        stream,
+        ++revision,
+        pending.types[k],
+        pending.data[k],
+        pending.metadata[k],
+      );
+    }
+    return revision;
+  }
+
+  /**
+   * A request whose event ids are all stored already, in its stream, consecutively and in its order, is a
+   * retry of an append that succeeded: it gets that append's result. A request only partly stored is a
+   * mistake, not a retry. Null when none of the ids is stored.
+   */
+  private findRetry(pending: GroupMember): AppendResult | null {
+    const { stream, ids } = pending;
+    const found = ids.map((id) => this.eventById.get(id) as [number, string, number] | undefined);
+    const firstStored = found.findIndex((row) => row !== undefined);
+    if (firstStored === -1) return null;
+    const baseRevision = found[0]?.[2];
+    for (let k = 0; k < ids.length; k++) {
+      const row = found[k];
+      if (
+        row === undefined ||
+        row[1] !== stream ||
+        baseRevision === undefined ||
+        row[2] !== baseRevision + k
+      ) {
+        throw new InvalidAppendError(
+          `append to ${stream}: event id ${ids[firstStored]} is already stored (in stream ` +
+            `${found[firstStored]?.[1]}) but the request is not a retry of the append that stored it`,
+        );
+      }
+    }
+    const positions = found.map((row) => toPosition((row as [number, string, number])[0]));
+    return {
+      nextExpectedRevision: BigInt((baseRevision as number) + ids.length - 1),
+      position: positions[positions.length - 1],
+      positions,
+    };
+  }
+
+  private currentRevision(stream: string): number {
+    this.txTouched.add(stream);
+    const cached = this.revisions.get(stream);
+    return cached ?? this.revisionInDatabase(stream);
+  }
+
+  private revisionInDatabase(stream: string): number {
+    this.txTouched.add(stream);
+    const revision = (this.lastRevisionOf.get(stream) as number | null) ?? NO_STREAM;
+    this.revisions.remember(stream, revision);
+    return revision;
+  }
+}

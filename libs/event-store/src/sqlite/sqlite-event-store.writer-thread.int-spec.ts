@@ -1,0 +1,73 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { START } from '../position';
+import { describeEventStoreContract } from '../testing';
+import { SqliteEventStore } from './sqlite-event-store';
+
+// The service runs its group commits on the writer thread: the port's behaviour must be the very same.
+describeEventStoreContract('sqlite (writer thread)', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-contract-'));
+  const store = SqliteEventStore.open({ dataDir, writerThread: true });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteEventStore with the writer thread', () => {
+  const views = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      eventId: `${prefix}-${String(i).padStart(4, '0')}-4000-8000-000000000000`,
+      type: 'MediaViewed',
+      data: { i },
+    }));
+
+  it('serves reads while a group is written on the thread, and answers the append after its commit', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true });
+    try {
+      let settled = false;
+      const batch = store
+        .append({ stream: 'views-1', expectedRevision: 'any', events: views('aaaaaaaa', 1000) })
+        .finally(() => (settled = true));
+      // The group is flushed on the next turn; after it, the 1000 rows are being written on the thread (inline,
+      // they would be committed and the append settled by now), and the event loop still answers a read.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await store.readStream('views-1')).toEqual([]);
+      expect(settled).toBe(false);
+      const result = await batch;
+      expect(result.nextExpectedRevision).toBe(999n);
+      expect((await store.readStream('views-1')).length).toBe(1000);
+    } finally {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('commits on close what was accepted before it, and refuses appends after it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-close-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 10 });
+    const accepted = [0, 1, 2, 3].map((k) =>
+      store.append({ stream: `views-${k}`, expectedRevision: 'any', events: views(`bbbbbbb${k}`, 8) }),
+    );
+    await store.close();
+    await expect(Promise.all(accepted)).resolves.toHaveLength(4);
+    await expect(
+      store.append({ stream: 'views-9', expectedRevision: 'any', events: views('cccccccc', 1) }),
+    ).rejects.toThrow('the event store is closed');
+    const reopened = SqliteEventStore.open({ dataDir });
+    try {
+      const page = await reopened.readAll({ from: START, direction: 'forwards', maxCount: 100 });
+      expect(page.events.length).toBe(32);
+    } finally {
+      await reopened.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
