@@ -294,7 +294,8 @@ export class IntegrityMonitor {
 
   private follow(): void {
     if (this.stopped) return;
-    this.subscription = this.store.subscribeToAll({ from: this.current }).subscribe({
+    // Stored, not parsed: a leaf hashes the stored text, so parsing it only to serialize it back is waste.
+    this.subscription = this.store.subscribeToAllStored({ from: this.current }).subscribe({
       next: (message) => {
         if (message.kind === 'event') {
           if (comparePositions(message.event.position, this.current) <= 0) return;

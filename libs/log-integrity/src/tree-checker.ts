@@ -1,4 +1,4 @@
-import { positionToToken, type LogPosition, type RecordedEvent } from '@ledger/event-store';
+import { positionToToken, type LogPosition, type StoredEvent } from '@ledger/event-store';
 import { leafHashOf } from './leaf-bytes';
 import { HASH_BYTES, toHex } from './merkle-hash';
 import { MerkleTree } from './merkle-tree';
@@ -105,7 +105,8 @@ export class TreeChecker {
     return found;
   }
 
-  add(event: RecordedEvent): void {
+  /** Adds the next event of the log, as stored (`subscribeToAllStored`, or `toStoredEvent` of a read one). */
+  add(event: StoredEvent): void {
     const index = this.tree.size;
     const leaf = leafHashOf(event);
     this.remember(index, event);
@@ -149,8 +150,8 @@ export class TreeChecker {
     this.finding ??= finding;
   }
 
-  private checkHeadEvent(event: RecordedEvent, index: number): void {
-    const parsed = parseTreeHead(event.data);
+  private checkHeadEvent(event: StoredEvent, index: number): void {
+    const parsed = parseTreeHead(parseJson(event.dataJson));
     const at = positionToToken(event.position);
     if (!parsed.ok) {
       this.report({
@@ -206,7 +207,7 @@ export class TreeChecker {
     this.leavesSinceHead = 0;
   }
 
-  private remember(index: number, event: RecordedEvent): void {
+  private remember(index: number, event: StoredEvent): void {
     if (index >= this.commits.length) {
       const capacity = this.commits.length * 2;
       this.commits = grow(this.commits, new BigUint64Array(capacity));
@@ -216,6 +217,15 @@ export class TreeChecker {
     this.commits[index] = event.position.commit;
     this.prepares[index] = event.position.prepare;
     this.fingerprints[index] = fingerprint(event.eventId);
+  }
+}
+
+/** Data the store holds that is not JSON (a foreign writer's) is no head: `parseTreeHead` says why. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }
 
