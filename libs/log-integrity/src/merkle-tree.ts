@@ -10,12 +10,17 @@ class HashArray {
   }
 
   push(hash: Buffer): void {
+    this.pushFrom(hash, 0);
+  }
+
+  /** Pushes the hash at `offset` of `source`, without a view of it. */
+  pushFrom(source: Buffer, offset: number): void {
     if ((this.length + 1) * HASH_BYTES > this.buffer.length) {
       const grown = Buffer.allocUnsafe(this.buffer.length * 2);
       this.buffer.copy(grown, 0, 0, this.length * HASH_BYTES);
       this.buffer = grown;
     }
-    hash.copy(this.buffer, this.length * HASH_BYTES);
+    source.copy(this.buffer, this.length * HASH_BYTES, offset, offset + HASH_BYTES);
     this.length++;
   }
 
@@ -64,6 +69,33 @@ export class MerkleTree {
       at = (at - 1) / 2;
     }
     return index;
+  }
+
+  /**
+   * Appends one leaf whose hashes were computed elsewhere (`LeafHasher`): at `offset` in `hashes`, the leaf's
+   * hash, then each parent it completes, lowest first, as `append` would compute them. Returns the offset after
+   * them.
+   */
+  appendHashed(hashes: Buffer, offset: number): number {
+    const index = this.levels[0].length;
+    let at = offset;
+    this.levels[0].pushFrom(hashes, at);
+    at += HASH_BYTES;
+    let level = 0;
+    for (let node = index; node % 2 === 1; node = (node - 1) / 2) {
+      level++;
+      if (this.levels.length === level) this.levels.push(new HashArray());
+      this.levels[level].pushFrom(hashes, at);
+      at += HASH_BYTES;
+    }
+    return at;
+  }
+
+  /** The last hash of every level, lowest first: all a continuation of the tree needs to know of it. */
+  rightEdge(): Buffer[] {
+    const edge: Buffer[] = [];
+    for (const level of this.levels) if (level.length > 0) edge.push(Buffer.from(level.at(level.length - 1)));
+    return edge;
   }
 
   leafHash(index: number): Buffer {

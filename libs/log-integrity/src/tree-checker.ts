@@ -107,13 +107,31 @@ export class TreeChecker {
 
   /** Adds the next event of the log, as stored (`subscribeToAllStored`, or `toStoredEvent` of a read one). */
   add(event: StoredEvent): void {
-    const index = this.tree.size;
     const leaf = leafHashOf(event);
+    this.accept(event, leaf, 0);
+    this.tree.append(leaf);
+    this.afterAppend(event, this.tree.size - 1);
+  }
+
+  /**
+   * `add` with the hashes computed elsewhere (`LeafHasher`): the event's leaf hash and the parents it completes
+   * start at `offset` in `hashes`. Returns the offset of the next event's.
+   */
+  addHashed(event: StoredEvent, hashes: Buffer, offset: number): number {
+    this.accept(event, hashes, offset);
+    const next = this.tree.appendHashed(hashes, offset);
+    this.afterAppend(event, this.tree.size - 1);
+    return next;
+  }
+
+  /** Checks the event's leaf hash (at `offset` in `hashes`) against the recorded one, and remembers the event. */
+  private accept(event: StoredEvent, hashes: Buffer, offset: number): void {
+    const index = this.tree.size;
     this.remember(index, event);
     if (this.recorded && this.finding === null) {
       if (index < this.recorded.count) {
-        const expected = this.recorded.leaves.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
-        if (!expected.equals(leaf)) {
+        const at = index * HASH_BYTES;
+        if (hashes.compare(this.recorded.leaves, at, at + HASH_BYTES, offset, offset + HASH_BYTES) !== 0) {
           this.report({
             kind: 'leaf-differs',
             leafIndex: index,
@@ -128,7 +146,9 @@ export class TreeChecker {
         this.recorded = null;
       }
     }
-    this.tree.append(leaf);
+  }
+
+  private afterAppend(event: StoredEvent, index: number): void {
     if (isTreeHeadEvent(event)) this.checkHeadEvent(event, index);
     else this.leavesSinceHead++;
   }
