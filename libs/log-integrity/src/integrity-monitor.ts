@@ -10,6 +10,7 @@ import {
 } from '@ledger/event-store';
 import { storedLeafText } from './leaf-bytes';
 import { LeafHasher } from './leaf-hasher';
+import type { LogTreeSnapshot } from './log-tree-snapshot';
 import { toHex } from './merkle-hash';
 import { loadTreeState, TreeStateWriter } from './tree-state-file';
 import { TreeChecker, type TamperFinding } from './tree-checker';
@@ -225,11 +226,12 @@ export class IntegrityMonitor {
   }
 
   /** Signs a head now and says where its tree ends: what an export is cut at. */
-  async cutExportAt(): Promise<{ treeHead: TreeHead; upTo: LogPosition }> {
+  async cutExportAt(): Promise<{ treeHead: TreeHead; upTo: LogPosition; tree: LogTreeSnapshot }> {
     const treeHead = await this.signHead();
     return {
       treeHead,
       upTo: treeHead.treeSize === 0 ? START : this.checker.positionOf(treeHead.treeSize - 1),
+      tree: this.checker.snapshot(),
     };
   }
 

@@ -1,12 +1,30 @@
 import { EMPTY_TREE_ROOT, hashChildren, HASH_BYTES, isPowerOfTwo, splitPoint } from './merkle-hash';
 
-/** A growable array of 32-byte hashes in one buffer (no object per hash). */
+/** Shared memory, so a snapshot of the tree can be read by another thread (an export worker) without a copy. */
+function sharedBytes(length: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(length));
+}
+
+/**
+ * A growable array of 32-byte hashes in one buffer (no object per hash). It only ever appends, and growing
+ * copies into a new buffer: a hash once written never changes in any buffer that held it, which is what makes
+ * a snapshot safe to read while the tree grows.
+ */
 class HashArray {
   private buffer: Buffer;
   length = 0;
 
-  constructor(capacity = 1024) {
-    this.buffer = Buffer.allocUnsafe(capacity * HASH_BYTES);
+  constructor(capacity = 1024, existing?: { readonly buffer: SharedArrayBuffer; readonly count: number }) {
+    if (existing) {
+      this.buffer = Buffer.from(existing.buffer);
+      this.length = existing.count;
+    } else {
+      this.buffer = sharedBytes(capacity * HASH_BYTES);
+    }
+  }
+
+  snapshot(): { readonly buffer: SharedArrayBuffer; readonly count: number } {
+    return { buffer: this.buffer.buffer as SharedArrayBuffer, count: this.length };
   }
 
   push(hash: Buffer): void {
@@ -16,7 +34,7 @@ class HashArray {
   /** Pushes the hash at `offset` of `source`, without a view of it. */
   pushFrom(source: Buffer, offset: number): void {
     if ((this.length + 1) * HASH_BYTES > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(this.buffer.length * 2);
+      const grown = sharedBytes(this.buffer.length * 2);
       this.buffer.copy(grown, 0, 0, this.length * HASH_BYTES);
       this.buffer = grown;
     }
@@ -47,8 +65,31 @@ export class TreeRangeError extends Error {
  * any earlier size, an audit path or a consistency proof needs O(log n) stored hashes and at most O(log n)
  * hashing for the incomplete right edge. About 64 bytes of memory per leaf.
  */
+/** A tree of `size` leaves as stored at one moment: its levels' shared buffers, readable from any thread. */
+export interface TreeSnapshot {
+  readonly size: number;
+  readonly levels: ReadonlyArray<{ readonly buffer: SharedArrayBuffer; readonly count: number }>;
+}
+
 export class MerkleTree {
   private readonly levels: HashArray[] = [new HashArray()];
+
+  /** A tree over a snapshot (`snapshot()`, possibly of another thread's tree); appending to it is a mistake. */
+  static fromSnapshot(snapshot: TreeSnapshot): MerkleTree {
+    const tree = new MerkleTree();
+    tree.levels.length = 0;
+    for (const level of snapshot.levels) tree.levels.push(new HashArray(0, level));
+    if (tree.levels.length === 0) tree.levels.push(new HashArray());
+    return tree;
+  }
+
+  /**
+   * The tree as it stands, shared, not copied: later appends never change what it holds. Proofs of any size up
+   * to this one can be computed from it.
+   */
+  snapshot(): TreeSnapshot {
+    return { size: this.size, levels: this.levels.map((level) => level.snapshot()) };
+  }
 
   get size(): number {
     return this.levels[0].length;

@@ -1,5 +1,6 @@
 import { positionToToken, type LogPosition, type StoredEvent } from '@ledger/event-store';
 import { leafHashOf } from './leaf-bytes';
+import type { LogTreeSnapshot } from './log-tree-snapshot';
 import { HASH_BYTES, toHex } from './merkle-hash';
 import { MerkleTree } from './merkle-tree';
 import {
@@ -49,8 +50,8 @@ export class TreeChecker {
   private leavesSinceHead = 0;
   private recorded: { readonly leaves: Buffer; readonly count: number } | null;
   /** Leaf index → position (for an inclusion proof by event id, and for naming findings). */
-  private commits = new BigUint64Array(1024);
-  private prepares = new BigUint64Array(1024);
+  private commits = sharedPositions(1024);
+  private prepares = sharedPositions(1024);
   private fingerprints = new Uint32Array(1024);
 
   constructor(private readonly options: TreeCheckerOptions) {
@@ -90,6 +91,15 @@ export class TreeChecker {
   /** Every verified head in log order (ascending leaf of their event). */
   allHeads(): TreeHead[] {
     return [...this.heads.values()];
+  }
+
+  /** The tree and its leaves' positions as they stand, shared with whoever reads it (an export worker). */
+  snapshot(): LogTreeSnapshot {
+    return {
+      tree: this.tree.snapshot(),
+      commits: this.commits.buffer as SharedArrayBuffer,
+      prepares: this.prepares.buffer as SharedArrayBuffer,
+    };
   }
 
   positionOf(leafIndex: number): LogPosition {
@@ -230,8 +240,8 @@ export class TreeChecker {
   private remember(index: number, event: StoredEvent): void {
     if (index >= this.commits.length) {
       const capacity = this.commits.length * 2;
-      this.commits = grow(this.commits, new BigUint64Array(capacity));
-      this.prepares = grow(this.prepares, new BigUint64Array(capacity));
+      this.commits = grow(this.commits, sharedPositions(capacity));
+      this.prepares = grow(this.prepares, sharedPositions(capacity));
       this.fingerprints = grow(this.fingerprints, new Uint32Array(capacity));
     }
     this.commits[index] = event.position.commit;
@@ -247,6 +257,10 @@ function parseJson(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+function sharedPositions(capacity: number): BigUint64Array {
+  return new BigUint64Array(new SharedArrayBuffer(capacity * 8));
 }
 
 function grow<T extends BigUint64Array | Uint32Array>(from: T, to: T): T {
