@@ -73,6 +73,11 @@ export interface TreeSnapshot {
 
 export class MerkleTree {
   private readonly levels: HashArray[] = [new HashArray()];
+  /**
+   * A snapshot never grows, so the roots of its incomplete right-edge ranges (the only ones a proof hashes) can
+   * be kept: an export proving many records at one size hashes each once, not once per record.
+   */
+  private edgeRoots: Map<string, Buffer> | null = null;
 
   /** A tree over a snapshot (`snapshot()`, possibly of another thread's tree); appending to it is a mistake. */
   static fromSnapshot(snapshot: TreeSnapshot): MerkleTree {
@@ -80,6 +85,7 @@ export class MerkleTree {
     tree.levels.length = 0;
     for (const level of snapshot.levels) tree.levels.push(new HashArray(0, level));
     if (tree.levels.length === 0) tree.levels.push(new HashArray());
+    tree.edgeRoots = new Map();
     return tree;
   }
 
@@ -97,6 +103,7 @@ export class MerkleTree {
 
   /** Appends one leaf hash (already `hashLeaf`ed); returns its index. */
   append(leafHash: Buffer): number {
+    if (this.edgeRoots) throw new TreeRangeError('a snapshot of a tree cannot grow');
     const index = this.levels[0].length;
     this.levels[0].push(leafHash);
     let level = 0;
@@ -192,8 +199,13 @@ export class MerkleTree {
       const level = Math.log2(n);
       return Buffer.from(this.levels[level].at(lo / n));
     }
+    const key = `${lo}:${hi}`;
+    const kept = this.edgeRoots?.get(key);
+    if (kept) return Buffer.from(kept);
     const k = splitPoint(n);
-    return hashChildren(this.subtree(lo, lo + k), this.subtree(lo + k, hi));
+    const root = hashChildren(this.subtree(lo, lo + k), this.subtree(lo + k, hi));
+    this.edgeRoots?.set(key, Buffer.from(root));
+    return root;
   }
 
   private path(m: number, lo: number, hi: number, out: Buffer[]): void {
