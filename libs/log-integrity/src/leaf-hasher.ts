@@ -30,12 +30,15 @@ export class LeafHasher {
   private closed = false;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (bytes: ArrayBuffer) => this.pending.shift()?.resolve(Buffer.from(bytes)));
+    worker.on('message', (bytes: ArrayBuffer) => {
+      this.pending.shift()?.resolve(Buffer.from(bytes));
+      if (this.pending.length === 0) worker.unref();
+    });
     worker.on('error', (error: Error) => this.fail(error));
     worker.on('exit', (code) => {
       if (!this.closed) this.fail(new Error(`the leaf hashing worker exited (code ${code})`));
     });
-    // Never keeps the process alive on its own: the monitor's own lifetime decides.
+    // Keeps the process alive only while it owes hashes: an idle worker must not hold a process open.
     worker.unref();
   }
 
@@ -62,6 +65,7 @@ export class LeafHasher {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<Buffer>((resolve, reject) => {
       this.pending.push({ resolve, reject });
+      if (this.pending.length === 1) this.worker.ref();
       const lengths = new Uint32Array(texts.length);
       for (let i = 0; i < texts.length; i++) lengths[i] = texts[i].length;
       const request: LeafHashRequest = { joined: texts.join(''), lengths };
@@ -78,5 +82,6 @@ export class LeafHasher {
   private fail(error: Error): void {
     this.failure ??= error;
     for (const waiter of this.pending.splice(0)) waiter.reject(this.failure);
+    this.worker.unref();
   }
 }
