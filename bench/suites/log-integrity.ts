@@ -37,7 +37,7 @@ export const logIntegrity: Suite = async (context, log) => {
       stream: `views-${i % 16}`,
       revision: BigInt(i >> 4),
       type: 'MediaViewed',
-      data: {
+      dataJson: JSON.stringify({
         viewerId: `user-${i % 40_000}`,
         deviceId: `cam-${i % 20_000}`,
         mediaId: `m-${i}`,
@@ -45,8 +45,8 @@ export const logIntegrity: Suite = async (context, log) => {
         action: 'delivered',
         occurredAt: '2024-02-16T10:00:00.000Z',
         recordedAt: '2024-02-16T10:00:00.000Z',
-      },
-      metadata: {},
+      }),
+      metadataJson: '{}',
       position: { commit: BigInt(i), prepare: BigInt(i) },
     });
   }

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { stringify } from 'csv-stringify/sync';
 import { formatTime, Streams, type AuditTrailExported } from '@ledger/domain';
 import { positionToToken, type AppendResult, type EventStore, type LogPosition } from '@ledger/event-store';
-import type { TreeHead } from '@ledger/log-integrity';
+import { LogTreeView, type LogTreeSnapshot, type TreeHead } from '@ledger/log-integrity';
 import { GENESIS_HASH } from './canonical';
 import { CSV_COLUMNS, CSV_MANIFEST_MARKER, recordToCsvRow } from './csv-format';
 import type { ExportSigner } from './export-key';
 import { FORMAT_VERSION, manifestJson, signManifest, type ExportFormat, type Manifest } from './manifest';
+import { CSV_INCLUSION_MARKER, inclusionJson, inclusionOf, INCLUSION_PROOFS } from './inclusion';
 import { encodeRecord, recordFields } from './record';
 import { selectTrail, type SelectionProgress } from './select-trail';
 import { normalizeTrailFilter, type TrailFilter } from './trail-filter';
@@ -32,7 +33,12 @@ export interface ExportOptions {
    * Cut the export at a signed tree head: read the log only up to `upTo` (the position of the head's last
    * leaf) and put the head in the manifest, so every record can be proven a leaf of its tree.
    */
-  readonly cutAt?: { readonly treeHead: TreeHead; readonly upTo: LogPosition };
+  readonly cutAt?: {
+    readonly treeHead: TreeHead;
+    readonly upTo: LogPosition;
+    /** The tree the head was signed over (shared, not copied): each record is followed by its inclusion proof. */
+    readonly tree?: LogTreeSnapshot;
+  };
 }
 
 const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -98,6 +104,11 @@ export async function* trailPieces(
     return chunk;
   };
   if (format === 'csv') pendingRows.push([...CSV_COLUMNS]);
+  const treeSize = options.cutAt?.treeHead.treeSize ?? 0;
+  const proofs = options.cutAt?.tree ? new LogTreeView(options.cutAt.tree) : null;
+  if (proofs && proofs.size < treeSize) {
+    throw new Error(`the tree given holds ${proofs.size} leaves, fewer than the head's ${treeSize}`);
+  }
 
   let count = 0;
   let prevHash = GENESIS_HASH;
@@ -113,13 +124,24 @@ export async function* trailPieces(
     prevHash = record.hash;
     firstToken ??= record.position;
     lastToken = record.position;
+    const proof = proofs ? inclusionJson(inclusionOf(proofs, treeSize, event, count)) : null;
     if (format === 'ndjson') {
       pending.push(line, '\n');
       pendingLength += line.length + 1;
+      if (proof !== null) {
+        pending.push(`{"inclusion":${proof}}\n`);
+        pendingLength += proof.length + 15;
+      }
     } else {
       const row = recordToCsvRow(record);
       pendingRows.push(row);
       for (const cell of row) pendingLength += cell.length + 1;
+      if (proof !== null) {
+        const proofRow = [CSV_INCLUSION_MARKER, proof];
+        while (proofRow.length < CSV_COLUMNS.length) proofRow.push('');
+        pendingRows.push(proofRow);
+        pendingLength += proof.length + CSV_COLUMNS.length + 12;
+      }
     }
     if (pendingLength >= chunkSize) yield { kind: 'records', text: take() };
   }
@@ -136,6 +158,7 @@ export async function* trailPieces(
       headToken: positionToToken(head),
       lastHash: prevHash,
       ...(options.cutAt ? { treeHead: options.cutAt.treeHead } : {}),
+      ...(proofs ? { proofs: INCLUSION_PROOFS } : {}),
       generatedAt,
       keyId: signer.publicKey.keyId,
       publicKey: signer.publicKey.pem,

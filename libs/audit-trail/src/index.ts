@@ -7,3 +7,4 @@ export * from './manifest';
 export * from './select-trail';
 export * from './export-trail';
 export * from './verify-export';
+export * from './inclusion';

@@ -27,6 +27,8 @@ export interface Manifest {
    * that tree, provable with `GET /v1/log/proofs/inclusion?eventId=…&treeSize=<treeHead.treeSize>`.
    */
   readonly treeHead?: TreeHead;
+  /** `inclusion`: every record is followed by its proof of inclusion in `treeHead`'s tree. */
+  readonly proofs?: 'inclusion';
   /** When the export started (RFC 3339 UTC ms). */
   readonly generatedAt: string;
   readonly keyId: string;
@@ -48,13 +50,14 @@ const MANIFEST_KEYS = [
   'headToken',
   'lastHash',
   'treeHead',
+  'proofs',
   'generatedAt',
   'keyId',
   'publicKey',
   'signature',
 ] as const;
 /** Fields an export may leave out (older exports, exports cut without a tree head). */
-const OPTIONAL_KEYS: ReadonlySet<string> = new Set(['treeHead']);
+const OPTIONAL_KEYS: ReadonlySet<string> = new Set(['treeHead', 'proofs']);
 const FILTER_KEYS = new Set(['deviceId', 'userId', 'from', 'to']);
 
 /** The exact bytes the signature covers. */
@@ -127,6 +130,9 @@ export function parseManifest(
   if ('treeHead' in m) {
     const head = parseTreeHead(m.treeHead);
     if (!head.ok) return { ok: false, problem: `treeHead: ${head.problem}` };
+  }
+  if ('proofs' in m && (m.proofs !== 'inclusion' || !('treeHead' in m))) {
+    return { ok: false, problem: 'proofs is not "inclusion" with a treeHead' };
   }
   if (typeof m.generatedAt !== 'string' || parseRfc3339(m.generatedAt) === undefined) {
     return { ok: false, problem: 'generatedAt malformed' };

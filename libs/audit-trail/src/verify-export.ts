@@ -13,6 +13,7 @@ import {
   type ExportFormat,
   type Manifest,
 } from './manifest';
+import { CSV_INCLUSION_MARKER, InclusionChecker, inclusionJson, type RecordInclusion } from './inclusion';
 import { recordHash, recordTexts, type TrailRecord } from './record';
 
 export type VerifyFailureKind = 'not_an_export' | 'tampered' | 'bad_signature' | 'truncated';
@@ -299,6 +300,48 @@ class Chain {
   }
 }
 
+/** After the chain and the signatures: the inclusion proofs the manifest announces, against its signed head. */
+function withInclusion(
+  result: VerifyResult,
+  inclusion: InclusionChecker,
+  manifestLine: number,
+): VerifyResult {
+  if (!result.ok) return result;
+  const { manifest } = result;
+  if (!manifest.proofs || !manifest.treeHead) {
+    if (inclusion.count === 0) return result;
+    return failure('tampered', 'the file holds inclusion proofs that its signed manifest does not announce', {
+      line: manifestLine,
+    });
+  }
+  const problem = inclusion.finish(manifest.treeHead, result.count);
+  if (problem)
+    return failure('tampered', problem.message, {
+      recordSeq: problem.recordSeq,
+      line: problem.line || undefined,
+    });
+  return result;
+}
+
+/** A proof line (or row) as the exporter writes it, or the failure to report. */
+function acceptInclusion(
+  inclusion: InclusionChecker,
+  value: unknown,
+  written: string,
+  record: TrailRecord | null,
+  line: number,
+): VerifyFailure | null {
+  const problem = inclusion.accept(value, record, line);
+  if (problem) return failure('tampered', problem.message, { recordSeq: problem.recordSeq, line });
+  if (written !== inclusionJson(value as RecordInclusion)) {
+    return failure('tampered', `the inclusion proof on line ${line} is not in canonical form`, {
+      recordSeq: record?.seq,
+      line,
+    });
+  }
+  return null;
+}
+
 const RECORD_STRING_KEYS = ['position', 'eventId', 'stream', 'type'] as const;
 
 /** A parsed NDJSON line as a record, or what keeps it from being one. */
@@ -361,6 +404,8 @@ async function verifyNdjson(
   maxLine: number,
 ): Promise<VerifyResult> {
   const chain = new Chain();
+  const inclusion = new InclusionChecker();
+  let lastRecord: TrailRecord | null = null;
   let manifest: { value: Manifest; line: number } | null = null;
   let sawContent = false;
   // A line that does not parse is tampering, unless nothing follows it: then the file was cut mid-line.
@@ -418,6 +463,21 @@ async function verifyNdjson(
       manifest = { value: parsed.manifest, line };
       continue;
     }
+    if (
+      !first &&
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      'inclusion' in value &&
+      Object.keys(value).length === 1
+    ) {
+      const proof = (value as { inclusion: unknown }).inclusion;
+      const written = text.startsWith('{"inclusion":') && text.endsWith('}') ? text.slice(13, -1) : '';
+      const problem = acceptInclusion(inclusion, proof, written, lastRecord, line);
+      if (problem) return problem;
+      lastRecord = null;
+      continue;
+    }
     const record = asRecord(value);
     if (typeof record === 'string') {
       if (first)
@@ -436,6 +496,8 @@ async function verifyNdjson(
     }
     const problem = chain.accept(record, sha256Hex(texts.unhashed), line);
     if (problem) return problem;
+    inclusion.noteRecord(record.seq, line);
+    lastRecord = record;
   }
   if (unreadable) {
     return failure(
@@ -453,7 +515,7 @@ async function verifyNdjson(
       recordSeq: chain.nextSeq,
     });
   }
-  return chain.finish(manifest.value, manifest.line, 'ndjson', key);
+  return withInclusion(chain.finish(manifest.value, manifest.line, 'ndjson', key), inclusion, manifest.line);
 }
 
 interface CsvParseError extends Error {
@@ -539,6 +601,8 @@ async function verifyCsv(
 ): Promise<VerifyResult> {
   const counter = new LineCounter();
   const chain = new Chain();
+  const inclusion = new InclusionChecker();
+  let lastRecord: TrailRecord | null = null;
   let manifest: { value: Manifest; line: number } | null = null;
   let headerSeen = false;
   let lastEnd = 0;
@@ -581,6 +645,22 @@ async function verifyCsv(
         manifest = { value: parsed.manifest, line };
         continue;
       }
+      if (row[0] === CSV_INCLUSION_MARKER) {
+        let value: unknown;
+        try {
+          value = JSON.parse(row[1] ?? '');
+        } catch {
+          return failure('tampered', `the inclusion proof on line ${line} is not JSON`, {
+            recordSeq: lastRecord?.seq,
+            line,
+          });
+        }
+        const written = row.slice(2).some((cell) => cell !== '') ? '' : (row[1] ?? '');
+        const problem = acceptInclusion(inclusion, value, written, lastRecord, line);
+        if (problem) return problem;
+        lastRecord = null;
+        continue;
+      }
       const result = csvRowToRecord(row);
       if (!result.ok) {
         const claimed = /^[1-9][0-9]{0,15}$/.test(row[0] ?? '') ? Number(row[0]) : chain.nextSeq;
@@ -592,6 +672,8 @@ async function verifyCsv(
       }
       const problem = chain.accept(result.record, recordHash(result.record), line);
       if (problem) return problem;
+      inclusion.noteRecord(result.record.seq, line);
+      lastRecord = result.record;
     }
   } catch (error) {
     const csvError = error as CsvParseError;
@@ -625,5 +707,5 @@ async function verifyCsv(
       recordSeq: chain.nextSeq,
     });
   }
-  return chain.finish(manifest.value, manifest.line, 'csv', key);
+  return withInclusion(chain.finish(manifest.value, manifest.line, 'csv', key), inclusion, manifest.line);
 }

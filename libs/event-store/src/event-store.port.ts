@@ -108,6 +108,26 @@ export type SubscriptionMessage =
   /** Everything up to `position` has been delivered; later messages are live. */
   | { readonly kind: 'caught-up'; readonly position: LogPosition };
 
+/**
+ * An event as the store keeps it: `readAll`'s event with data and metadata as their stored JSON text instead of
+ * parsed objects. For every event the store wrote, `dataJson` is byte for byte `JSON.stringify(data)` and
+ * `metadataJson` `JSON.stringify(metadata)` (`{}` when there is none); an adapter that keeps that text hands it
+ * over without parsing it. For readers that need the bytes, not the values (the Merkle tree's leaves).
+ */
+export interface StoredEvent {
+  readonly eventId: string;
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly type: string;
+  readonly dataJson: string;
+  readonly metadataJson: string;
+  readonly position: LogPosition;
+}
+
+export type StoredSubscriptionMessage =
+  | { readonly kind: 'event'; readonly event: StoredEvent }
+  | { readonly kind: 'caught-up'; readonly position: LogPosition };
+
 export interface SubscribeOptions {
   /** Deliver events strictly after this position. */
   readonly from: LogPosition;
@@ -135,6 +155,11 @@ export interface EventStore {
   readAllData(options: ReadAllDataOptions): Promise<ReadAllDataPage>;
   /** Catch-up, then live. Never completes on its own; errors with a port error if the store fails. */
   subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage>;
+  /**
+   * `subscribeToAll`, the same messages in the same order, with each event as stored (`StoredEvent`): no parse
+   * of data or metadata. `subscribeStoredViaSubscribe` is the generic form any adapter can use.
+   */
+  subscribeToAllStored(options: SubscribeOptions): Observable<StoredSubscriptionMessage>;
   /** Position of the last event in the log (START when empty). Everything acknowledged so far is at or before it. */
   headPosition(): Promise<LogPosition>;
   close(): Promise<void>;

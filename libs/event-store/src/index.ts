@@ -6,3 +6,4 @@ export * from './read-all-pages';
 export * from './data-dir-lock';
 export * from './read-all-data';
 export * from './append-rules';
+export * from './stored-subscription';

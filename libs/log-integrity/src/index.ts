@@ -8,3 +8,4 @@ export * from './tree-checker';
 export * from './integrity-monitor';
 export * from './log-verifier';
 export * from './tree-head-keys';
+export * from './log-tree-snapshot';

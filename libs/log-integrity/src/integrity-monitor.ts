@@ -6,7 +6,11 @@ import {
   START,
   type EventStore,
   type LogPosition,
+  type StoredEvent,
 } from '@ledger/event-store';
+import { storedLeafText } from './leaf-bytes';
+import { LeafHasher } from './leaf-hasher';
+import type { LogTreeSnapshot } from './log-tree-snapshot';
 import { toHex } from './merkle-hash';
 import { loadTreeState, TreeStateWriter } from './tree-state-file';
 import { TreeChecker, type TamperFinding } from './tree-checker';
@@ -40,6 +44,8 @@ export interface IntegrityMonitorOptions {
   readonly policy: HeadPolicy;
   readonly now?: () => Date;
   readonly logger?: IntegrityLogger;
+  /** Hash leaves and nodes on a worker thread (the default), or on the thread that appends. */
+  readonly hashOnWorker?: boolean;
 }
 
 export type IntegrityState = 'verifying' | 'intact' | 'tampered';
@@ -87,6 +93,8 @@ export interface ConsistencyProof {
 
 const FLUSH_EVERY_MS = 1000;
 const FLUSH_EVERY_LEAVES = 65_536;
+/** Leaves handed to the hashing worker at once, at most (a commit group is usually one batch). */
+const HASH_BATCH = 4096;
 
 const silent: IntegrityLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -101,7 +109,16 @@ export class IntegrityMonitor {
   private checker: TreeChecker;
   private writer: TreeStateWriter | null = null;
   private subscription: Subscription | null = null;
+  /** Every event up to here is in the tree. */
   private current: LogPosition = START;
+  /** Every event up to here was received from the subscription (it may still be being hashed). */
+  private received: LogPosition = START;
+  private hasher: LeafHasher | null = null;
+  private batch: StoredEvent[] = [];
+  private batchTexts: string[] = [];
+  private dispatchTimer: NodeJS.Immediate | null = null;
+  /** Received events go into the tree in order, batch after batch, whatever order the hashes come back in. */
+  private applying: Promise<void> = Promise.resolve();
   private caughtUp = false;
   private stopped = false;
   private signing: Promise<TreeHead> | null = null;
@@ -140,6 +157,7 @@ export class IntegrityMonitor {
       }
       this.writer = TreeStateWriter.open(dir, this.store.name, recordedCount);
     }
+    if (this.options.hashOnWorker !== false) this.hasher = LeafHasher.continuing(this.checker.tree);
     this.follow();
     const flush = setInterval(() => void this.flush(), FLUSH_EVERY_MS);
     flush.unref();
@@ -208,11 +226,12 @@ export class IntegrityMonitor {
   }
 
   /** Signs a head now and says where its tree ends: what an export is cut at. */
-  async cutExportAt(): Promise<{ treeHead: TreeHead; upTo: LogPosition }> {
+  async cutExportAt(): Promise<{ treeHead: TreeHead; upTo: LogPosition; tree: LogTreeSnapshot }> {
     const treeHead = await this.signHead();
     return {
       treeHead,
       upTo: treeHead.treeSize === 0 ? START : this.checker.positionOf(treeHead.treeSize - 1),
+      tree: this.checker.snapshot(),
     };
   }
 
@@ -253,6 +272,10 @@ export class IntegrityMonitor {
     for (const timer of this.timers) clearInterval(timer);
     this.subscription?.unsubscribe();
     this.subscription = null;
+    this.dispatch();
+    await this.applying;
+    await this.hasher?.close();
+    this.hasher = null;
     await this.signing?.catch(() => undefined);
     await this.flush();
     await this.writer?.close();
@@ -294,32 +317,21 @@ export class IntegrityMonitor {
 
   private follow(): void {
     if (this.stopped) return;
-    this.subscription = this.store.subscribeToAll({ from: this.current }).subscribe({
+    // Stored, not parsed: a leaf hashes the stored text, so parsing it only to serialize it back is waste.
+    this.subscription = this.store.subscribeToAllStored({ from: this.received }).subscribe({
       next: (message) => {
         if (message.kind === 'event') {
-          if (comparePositions(message.event.position, this.current) <= 0) return;
-          const wasTampered = this.checker.tampered !== null;
-          this.checker.add(message.event);
-          if (this.checker.tampered && !wasTampered) this.onTampered();
-          if (this.writer && this.writer.recorded + FLUSH_EVERY_LEAVES < this.checker.size) void this.flush();
-          this.advance(message.event.position);
-          const every = this.options.policy.everyEvents;
-          if (this.caughtUp && every > 0 && this.checker.unsignedLeaves >= every)
-            this.signInBackground('count');
+          const { event } = message;
+          if (comparePositions(event.position, this.received) <= 0) return;
+          this.received = event.position;
+          this.batch.push(event);
+          if (this.hasher) this.batchTexts.push(storedLeafText(event));
+          if (this.batch.length >= HASH_BATCH) this.dispatch();
+          else this.dispatchTimer ??= setImmediate(() => this.dispatch());
         } else {
-          if (!this.caughtUp) {
-            const wasTampered = this.checker.tampered !== null;
-            this.checker.end();
-            if (this.checker.tampered && !wasTampered) this.onTampered();
-            this.caughtUp = true;
-            this.markVerified();
-            if (!this.checker.tampered) {
-              this.logger.log(
-                `log integrity verified: ${this.checker.size} events, ${this.checker.verifiedHeads} signed heads match`,
-              );
-            }
-          }
-          if (comparePositions(message.position, this.current) > 0) this.advance(message.position);
+          this.dispatch();
+          const position = message.position;
+          this.enqueue(() => this.onCaughtUp(position));
         }
       },
       error: (error: unknown) => {
@@ -331,6 +343,69 @@ export class IntegrityMonitor {
         this.timers.push(timer);
       },
     });
+  }
+
+  /** Hands the received events to the hasher; they enter the tree when their hashes are back. */
+  private dispatch(): void {
+    if (this.dispatchTimer) clearImmediate(this.dispatchTimer);
+    this.dispatchTimer = null;
+    if (this.batch.length === 0) return;
+    const events = this.batch;
+    const hashing = this.hasher?.hash(this.batchTexts) ?? null;
+    // Awaited in turn below; a failure there is handled, not unhandled.
+    hashing?.catch(() => undefined);
+    this.batch = [];
+    this.batchTexts = [];
+    this.enqueue(async () => {
+      let hashes: Buffer | null = null;
+      if (hashing) {
+        try {
+          hashes = await hashing;
+        } catch (error) {
+          // The worker mirrors the tree's right edge; once a batch is lost it is out of step for good.
+          if (this.hasher && !this.stopped) {
+            this.logger.warn(
+              `leaf hashing worker failed (${(error as Error).message}); hashing on the main thread`,
+            );
+            void this.hasher.close();
+            this.hasher = null;
+          }
+        }
+      }
+      let offset = 0;
+      for (const event of events) {
+        const wasTampered = this.checker.tampered !== null;
+        if (hashes) offset = this.checker.addHashed(event, hashes, offset);
+        else this.checker.add(event);
+        if (this.checker.tampered && !wasTampered) this.onTampered();
+        this.advance(event.position);
+      }
+      if (this.writer && this.writer.recorded + FLUSH_EVERY_LEAVES < this.checker.size) void this.flush();
+      const every = this.options.policy.everyEvents;
+      if (this.caughtUp && every > 0 && this.checker.unsignedLeaves >= every) this.signInBackground('count');
+    });
+  }
+
+  private enqueue(step: () => void | Promise<void>): void {
+    this.applying = this.applying.then(step).catch((error: unknown) => {
+      this.logger.error(`following the log failed: ${(error as Error).message}`);
+    });
+  }
+
+  private onCaughtUp(position: LogPosition): void {
+    if (!this.caughtUp) {
+      const wasTampered = this.checker.tampered !== null;
+      this.checker.end();
+      if (this.checker.tampered && !wasTampered) this.onTampered();
+      this.caughtUp = true;
+      this.markVerified();
+      if (!this.checker.tampered) {
+        this.logger.log(
+          `log integrity verified: ${this.checker.size} events, ${this.checker.verifiedHeads} signed heads match`,
+        );
+      }
+    }
+    if (comparePositions(position, this.current) > 0) this.advance(position);
   }
 
   private onTampered(): void {

@@ -1,5 +1,6 @@
+import { toStoredEvent } from '@ledger/event-store';
 import { referenceLeafBytes, referenceLeafHash } from '../../../test/support/merkle-reference';
-import { leafBytes, leafHashOf } from './leaf-bytes';
+import { leafBytes, leafHashOf, storedLeafText } from './leaf-bytes';
 import { toHex } from './merkle-hash';
 
 describe('leaf bytes', () => {
@@ -27,5 +28,15 @@ describe('leaf bytes', () => {
     expect(toHex(leafHashOf(event))).toBe(referenceLeafHash(referenceLeafBytes(event)));
     const edited = { ...event, data: { ...event.data, viewerId: 'user-mallory' } };
     expect(toHex(leafHashOf(edited))).not.toBe(toHex(leafHashOf(event)));
+  });
+
+  it('have not changed since heads were first signed: this leaf hash was computed by the first release', () => {
+    expect(toHex(leafHashOf(event))).toBe('921e3e9e41988c8b9bb6e0831dd7c29f907aec64324a9f6f7e2d8eb0e81e67af');
+  });
+
+  it('are the same from the stored text as from the parsed event', () => {
+    const stored = toStoredEvent(event);
+    expect(storedLeafText(stored)).toBe(leafBytes(event).toString('utf8'));
+    expect(leafHashOf(stored).equals(leafHashOf(event))).toBe(true);
   });
 });

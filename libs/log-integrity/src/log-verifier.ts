@@ -1,4 +1,4 @@
-import { readAllPages, type EventStore, type RecordedEvent } from '@ledger/event-store';
+import { readAllPages, toStoredEvent, type EventStore, type RecordedEvent } from '@ledger/event-store';
 import { fromHex, toHex } from './merkle-hash';
 import { verifyConsistency } from './proof-verifier';
 import { TreeChecker, type TamperFinding } from './tree-checker';
@@ -89,7 +89,7 @@ async function feedFromLog(
   for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize ?? 5000 })) {
     for (const event of page) {
       options.onEvent?.(event, checker.size);
-      checker.add(event);
+      checker.add(toStoredEvent(event));
     }
     options.onProgress?.(checker.size);
   }

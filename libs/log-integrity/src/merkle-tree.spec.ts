@@ -141,3 +141,22 @@ describe('MerkleTree (RFC 9162), checked against an independent implementation',
     expect(tree.consistencyProof(5, 5)).toEqual([]);
   });
 });
+
+describe('MerkleTree snapshots', () => {
+  it('answer the same roots and proofs as the tree they were taken of, at every size, while it keeps growing', () => {
+    const { tree } = treeOf(37);
+    const snapshot = MerkleTree.fromSnapshot(tree.snapshot());
+    for (let i = 37; i < 80; i++) tree.append(hashLeaf(leafBytes(i)));
+    expect(snapshot.size).toBe(37);
+    for (let size = 1; size <= 37; size++) {
+      expect(toHex(snapshot.root(size))).toBe(toHex(tree.root(size)));
+      for (let index = 0; index < size; index++) {
+        expect(hex(snapshot.inclusionProof(index, size))).toEqual(hex(tree.inclusionProof(index, size)));
+      }
+      // Asked twice: the kept right-edge roots give the same answers.
+      expect(hex(snapshot.consistencyProof(size, 37))).toEqual(hex(tree.consistencyProof(size, 37)));
+      expect(hex(snapshot.consistencyProof(size, 37))).toEqual(hex(tree.consistencyProof(size, 37)));
+    }
+    expect(() => snapshot.append(hashLeaf(leafBytes(0)))).toThrow(TreeRangeError);
+  });
+});

@@ -1,21 +1,44 @@
 import { EMPTY_TREE_ROOT, hashChildren, HASH_BYTES, isPowerOfTwo, splitPoint } from './merkle-hash';
 
-/** A growable array of 32-byte hashes in one buffer (no object per hash). */
+/** Shared memory, so a snapshot of the tree can be read by another thread (an export worker) without a copy. */
+function sharedBytes(length: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(length));
+}
+
+/**
+ * A growable array of 32-byte hashes in one buffer (no object per hash). It only ever appends, and growing
+ * copies into a new buffer: a hash once written never changes in any buffer that held it, which is what makes
+ * a snapshot safe to read while the tree grows.
+ */
 class HashArray {
   private buffer: Buffer;
   length = 0;
 
-  constructor(capacity = 1024) {
-    this.buffer = Buffer.allocUnsafe(capacity * HASH_BYTES);
+  constructor(capacity = 1024, existing?: { readonly buffer: SharedArrayBuffer; readonly count: number }) {
+    if (existing) {
+      this.buffer = Buffer.from(existing.buffer);
+      this.length = existing.count;
+    } else {
+      this.buffer = sharedBytes(capacity * HASH_BYTES);
+    }
+  }
+
+  snapshot(): { readonly buffer: SharedArrayBuffer; readonly count: number } {
+    return { buffer: this.buffer.buffer as SharedArrayBuffer, count: this.length };
   }
 
   push(hash: Buffer): void {
+    this.pushFrom(hash, 0);
+  }
+
+  /** Pushes the hash at `offset` of `source`, without a view of it. */
+  pushFrom(source: Buffer, offset: number): void {
     if ((this.length + 1) * HASH_BYTES > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(this.buffer.length * 2);
+      const grown = sharedBytes(this.buffer.length * 2);
       this.buffer.copy(grown, 0, 0, this.length * HASH_BYTES);
       this.buffer = grown;
     }
-    hash.copy(this.buffer, this.length * HASH_BYTES);
+    source.copy(this.buffer, this.length * HASH_BYTES, offset, offset + HASH_BYTES);
     this.length++;
   }
 
@@ -42,8 +65,37 @@ export class TreeRangeError extends Error {
  * any earlier size, an audit path or a consistency proof needs O(log n) stored hashes and at most O(log n)
  * hashing for the incomplete right edge. About 64 bytes of memory per leaf.
  */
+/** A tree of `size` leaves as stored at one moment: its levels' shared buffers, readable from any thread. */
+export interface TreeSnapshot {
+  readonly size: number;
+  readonly levels: ReadonlyArray<{ readonly buffer: SharedArrayBuffer; readonly count: number }>;
+}
+
 export class MerkleTree {
   private readonly levels: HashArray[] = [new HashArray()];
+  /**
+   * A snapshot never grows, so the roots of its incomplete right-edge ranges (the only ones a proof hashes) can
+   * be kept: an export proving many records at one size hashes each once, not once per record.
+   */
+  private edgeRoots: Map<string, Buffer> | null = null;
+
+  /** A tree over a snapshot (`snapshot()`, possibly of another thread's tree); appending to it is a mistake. */
+  static fromSnapshot(snapshot: TreeSnapshot): MerkleTree {
+    const tree = new MerkleTree();
+    tree.levels.length = 0;
+    for (const level of snapshot.levels) tree.levels.push(new HashArray(0, level));
+    if (tree.levels.length === 0) tree.levels.push(new HashArray());
+    tree.edgeRoots = new Map();
+    return tree;
+  }
+
+  /**
+   * The tree as it stands, shared, not copied: later appends never change what it holds. Proofs of any size up
+   * to this one can be computed from it.
+   */
+  snapshot(): TreeSnapshot {
+    return { size: this.size, levels: this.levels.map((level) => level.snapshot()) };
+  }
 
   get size(): number {
     return this.levels[0].length;
@@ -51,6 +103,7 @@ export class MerkleTree {
 
   /** Appends one leaf hash (already `hashLeaf`ed); returns its index. */
   append(leafHash: Buffer): number {
+    if (this.edgeRoots) throw new TreeRangeError('a snapshot of a tree cannot grow');
     const index = this.levels[0].length;
     this.levels[0].push(leafHash);
     let level = 0;
@@ -64,6 +117,33 @@ export class MerkleTree {
       at = (at - 1) / 2;
     }
     return index;
+  }
+
+  /**
+   * Appends one leaf whose hashes were computed elsewhere (`LeafHasher`): at `offset` in `hashes`, the leaf's
+   * hash, then each parent it completes, lowest first, as `append` would compute them. Returns the offset after
+   * them.
+   */
+  appendHashed(hashes: Buffer, offset: number): number {
+    const index = this.levels[0].length;
+    let at = offset;
+    this.levels[0].pushFrom(hashes, at);
+    at += HASH_BYTES;
+    let level = 0;
+    for (let node = index; node % 2 === 1; node = (node - 1) / 2) {
+      level++;
+      if (this.levels.length === level) this.levels.push(new HashArray());
+      this.levels[level].pushFrom(hashes, at);
+      at += HASH_BYTES;
+    }
+    return at;
+  }
+
+  /** The last hash of every level, lowest first: all a continuation of the tree needs to know of it. */
+  rightEdge(): Buffer[] {
+    const edge: Buffer[] = [];
+    for (const level of this.levels) if (level.length > 0) edge.push(Buffer.from(level.at(level.length - 1)));
+    return edge;
   }
 
   leafHash(index: number): Buffer {
@@ -119,8 +199,13 @@ export class MerkleTree {
       const level = Math.log2(n);
       return Buffer.from(this.levels[level].at(lo / n));
     }
+    const key = `${lo}:${hi}`;
+    const kept = this.edgeRoots?.get(key);
+    if (kept) return Buffer.from(kept);
     const k = splitPoint(n);
-    return hashChildren(this.subtree(lo, lo + k), this.subtree(lo + k, hi));
+    const root = hashChildren(this.subtree(lo, lo + k), this.subtree(lo + k, hi));
+    this.edgeRoots?.set(key, Buffer.from(root));
+    return root;
   }
 
   private path(m: number, lo: number, hi: number, out: Buffer[]): void {

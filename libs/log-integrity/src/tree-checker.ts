@@ -1,5 +1,6 @@
-import { positionToToken, type LogPosition, type RecordedEvent } from '@ledger/event-store';
+import { positionToToken, type LogPosition, type StoredEvent } from '@ledger/event-store';
 import { leafHashOf } from './leaf-bytes';
+import type { LogTreeSnapshot } from './log-tree-snapshot';
 import { HASH_BYTES, toHex } from './merkle-hash';
 import { MerkleTree } from './merkle-tree';
 import {
@@ -49,8 +50,8 @@ export class TreeChecker {
   private leavesSinceHead = 0;
   private recorded: { readonly leaves: Buffer; readonly count: number } | null;
   /** Leaf index → position (for an inclusion proof by event id, and for naming findings). */
-  private commits = new BigUint64Array(1024);
-  private prepares = new BigUint64Array(1024);
+  private commits = sharedPositions(1024);
+  private prepares = sharedPositions(1024);
   private fingerprints = new Uint32Array(1024);
 
   constructor(private readonly options: TreeCheckerOptions) {
@@ -92,6 +93,15 @@ export class TreeChecker {
     return [...this.heads.values()];
   }
 
+  /** The tree and its leaves' positions as they stand, shared with whoever reads it (an export worker). */
+  snapshot(): LogTreeSnapshot {
+    return {
+      tree: this.tree.snapshot(),
+      commits: this.commits.buffer as SharedArrayBuffer,
+      prepares: this.prepares.buffer as SharedArrayBuffer,
+    };
+  }
+
   positionOf(leafIndex: number): LogPosition {
     return { commit: this.commits[leafIndex], prepare: this.prepares[leafIndex] };
   }
@@ -105,14 +115,33 @@ export class TreeChecker {
     return found;
   }
 
-  add(event: RecordedEvent): void {
-    const index = this.tree.size;
+  /** Adds the next event of the log, as stored (`subscribeToAllStored`, or `toStoredEvent` of a read one). */
+  add(event: StoredEvent): void {
     const leaf = leafHashOf(event);
+    this.accept(event, leaf, 0);
+    this.tree.append(leaf);
+    this.afterAppend(event, this.tree.size - 1);
+  }
+
+  /**
+   * `add` with the hashes computed elsewhere (`LeafHasher`): the event's leaf hash and the parents it completes
+   * start at `offset` in `hashes`. Returns the offset of the next event's.
+   */
+  addHashed(event: StoredEvent, hashes: Buffer, offset: number): number {
+    this.accept(event, hashes, offset);
+    const next = this.tree.appendHashed(hashes, offset);
+    this.afterAppend(event, this.tree.size - 1);
+    return next;
+  }
+
+  /** Checks the event's leaf hash (at `offset` in `hashes`) against the recorded one, and remembers the event. */
+  private accept(event: StoredEvent, hashes: Buffer, offset: number): void {
+    const index = this.tree.size;
     this.remember(index, event);
     if (this.recorded && this.finding === null) {
       if (index < this.recorded.count) {
-        const expected = this.recorded.leaves.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
-        if (!expected.equals(leaf)) {
+        const at = index * HASH_BYTES;
+        if (hashes.compare(this.recorded.leaves, at, at + HASH_BYTES, offset, offset + HASH_BYTES) !== 0) {
           this.report({
             kind: 'leaf-differs',
             leafIndex: index,
@@ -127,7 +156,9 @@ export class TreeChecker {
         this.recorded = null;
       }
     }
-    this.tree.append(leaf);
+  }
+
+  private afterAppend(event: StoredEvent, index: number): void {
     if (isTreeHeadEvent(event)) this.checkHeadEvent(event, index);
     else this.leavesSinceHead++;
   }
@@ -149,8 +180,8 @@ export class TreeChecker {
     this.finding ??= finding;
   }
 
-  private checkHeadEvent(event: RecordedEvent, index: number): void {
-    const parsed = parseTreeHead(event.data);
+  private checkHeadEvent(event: StoredEvent, index: number): void {
+    const parsed = parseTreeHead(parseJson(event.dataJson));
     const at = positionToToken(event.position);
     if (!parsed.ok) {
       this.report({
@@ -206,17 +237,30 @@ export class TreeChecker {
     this.leavesSinceHead = 0;
   }
 
-  private remember(index: number, event: RecordedEvent): void {
+  private remember(index: number, event: StoredEvent): void {
     if (index >= this.commits.length) {
       const capacity = this.commits.length * 2;
-      this.commits = grow(this.commits, new BigUint64Array(capacity));
-      this.prepares = grow(this.prepares, new BigUint64Array(capacity));
+      this.commits = grow(this.commits, sharedPositions(capacity));
+      this.prepares = grow(this.prepares, sharedPositions(capacity));
       this.fingerprints = grow(this.fingerprints, new Uint32Array(capacity));
     }
     this.commits[index] = event.position.commit;
     this.prepares[index] = event.position.prepare;
     this.fingerprints[index] = fingerprint(event.eventId);
   }
+}
+
+/** Data the store holds that is not JSON (a foreign writer's) is no head: `parseTreeHead` says why. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function sharedPositions(capacity: number): BigUint64Array {
+  return new BigUint64Array(new SharedArrayBuffer(capacity * 8));
 }
 
 function grow<T extends BigUint64Array | Uint32Array>(from: T, to: T): T {

@@ -184,13 +184,31 @@ describe('the log API: signed tree heads, inclusion and consistency proofs', () 
     const key = loadLedgerPublicKey(ledger.config);
     expect(await verifyExport(chunksOf(text), key)).toMatchObject({ ok: true, count: 2 });
 
+    expect(manifest.proofs).toBe('inclusion');
     const stored = new Map((await eventsOfDevice(cam)).map((event) => [event.eventId, event]));
-    for (const line of lines.slice(0, -1)) {
-      const record = JSON.parse(line) as { eventId: string };
+    const body = lines.slice(0, -1);
+    for (let i = 0; i < body.length; i += 2) {
+      const record = JSON.parse(body[i]) as { eventId: string };
+      // The proof the export carries, checked by the independent implementation, matches the API's.
+      const { inclusion } = JSON.parse(body[i + 1]) as {
+        inclusion: { leafIndex: number; leaf: string; auditPath: string[] };
+      };
+      const carriedLeaf = referenceLeafHash(Buffer.from(inclusion.leaf, 'utf8'));
+      expect(carriedLeaf).toBe(referenceLeafHash(referenceLeafBytes(stored.get(record.eventId)!)));
+      expect(
+        referenceVerifyInclusion(
+          carriedLeaf,
+          inclusion.leafIndex,
+          treeHead.treeSize,
+          inclusion.auditPath,
+          treeHead.rootHash,
+        ),
+      ).toBe(true);
       const proof = await ledger.http(
         'GET',
         `/v1/log/proofs/inclusion?eventId=${record.eventId}&treeSize=${treeHead.treeSize}`,
       );
+      expect(proof.body).toMatchObject({ leafIndex: inclusion.leafIndex, auditPath: inclusion.auditPath });
       expect(proof.body.leafHash).toBe(referenceLeafHash(referenceLeafBytes(stored.get(record.eventId)!)));
       expect(
         referenceVerifyInclusion(

@@ -11,6 +11,7 @@ import type {
   ReadStreamOptions,
   RecordedEvent,
   SubscribeOptions,
+  StoredSubscriptionMessage,
   SubscriptionMessage,
 } from '@ledger/event-store';
 import type { StoreWritability } from '../health/store-writability';
@@ -84,6 +85,9 @@ export class InstrumentedEventStore implements EventStore {
   }
   subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage> {
     return this.inner.subscribeToAll(options);
+  }
+  subscribeToAllStored(options: SubscribeOptions): Observable<StoredSubscriptionMessage> {
+    return this.inner.subscribeToAllStored(options);
   }
   headPosition(): Promise<LogPosition> {
     return this.inner.headPosition();

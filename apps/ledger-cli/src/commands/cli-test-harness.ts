@@ -20,6 +20,7 @@ function keptOpen(store: EventStore): EventStore {
     readAll: (options) => store.readAll(options),
     readAllData: (options) => store.readAllData(options),
     subscribeToAll: (options) => store.subscribeToAll(options),
+    subscribeToAllStored: (options) => store.subscribeToAllStored(options),
     headPosition: () => store.headPosition(),
     close: async () => undefined,
   };

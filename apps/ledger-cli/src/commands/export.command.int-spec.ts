@@ -11,6 +11,9 @@ import { registerExportCommand } from './export.command';
 import { registerExportKeyCommand } from './export-key.command';
 import type { RegisterCommand } from './index';
 import { registerVerifyCommand } from './verify.command';
+import { registerHeadCommand } from './log-proofs.command';
+import type { Manifest } from '@ledger/audit-trail';
+import { TREE_HEADS_STREAM, type TreeHead } from '@ledger/log-integrity';
 
 describe('ledger export / verify / export-key', () => {
   let dataDir: string;
@@ -22,6 +25,15 @@ describe('ledger export / verify / export-key', () => {
     const store = await openEventStore({ dataDir: dir, eventStoreConnectionString: null });
     try {
       return await runCommand(register, store, args, { dataDir: dir, actor: 'cli:auditor' });
+    } finally {
+      await store.close();
+    }
+  };
+
+  const headEvents = async (): Promise<number> => {
+    const store = await openEventStore({ dataDir, eventStoreConnectionString: null });
+    try {
+      return (await store.readStream(TREE_HEADS_STREAM)).length;
     } finally {
       await store.close();
     }
@@ -50,7 +62,7 @@ describe('ledger export / verify / export-key', () => {
     expect(exported.exitCode).toBe(0);
     expect(exported.stdout).toBe('');
     expect(exported.stderr).toMatch(
-      /^export: 3 records, last hash [0-9a-f]{64}, signed by ed25519:[0-9a-f]{16}; recorded at lt1\./,
+      /^export: 3 records, last hash [0-9a-f]{64}, signed by ed25519:[0-9a-f]{16}; cut at the tree head of size \d+ \(signed now\); recorded at lt1\./,
     );
     expect(fs.readdirSync(dataDir).filter((name) => name.includes('.partial'))).toEqual([]);
 
@@ -108,14 +120,15 @@ describe('ledger export / verify / export-key', () => {
   it('exit 1 naming the record and line for a tampered export; exit 1 for another key', async () => {
     await run(registerExportCommand, ['export', '--device', 'cam1', '--out', file('cam1.ndjson')]);
     const lines = fs.readFileSync(file('cam1.ndjson'), 'utf8').split('\n');
-    const original = lines[3];
-    lines[3] = original.replace('"viewerId":"mallory"', '"viewerId":"nobody"');
-    expect(lines[3]).not.toBe(original);
+    // Each record is followed by its inclusion proof: record 4 is on line 7.
+    const original = lines[6];
+    lines[6] = original.replace('"viewerId":"mallory"', '"viewerId":"nobody"');
+    expect(lines[6]).not.toBe(original);
     fs.writeFileSync(file('cam1-edited.ndjson'), lines.join('\n'));
     const tampered = await run(registerVerifyCommand, ['verify', file('cam1-edited.ndjson')]);
     expect(tampered.exitCode).toBe(1);
     expect(tampered.stdout).toMatch(
-      /^FAILED \(tampered\) at record 4, line 4: .*record 4 \(line 4\) was altered/,
+      /^FAILED \(tampered\) at record 4, line 7: .*record 4 \(line 7\) was altered/,
     );
 
     const otherKey = await run(registerExportKeyCommand, ['export-key', '--public'], otherDataDir);
@@ -127,7 +140,7 @@ describe('ledger export / verify / export-key', () => {
       file('other.pub.pem'),
     ]);
     expect(wrongKey.exitCode).toBe(1);
-    expect(wrongKey.stdout).toMatch(/^FAILED \(bad_signature\) at line 12: /);
+    expect(wrongKey.stdout).toMatch(/^FAILED \(bad_signature\) at line 23: /);
 
     const embedded = await run(
       registerVerifyCommand,
@@ -136,6 +149,34 @@ describe('ledger export / verify / export-key', () => {
     );
     expect(embedded.exitCode).toBe(0);
     expect(embedded.stderr).toContain('does not show who signed it');
+  });
+
+  it('cuts at a signed head: reuses one that covers the log, else signs one; every record carries its proof', async () => {
+    const signed = await run(registerHeadCommand, ['head', '--sign']);
+    expect(signed.exitCode).toBe(0);
+    const head = JSON.parse(signed.stdout) as TreeHead;
+    const headsBefore = await headEvents();
+    const reused = await run(registerExportCommand, [
+      'export',
+      '--device',
+      'cam1',
+      '--out',
+      file('cut.ndjson'),
+    ]);
+    expect(reused.stderr).toContain(`cut at the tree head of size ${head.treeSize}; recorded at`);
+    expect(await headEvents()).toBe(headsBefore);
+    const text = fs.readFileSync(file('cut.ndjson'), 'utf8');
+    const manifest = (JSON.parse(text.trim().split('\n').pop()!) as { manifest: Manifest }).manifest;
+    expect(manifest).toMatchObject({ treeHead: head, proofs: 'inclusion' });
+    expect(text.match(/^\{"inclusion":/gm)).toHaveLength(manifest.count);
+    expect((await run(registerVerifyCommand, ['verify', file('cut.ndjson')])).exitCode).toBe(0);
+
+    // That export was recorded (AuditTrailExported): the head no longer covers the log, so the next signs one.
+    const fresh = await run(registerExportCommand, ['export', '--device', 'cam1', '--format', 'csv']);
+    expect(fresh.stderr).toMatch(/cut at the tree head of size \d+ \(signed now\)/);
+    expect(await headEvents()).toBe(headsBefore + 1);
+    fs.writeFileSync(file('cut.csv'), fresh.stdout);
+    expect((await run(registerVerifyCommand, ['verify', file('cut.csv')])).exitCode).toBe(0);
   });
 
   it('exit 2 for a file that is not an export; usage errors for a missing file or key', async () => {

@@ -14,6 +14,7 @@ import {
 import type { LedgerConfig } from '@ledger/config';
 import { UsageError } from '../cli-context';
 import { cliAuditService } from './cli-audit';
+import { cutAtSignedHead } from './export-cut';
 import type { RegisterCommand } from './index';
 
 interface ExportOptions {
@@ -135,9 +136,13 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
         const sink = output;
         bar?.start(0, 0);
         let written = 0;
+        // Cut at a signed head (signing one if none covers the log), as the service does: the manifest carries
+        // it and every record its inclusion proof.
+        const cutAt = await cutAtSignedHead(store, signer);
         // The service records the export (AuditTrailExported) before it writes the signed manifest, the last
         // line; the file appears under its name only once complete.
-        const { summary, token } = await audit.exportTrail(filter, format, ctx.actor, (chunk) => {
+        const prepared = audit.beginExport(filter, format, ctx.actor, cutAt);
+        const { summary, token } = await prepared.run((chunk) => {
           written += chunk.length;
           bar?.update(Math.round(written / 1024));
           return sink.write(chunk);
@@ -147,6 +152,7 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
         output = null;
         process.stderr.write(
           `export: ${summary.count} records, last hash ${summary.lastHash}, signed by ${signer.publicKey.keyId}; ` +
+            `cut at the tree head of size ${cutAt.treeHead.treeSize}${cutAt.signedNow ? ' (signed now)' : ''}; ` +
             `recorded at ${token}${options.out === undefined ? '' : `; written to ${options.out}`}\n`,
         );
       } finally {

@@ -44,6 +44,8 @@ class FailingAuditAppends implements EventStore {
   readAll: EventStore['readAll'] = (options) => this.inner.readAll(options);
   readAllData: EventStore['readAllData'] = (options) => this.inner.readAllData(options);
   subscribeToAll: EventStore['subscribeToAll'] = (options) => this.inner.subscribeToAll(options);
+  subscribeToAllStored: EventStore['subscribeToAllStored'] = (options) =>
+    this.inner.subscribeToAllStored(options);
   headPosition: EventStore['headPosition'] = () => this.inner.headPosition();
   close: EventStore['close'] = () => this.inner.close();
 }

@@ -34,9 +34,11 @@ import type {
   ReadStreamOptions,
   RecordedEvent,
   SubscribeOptions,
+  StoredSubscriptionMessage,
   SubscriptionMessage,
 } from '../event-store.port';
 import { readAllDataViaReadAll } from '../read-all-data';
+import { subscribeStoredViaSubscribe } from '../stored-subscription';
 import { START as LOG_START, type LogPosition } from '../position';
 import { compileAllFilter } from './all-filter';
 import { createAllReader, readAllPage, type RawAllReader } from './all-reader';
@@ -287,6 +289,11 @@ export class EsdbEventStore implements EventStore {
       run.start();
       return () => run.stop();
     });
+  }
+
+  /** The client hands out parsed events only; they are serialized back as `JSON.stringify` wrote them. */
+  subscribeToAllStored(options: SubscribeOptions): Observable<StoredSubscriptionMessage> {
+    return subscribeStoredViaSubscribe(this, options);
   }
 
   async close(): Promise<void> {

@@ -14,12 +14,14 @@ import type {
   ReadAllPage,
   ReadStreamOptions,
   RecordedEvent,
+  StoredEvent,
+  StoredSubscriptionMessage,
   SubscribeOptions,
   SubscriptionMessage,
 } from '../event-store.port';
 import { START, type LogPosition } from '../position';
 import { AllReader, compileFilter, EVENT_COLUMNS, type CompiledFilter, type EventRow } from './all-reader';
-import { prepareAppend, type AppendSink, type PendingAppend } from './append-request';
+import { EMPTY_METADATA, prepareAppend, type AppendSink, type PendingAppend } from './append-request';
 import { configureConnection } from './connection';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { GroupCommitter, unavailable, type GroupCommitOutcome } from './group-committer';
@@ -67,7 +69,9 @@ const BEYOND_END = Number.MAX_SAFE_INTEGER;
 const MAX_PAGE = 1 << 24;
 
 interface LiveSubscription {
-  readonly subscriber: Subscriber<SubscriptionMessage>;
+  readonly subscriber: Subscriber<SubscriptionMessage | StoredSubscriptionMessage>;
+  /** Hands events over as stored (`subscribeToAllStored`): the column text, never parsed. */
+  readonly stored: boolean;
   readonly filter: CompiledFilter | null;
   /** Every matching event at or before this position has been delivered. */
   checkpoint: number;
@@ -106,6 +110,19 @@ function rowToEvent(row: EventRow): RecordedEvent {
     type: row[4],
     data: JSON.parse(row[5]) as JsonObject,
     metadata: parseObject(row[6]),
+    position: toPosition(row[0]),
+  };
+}
+
+/** The row's own text: every row the store wrote holds `JSON.stringify` output, so this is what readAll's parse re-serializes to. */
+function rowToStoredEvent(row: EventRow): StoredEvent {
+  return {
+    eventId: row[1],
+    stream: row[2],
+    revision: BigInt(row[3]),
+    type: row[4],
+    dataJson: row[5],
+    metadataJson: row[6] ?? EMPTY_METADATA,
     position: toPosition(row[0]),
   };
 }
@@ -316,7 +333,18 @@ export class SqliteEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeOptions): Observable<SubscriptionMessage> {
-    return new Observable<SubscriptionMessage>((subscriber) => {
+    return this.subscribe<SubscriptionMessage>(options, false);
+  }
+
+  subscribeToAllStored(options: SubscribeOptions): Observable<StoredSubscriptionMessage> {
+    return this.subscribe<StoredSubscriptionMessage>(options, true);
+  }
+
+  private subscribe<M extends SubscriptionMessage | StoredSubscriptionMessage>(
+    options: SubscribeOptions,
+    stored: boolean,
+  ): Observable<M> {
+    return new Observable<M>((subscriber) => {
       if (this.closed) {
         subscriber.error(new StoreClosedError());
         return;
@@ -329,7 +357,8 @@ export class SqliteEventStore implements EventStore {
         return;
       }
       const subscription: LiveSubscription = {
-        subscriber,
+        subscriber: subscriber as Subscriber<SubscriptionMessage | StoredSubscriptionMessage>,
+        stored,
         filter,
         checkpoint: positionBound(options.from),
         caughtUp: false,
@@ -510,6 +539,7 @@ export class SqliteEventStore implements EventStore {
    */
   private notify(batch: readonly PendingAppend[], groupStart: number): void {
     let committed: RecordedEvent[] | undefined;
+    let committedStored: StoredEvent[] | undefined;
     for (const subscription of [...this.subscriptions]) {
       const { subscriber } = subscription;
       if (subscriber.closed) {
@@ -520,11 +550,13 @@ export class SqliteEventStore implements EventStore {
         this.schedulePump(subscription);
         continue;
       }
-      committed ??= committedEvents(batch);
-      for (const event of committed) {
+      const events = subscription.stored
+        ? (committedStored ??= committedStoredEvents(batch))
+        : (committed ??= committedEvents(batch));
+      for (const event of events) {
         if (subscriber.closed) break;
         if (subscription.filter === null || subscription.filter.matches(event.stream, event.type)) {
-          subscriber.next({ kind: 'event', event });
+          subscriber.next({ kind: 'event', event } as SubscriptionMessage | StoredSubscriptionMessage);
         }
       }
       subscription.checkpoint = this.head;
@@ -558,7 +590,11 @@ export class SqliteEventStore implements EventStore {
     for (let i = 0; i < count; i++) {
       if (subscriber.closed) return;
       subscription.checkpoint = rows[i][0];
-      subscriber.next({ kind: 'event', event: rowToEvent(rows[i]) });
+      subscriber.next(
+        subscription.stored
+          ? { kind: 'event', event: rowToStoredEvent(rows[i]) }
+          : { kind: 'event', event: rowToEvent(rows[i]) },
+      );
     }
     if (subscriber.closed) return;
     if (full) {
@@ -590,6 +626,27 @@ function committedEvents(batch: readonly PendingAppend[]): RecordedEvent[] {
         // Parsed from the stored text, not the caller's object, which the caller may still mutate.
         data: JSON.parse(pending.data[k]) as JsonObject,
         metadata: parseObject(pending.metadata[k]),
+        position: outcome.positions[k],
+      });
+    }
+  }
+  return events;
+}
+
+/** The group's events with their data and metadata as the transaction wrote them. */
+function committedStoredEvents(batch: readonly PendingAppend[]): StoredEvent[] {
+  const events: StoredEvent[] = [];
+  for (const pending of batch) {
+    const outcome = pending.outcome;
+    if (outcome === undefined || outcome instanceof Error || pending.firstPosition < 0) continue;
+    for (let k = 0; k < pending.ids.length; k++) {
+      events.push({
+        eventId: pending.ids[k],
+        stream: pending.stream,
+        revision: BigInt(pending.firstRevision + k),
+        type: pending.types[k],
+        dataJson: pending.data[k],
+        metadataJson: pending.metadata[k] ?? EMPTY_METADATA,
         position: outcome.positions[k],
       });
     }

@@ -11,8 +11,10 @@ import type {
   NewEvent,
   ReadAllOptions,
   RecordedEvent,
+  StoredSubscriptionMessage,
   SubscriptionMessage,
 } from '../event-store.port';
+import { toStoredEvent } from '../stored-subscription';
 import { comparePositions, isAtOrAfter, type LogPosition } from '../position';
 
 export interface EventStoreFixture {
@@ -805,6 +807,66 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
           expect(leaving.events).toEqual([]);
         } finally {
           staying.unsubscribe();
+        }
+      });
+    });
+
+    describe('subscribeToAllStored', () => {
+      it('delivers what subscribeToAll does, in the same order, each event with the stored JSON text of its data and metadata', async () => {
+        const from = await markStart();
+        const stream = streamName('stored');
+        const awkward: JsonObject[] = [
+          { viewerId: 'user-é"\n\t', nested: { b: 1, a: [true, null, 'x'] } },
+          { '10': 'integer-like keys', b: 1, '2': 2, zero: -0, big: 1e21, tiny: 5e-324, float: 0.1 },
+          { text: '\u2028\u2029 \ud83d\ude00 \u0001 \u007f ü 漢', empty: {}, list: [] },
+        ];
+        const past = awkward.map((data, i) =>
+          newEvent(
+            'stored-past',
+            data,
+            i === 0 ? { correlationId: 'c-1', nested: { z: 1, a: 2 } } : undefined,
+          ),
+        );
+        await store.append({ stream, events: past, expectedRevision: 'no_stream' });
+        const parsed = new Recorder(store.subscribeToAll({ from, filter: { streamPrefixes: [prefix] } }));
+        const stored: StoredSubscriptionMessage[] = [];
+        let failure: unknown;
+        const storedSubscription = store
+          .subscribeToAllStored({ from, filter: { streamPrefixes: [prefix] } })
+          .subscribe({
+            next: (message) => stored.push(message),
+            error: (error: unknown) => (failure = error),
+          });
+        try {
+          await parsed.untilCaughtUp();
+          const storedCaughtUp = (): boolean => stored.some((message) => message.kind === 'caught-up');
+          await parsed.until(
+            'the stored subscription to catch up',
+            () => storedCaughtUp() || failure !== undefined,
+          );
+          if (failure !== undefined) throw failure;
+          // Live: handed over from the commit itself where an adapter does that.
+          const live = awkward.map((data) => newEvent('stored-live', data, { correlationId: 'c-2' }));
+          await store.append({ stream, events: live, expectedRevision: 'stream_exists' });
+          await parsed.untilEvents(6);
+          await parsed.until('6 stored events', () => stored.filter((m) => m.kind === 'event').length >= 6);
+          expect(stored.map((message) => message.kind)).toEqual(
+            parsed.messages.map((message) => message.kind),
+          );
+          const storedEvents = stored.flatMap((message) => (message.kind === 'event' ? [message.event] : []));
+          expect(storedEvents).toEqual(parsed.events.map(toStoredEvent));
+          const read = await store.readAll({
+            from,
+            direction: 'forwards',
+            maxCount: 10,
+            filter: { streamPrefixes: [prefix] },
+          });
+          expect(storedEvents).toEqual(read.events.map(toStoredEvent));
+          expect(storedEvents[3].metadataJson).toBe('{"correlationId":"c-2"}');
+          expect(storedEvents[1].metadataJson).toBe('{}');
+        } finally {
+          parsed.unsubscribe();
+          storedSubscription.unsubscribe();
         }
       });
     });

@@ -8,6 +8,7 @@ import {
   ConcurrencyError,
   InvalidAppendError,
   readAllDataViaReadAll,
+  subscribeStoredViaSubscribe,
   isJsonObject,
   serializeJsonObject,
   START,
@@ -24,6 +25,7 @@ import {
   type ReadAllPage,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StoredSubscriptionMessage,
   type SubscribeOptions,
   type SubscriptionMessage,
 } from '@ledger/event-store';
@@ -163,6 +165,10 @@ export class InMemoryEventStore implements EventStore {
         this.closers.delete(close);
       };
     });
+  }
+
+  subscribeToAllStored(options: SubscribeOptions): Observable<StoredSubscriptionMessage> {
+    return subscribeStoredViaSubscribe(this, options);
   }
 
   async headPosition(): Promise<LogPosition> {
