@@ -27,6 +27,8 @@ export const GOALS: readonly Goal[] = [
   { name: 'rebuild', on: 'ratio', min: 0.4 },
   { name: 'peer.emmett.append', on: 'ratio', min: 1.0 },
   { name: 'memory.relationship', on: 'value', max: 157 },
+  // Issue 16: the store on disk no bigger than the same events as NDJSON (ratio NDJSON ÷ store).
+  { name: 'disk.bytes-per-event', on: 'ratio', min: 1.0 },
 ];
 
 export function goalText(goal: Goal | undefined): string {
