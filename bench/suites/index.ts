@@ -1,6 +1,7 @@
 import type { Suite } from '../lib/types';
 import { checkHttpDuringReplay } from './check-http-during-replay';
 import { checkInproc } from './check-inproc';
+import { disk } from './disk';
 import { esdb } from './esdb';
 import { importSuite } from './import';
 import { authorizeDuringIngest } from './during-ingest';
@@ -28,6 +29,7 @@ export interface SuiteEntry {
 export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   'ingest.embedded': { run: ingestEmbedded, hotPath: 'suite' },
   import: { run: importSuite, hotPath: 'suite' },
+  disk: { run: disk, hotPath: 'suite' },
   'check.inproc': { run: checkInproc, hotPath: 'suite' },
   memory: { run: memory, nodeFlags: ['--expose-gc'], hotPath: 'suite' },
   'peer.emmett': { run: peerEmmett, hotPath: 'suite' },
