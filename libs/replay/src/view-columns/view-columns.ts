@@ -1,0 +1,591 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isDeviceEventType, Streams, toDeviceEvent, toPackedChange, type UserKeys } from '@ledger/domain';
+import {
+  comparePositions,
+  START,
+  type EventStore,
+  type JsonObject,
+  type LogPosition,
+  type RecordedEvent,
+} from '@ledger/event-store';
+import {
+  ACTION_CODES,
+  allocRecords,
+  MAX_TEXT_BYTES,
+  MEDIA_TYPE_CODES,
+  NO_KEY,
+  OWNERSHIP_RECORD_BYTES,
+  REGISTERED_KIND,
+  VIEW_RECORD_BYTES,
+} from './column-layout';
+import { parseStoredTime as parseViewTime } from '../stored-time';
+
+/** Where the projection lives inside the embedded store's data dir. */
+export const VIEW_COLUMNS_DIR = 'replay-columns';
+
+const FORMAT = 1;
+export const COLUMN_FILES = ['ids.jsonl', 'ownership.bin', 'views.bin', 'view-text.bin'] as const;
+type ColumnFile = (typeof COLUMN_FILES)[number];
+const CHECKPOINT_FILE = 'checkpoint.json';
+const LOCK_FILE = 'catch-up.lock';
+const DEFAULT_PAGE_SIZE = 5000;
+/** Events folded between checkpoints: each checkpoint costs an fsync per file. */
+const EVENTS_PER_CHECKPOINT = 100_000;
+
+interface StoredCheckpoint {
+  readonly format: number;
+  /** Every event at or before it is in the files (as `commit`/`prepare` decimal strings). */
+  readonly position: { readonly commit: string; readonly prepare: string };
+  /** The last event read, which must still be where it was for the files to stand for the log. */
+  readonly last: { readonly stream: string; readonly revision: string; readonly eventId: string } | null;
+  /** Bytes of each file that the checkpoint covers; anything past them is an append a crash cut short. */
+  readonly lengths: Readonly<Record<ColumnFile, number>>;
+  readonly ids: number;
+  readonly ownershipChanges: number;
+  readonly views: number;
+  /** Set when an event cannot be held in columns exactly: the replay then reads the log. */
+  readonly unsupported: string | null;
+}
+
+/** What a caught-up projection hands the replay: the ids, and how much of each file is its. */
+export interface ColumnsView {
+  readonly dir: string;
+  readonly position: LogPosition;
+  readonly ids: readonly string[];
+  readonly ownershipChanges: number;
+  readonly views: number;
+  readonly textBytes: number;
+}
+
+export type CatchUpResult =
+  | {
+      readonly usable: true;
+      readonly view: ColumnsView;
+      readonly appended: number;
+      readonly discarded: boolean;
+    }
+  | { readonly usable: false; readonly why: string; readonly discarded: boolean };
+
+export interface CatchUpOptions {
+  readonly pageSize?: number;
+  readonly onProgress?: (eventsRead: number) => void;
+}
+
+function emptyCheckpoint(): StoredCheckpoint {
+  return {
+    format: FORMAT,
+    position: { commit: START.commit.toString(), prepare: START.prepare.toString() },
+    last: null,
+    lengths: { 'ids.jsonl': 0, 'ownership.bin': 0, 'views.bin': 0, 'view-text.bin': 0 },
+    ids: 0,
+    ownershipChanges: 0,
+    views: 0,
+    unsupported: null,
+  };
+}
+
+const toPosition = (p: StoredCheckpoint['position']): LogPosition => ({
+  commit: BigInt(p.commit),
+  prepare: BigInt(p.prepare),
+});
+
+/** Interns ids for the records: an id's key is the order it was first seen in the log. */
+class IdTable implements UserKeys {
+  private index: Map<string, number> | null = null;
+  readonly added: string[] = [];
+
+  constructor(readonly ids: string[]) {}
+
+  keyOf(id: string): number {
+    return this.map().get(id) ?? -1;
+  }
+
+  keyFor(id: string): number {
+    const map = this.map();
+    let key = map.get(id);
+    if (key === undefined) {
+      key = this.ids.push(id) - 1;
+      map.set(id, key);
+      this.added.push(id);
+    }
+    return key;
+  }
+
+  idOf(key: number): string {
+    return this.ids[key];
+  }
+
+  private map(): Map<string, number> {
+    this.index ??= new Map(this.ids.map((id, key) => [id, key]));
+    return this.index;
+  }
+}
+
+class NotColumnar extends Error {}
+
+/** Records of one stretch of the log, waiting for the next checkpoint. */
+class PendingRecords {
+  ownership: number[] = []; // at, expiresAt, device, user, previousOwner, kind, keepViewers
+  views: number[] = []; // at, device, viewer, eventIdBytes, mediaIdBytes, mediaType, action
+  text: string[] = [];
+  count = 0;
+}
+
+/**
+ * The replay's views projection (contract §4 without parsing the log): every ownership change and every view
+ * as fixed-size records of interned ids and epoch ms, in the order of the log, in `<dataDir>/replay-columns/`.
+ * It is a projection like the others: derived from the log alone, append-only, with a checkpoint (the log
+ * position it has read up to and the event there), rebuilt from position zero byte for byte (so its digest
+ * after a rebuild equals the live one), caught up from its checkpoint when it is used, and discarded and
+ * rebuilt when the event at its checkpoint is no longer the one it read (another log, a restored backup).
+ * An event it cannot hold exactly (a view field that is not a string, an unknown media type, a time that does
+ * not parse) marks it unsupported and the replay reads the log instead: exactness first.
+ */
+export class ViewColumns {
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, VIEW_COLUMNS_DIR);
+  }
+
+  /**
+   * Brings the files up to `upTo` (default: the head now) and, holding them against other catch-ups, hands
+   * their view to `use`. Returns null without calling `use` when another catch-up holds them (the caller reads
+   * the log instead, as it does when the result is not usable).
+   */
+  async withCaughtUp<T>(
+    store: EventStore,
+    upTo: LogPosition | undefined,
+    use: (result: CatchUpResult) => Promise<T> | T,
+    options: CatchUpOptions = {},
+  ): Promise<T | null> {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const release = this.lock();
+    if (!release) return null;
+    try {
+      const result = await this.catchUpLocked(store, upTo ?? (await store.headPosition()), options);
+      return await use(result);
+    } finally {
+      release();
+    }
+  }
+
+  /** Catches up and returns what was done (for the CLI's rebuild and the bench). */
+  async catchUp(store: EventStore, upTo?: LogPosition, options: CatchUpOptions = {}): Promise<CatchUpResult> {
+    const result = await this.withCaughtUp(store, upTo, (r) => r, options);
+    if (result === null) throw new Error(`${this.dir} is being caught up by another process or thread`);
+    return result;
+  }
+
+  /** Throws everything away: the next catch-up rebuilds from position zero. */
+  discard(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * `sha256:<hex>` over the files as far as the checkpoint covers them and the checkpoint's position: equal for
+   * a projection kept up to date piece by piece and one rebuilt from zero over the same log.
+   */
+  digest(): string {
+    const checkpoint = this.readCheckpoint() ?? emptyCheckpoint();
+    const hash = createHash('sha256');
+    hash.update(
+      `${checkpoint.position.commit}/${checkpoint.position.prepare}/${checkpoint.unsupported ?? ''}\n`,
+    );
+    for (const file of COLUMN_FILES) {
+      const length = checkpoint.lengths[file];
+      hash.update(`${file}:${length}\n`);
+      if (length === 0) continue;
+      const fd = fs.openSync(path.join(this.dir, file), 'r');
+      try {
+        const chunk = Buffer.allocUnsafe(1 << 20);
+        for (let at = 0; at < length;) {
+          const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, length - at), at);
+          if (n <= 0) throw new Error(`${file} is shorter than its checkpoint says`);
+          hash.update(chunk.subarray(0, n));
+          at += n;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return `sha256:${hash.digest('hex')}`;
+  }
+
+  private async catchUpLocked(
+    store: EventStore,
+    upTo: LogPosition,
+    options: CatchUpOptions,
+  ): Promise<CatchUpResult> {
+    let discarded = false;
+    let checkpoint = this.readCheckpoint();
+    if (checkpoint !== null && !(await this.standsForLog(store, checkpoint))) checkpoint = null;
+    if (checkpoint === null) {
+      discarded = fs.existsSync(path.join(this.dir, CHECKPOINT_FILE));
+      checkpoint = emptyCheckpoint();
+      this.resetFiles();
+      this.writeCheckpoint(checkpoint);
+    } else {
+      this.cutToCheckpoint(checkpoint);
+    }
+    if (os.endianness() !== 'LE') {
+      return { usable: false, why: 'the records are little-endian and this machine is not', discarded };
+    }
+    const ids = new IdTable(checkpoint.ids === 0 ? [] : this.readIds(checkpoint));
+    let appended = 0;
+    let read = 0;
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    let from = toPosition(checkpoint.position);
+    let pending = new PendingRecords();
+    let last: RecordedEvent | null = null;
+    let unsupported = checkpoint.unsupported;
+    let done = comparePositions(from, upTo) >= 0;
+    while (!done) {
+      const page = await store.readAll({ from, direction: 'forwards', maxCount: pageSize });
+      for (const event of page.events) {
+        if (comparePositions(event.position, upTo) > 0) {
+          done = true;
+          break;
+        }
+        if (unsupported === null) {
+          try {
+            encode(event, ids, pending);
+          } catch (error) {
+            if (!(error instanceof NotColumnar)) throw error;
+            unsupported = error.message;
+          }
+        }
+        last = event;
+        appended++;
+        if (++pending.count >= EVENTS_PER_CHECKPOINT) {
+          checkpoint = this.appendAndCheckpoint(checkpoint, pending, ids, last, unsupported);
+          pending = new PendingRecords();
+        }
+      }
+      read += page.events.length;
+      if (page.events.length > 0) options.onProgress?.(read);
+      if (page.isEnd || page.next === 'end' || comparePositions(page.next, from) <= 0) break;
+      from = page.next;
+    }
+    if (last !== null) checkpoint = this.appendAndCheckpoint(checkpoint, pending, ids, last, unsupported);
+    if (checkpoint.unsupported !== null) return { usable: false, why: checkpoint.unsupported, discarded };
+    return {
+      usable: true,
+      appended,
+      discarded,
+      view: {
+        dir: this.dir,
+        position: toPosition(checkpoint.position),
+        ids: ids.ids,
+        ownershipChanges: checkpoint.ownershipChanges,
+        views: checkpoint.views,
+        textBytes: checkpoint.lengths['view-text.bin'],
+      },
+    };
+  }
+
+  /** The checkpoint's last event is still at its stream revision and log position: the files are this log's. */
+  private async standsForLog(store: EventStore, checkpoint: StoredCheckpoint): Promise<boolean> {
+    if (checkpoint.format !== FORMAT) return false;
+    if (checkpoint.last === null) return checkpoint.position.commit === START.commit.toString();
+    const [event] = await store.readStream(checkpoint.last.stream, {
+      fromRevision: BigInt(checkpoint.last.revision),
+      maxCount: 1,
+    });
+    return (
+      event !== undefined &&
+      event.eventId === checkpoint.last.eventId &&
+      comparePositions(event.position, toPosition(checkpoint.position)) === 0
+    );
+  }
+
+  private appendAndCheckpoint(
+    checkpoint: StoredCheckpoint,
+    pending: PendingRecords,
+    ids: IdTable,
+    last: RecordedEvent,
+    unsupported: string | null,
+  ): StoredCheckpoint {
+    // Data first, made durable, then the checkpoint that covers it: a crash in between leaves bytes past the
+    // old checkpoint, which the next open cuts off.
+    const ownershipBytes = pending.ownership.length / 7;
+    const viewCount = pending.views.length / 7;
+    const lengths = { ...checkpoint.lengths };
+    if (unsupported === null) {
+      lengths['ids.jsonl'] += this.append('ids.jsonl', idLines(ids.added), checkpoint.lengths['ids.jsonl']);
+      lengths['ownership.bin'] += this.append(
+        'ownership.bin',
+        ownershipBuffer(pending.ownership),
+        checkpoint.lengths['ownership.bin'],
+      );
+      lengths['views.bin'] += this.append(
+        'views.bin',
+        viewBuffer(pending.views),
+        checkpoint.lengths['views.bin'],
+      );
+      lengths['view-text.bin'] += this.append(
+        'view-text.bin',
+        Buffer.from(pending.text.join(''), 'utf8'),
+        checkpoint.lengths['view-text.bin'],
+      );
+    }
+    ids.added.length = 0;
+    const next: StoredCheckpoint = {
+      format: FORMAT,
+      position: { commit: last.position.commit.toString(), prepare: last.position.prepare.toString() },
+      last: { stream: last.stream, revision: last.revision.toString(), eventId: last.eventId },
+      lengths,
+      ids: unsupported === null ? ids.ids.length : checkpoint.ids,
+      ownershipChanges: checkpoint.ownershipChanges + (unsupported === null ? ownershipBytes : 0),
+      views: checkpoint.views + (unsupported === null ? viewCount : 0),
+      unsupported,
+    };
+    this.writeCheckpoint(next);
+    return next;
+  }
+
+  /** Writes `bytes` at `offset` of the file and syncs it; returns how many were written. */
+  private append(file: ColumnFile, bytes: Buffer, offset: number): number {
+    if (bytes.length === 0) return 0;
+    const fd = fs.openSync(path.join(this.dir, file), fs.constants.O_WRONLY | fs.constants.O_CREAT);
+    try {
+      for (let done = 0; done < bytes.length;) {
+        done += fs.writeSync(fd, bytes, done, bytes.length - done, offset + done);
+      }
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return bytes.length;
+  }
+
+  private readCheckpoint(): StoredCheckpoint | null {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(this.dir, CHECKPOINT_FILE), 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      const parsed = JSON.parse(text) as StoredCheckpoint;
+      for (const file of COLUMN_FILES) {
+        const length = parsed.lengths?.[file];
+        if (!Number.isSafeInteger(length) || length < 0) return null;
+        const size = sizeOf(path.join(this.dir, file));
+        // A file shorter than its checkpoint lost bytes it had made durable: not to be trusted.
+        if (size < length) return null;
+      }
+      return parsed;
+    } catch {
+      return null;
+    }
+  }
+
+  private writeCheckpoint(checkpoint: StoredCheckpoint): void {
+    const file = path.join(this.dir, CHECKPOINT_FILE);
+    const temp = `${file}.tmp`;
+    const fd = fs.openSync(temp, 'w');
+    try {
+      fs.writeSync(fd, `${JSON.stringify(checkpoint)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, file);
+    const dirFd = fs.openSync(this.dir, 'r');
+    try {
+      fs.fsyncSync(dirFd);
+    } finally {
+      fs.closeSync(dirFd);
+    }
+  }
+
+  private resetFiles(): void {
+    for (const file of COLUMN_FILES) fs.rmSync(path.join(this.dir, file), { force: true });
+  }
+
+  private cutToCheckpoint(checkpoint: StoredCheckpoint): void {
+    for (const file of COLUMN_FILES) {
+      const target = path.join(this.dir, file);
+      if (sizeOf(target) > checkpoint.lengths[file]) fs.truncateSync(target, checkpoint.lengths[file]);
+    }
+  }
+
+  private readIds(checkpoint: StoredCheckpoint): string[] {
+    const length = checkpoint.lengths['ids.jsonl'];
+    const bytes = Buffer.allocUnsafe(length);
+    const fd = fs.openSync(path.join(this.dir, 'ids.jsonl'), 'r');
+    try {
+      for (let at = 0; at < length;) {
+        const n = fs.readSync(fd, bytes, at, length - at, at);
+        if (n <= 0) throw new Error('ids.jsonl is shorter than its checkpoint says');
+        at += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    // JSON strings hold no raw newline, so the lines joined by commas are one JSON array.
+    const text = bytes.toString('utf8');
+    const ids = JSON.parse(`[${text.slice(0, -1).replaceAll('\n', ',')}]`) as string[];
+    if (ids.length !== checkpoint.ids)
+      throw new Error(`ids.jsonl holds ${ids.length} ids, not ${checkpoint.ids}`);
+    return ids;
+  }
+
+  /** A lock file naming its holder; a holder that no longer runs leaves it stale, and it is taken over. */
+  private lock(): (() => void) | null {
+    const file = path.join(this.dir, LOCK_FILE);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+        return () => fs.rmSync(file, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const holder = Number.parseInt(readOr(file, ''), 10);
+        if (Number.isInteger(holder) && holder !== process.pid && isRunning(holder)) return null;
+        if (holder === process.pid) return null; // another thread of this process
+        fs.rmSync(file, { force: true });
+      }
+    }
+    return null;
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function idLines(ids: readonly string[]): Buffer {
+  if (ids.length === 0) return Buffer.alloc(0);
+  return Buffer.from(`${ids.map((id) => JSON.stringify(id)).join('\n')}\n`, 'utf8');
+}
+
+function ownershipBuffer(values: readonly number[]): Buffer {
+  const count = values.length / 7;
+  const records = allocRecords(OWNERSHIP_RECORD_BYTES, count);
+  for (let i = 0; i < count; i++) {
+    const v = i * 7;
+    records.f64[i * 4] = values[v];
+    records.f64[i * 4 + 1] = values[v + 1];
+    records.u32[i * 8 + 4] = values[v + 2];
+    records.u32[i * 8 + 5] = values[v + 3];
+    records.u32[i * 8 + 6] = values[v + 4];
+    records.u8[i * 32 + 28] = values[v + 5];
+    records.u8[i * 32 + 29] = values[v + 6];
+  }
+  return records.bytes;
+}
+
+function viewBuffer(values: readonly number[]): Buffer {
+  const count = values.length / 7;
+  const records = allocRecords(VIEW_RECORD_BYTES, count);
+  for (let i = 0; i < count; i++) {
+    const v = i * 7;
+    records.f64[i * 3] = values[v];
+    records.u32[i * 6 + 2] = values[v + 1];
+    records.u32[i * 6 + 3] = values[v + 2];
+    records.u16[i * 12 + 8] = values[v + 3];
+    records.u16[i * 12 + 9] = values[v + 4];
+    records.u8[i * 24 + 20] = values[v + 5];
+    records.u8[i * 24 + 21] = values[v + 6];
+  }
+  return records.bytes;
+}
+
+const keyOrNone = (key: number): number => (key < 0 ? NO_KEY : key);
+
+/**
+ * One event into records, by the replay's own reading of the log: a `MediaViewed` anywhere is a view; a device
+ * event type in a `device-` stream that decodes is an ownership change; everything else is not read.
+ */
+function encode(event: RecordedEvent, ids: IdTable, pending: PendingRecords): void {
+  if (event.type === 'MediaViewed') {
+    encodeView(event.eventId, event.data, ids, pending);
+    return;
+  }
+  if (!event.stream.startsWith(Streams.devicePrefix) || !isDeviceEventType(event.type)) return;
+  const change = toDeviceEvent({ type: event.type, data: event.data });
+  if (!change) return;
+  const device = ids.keyFor(change.data.deviceId);
+  if (change.type === 'DeviceRegistered') {
+    const at = Date.parse(change.data.occurredAt);
+    if (Number.isNaN(at)) throw new NotColumnar(`event ${event.eventId}: occurredAt does not parse`);
+    pending.ownership.push(at, Infinity, device, ids.keyFor(change.data.ownerId), NO_KEY, REGISTERED_KIND, 0);
+    return;
+  }
+  let packed;
+  try {
+    packed = toPackedChange(change, ids);
+  } catch (error) {
+    throw new NotColumnar(
+      `event ${event.eventId}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  pending.ownership.push(
+    packed.at,
+    packed.expiresAt,
+    device,
+    keyOrNone(packed.user),
+    keyOrNone(packed.previousOwner),
+    packed.kind,
+    packed.keepViewers ? 1 : 0,
+  );
+}
+
+function encodeView(eventId: string, data: JsonObject, ids: IdTable, pending: PendingRecords): void {
+  const { viewerId, deviceId, occurredAt, mediaId, mediaType, action } = data;
+  if (
+    typeof viewerId !== 'string' ||
+    typeof deviceId !== 'string' ||
+    typeof occurredAt !== 'string' ||
+    typeof mediaId !== 'string' ||
+    typeof mediaType !== 'string' ||
+    typeof action !== 'string'
+  ) {
+    throw new NotColumnar(`view ${eventId}: a field the replay reads is missing or not a string`);
+  }
+  const mediaTypeCode = MEDIA_TYPE_CODES.get(mediaType);
+  const actionCode = ACTION_CODES.get(action);
+  if (mediaTypeCode === undefined || actionCode === undefined) {
+    throw new NotColumnar(`view ${eventId}: mediaType or action is not one the contract names`);
+  }
+  const eventIdBytes = Buffer.byteLength(eventId, 'utf8');
+  const mediaIdBytes = Buffer.byteLength(mediaId, 'utf8');
+  if (eventIdBytes > MAX_TEXT_BYTES || mediaIdBytes > MAX_TEXT_BYTES) {
+    throw new NotColumnar(`view ${eventId}: eventId or mediaId is too long for a record`);
+  }
+  pending.views.push(
+    parseViewTime(occurredAt),
+    ids.keyFor(deviceId),
+    ids.keyFor(viewerId),
+    eventIdBytes,
+    mediaIdBytes,
+    mediaTypeCode,
+    actionCode,
+  );
+  pending.text.push(eventId, mediaId);
+}
