@@ -6,6 +6,7 @@ import { isDeviceEventType, Streams, toDeviceEvent, toPackedChange, type UserKey
 import {
   comparePositions,
   START,
+  type AllFilter,
   type EventStore,
   type JsonObject,
   type LogPosition,
@@ -18,10 +19,12 @@ import {
   MEDIA_TYPE_CODES,
   NO_KEY,
   OWNERSHIP_RECORD_BYTES,
+  recordArrays,
   REGISTERED_KIND,
   VIEW_RECORD_BYTES,
 } from './column-layout';
 import { parseStoredTime as parseViewTime } from '../stored-time';
+import { detached, emptyViewKeys, readViewKeys } from '../view-keys';
 
 /** Where the projection lives inside the embedded store's data dir. */
 export const VIEW_COLUMNS_DIR = 'replay-columns';
@@ -32,8 +35,6 @@ type ColumnFile = (typeof COLUMN_FILES)[number];
 const CHECKPOINT_FILE = 'checkpoint.json';
 const LOCK_FILE = 'catch-up.lock';
 const DEFAULT_PAGE_SIZE = 5000;
-/** Events folded between checkpoints: each checkpoint costs an fsync per file. */
-const EVENTS_PER_CHECKPOINT = 100_000;
 
 interface StoredCheckpoint {
   readonly format: number;
@@ -107,9 +108,11 @@ class IdTable implements UserKeys {
     const map = this.map();
     let key = map.get(id);
     if (key === undefined) {
-      key = this.ids.push(id) - 1;
-      map.set(id, key);
-      this.added.push(id);
+      // Ids read off a page's text are slices of it: what is kept must not pin the page.
+      const own = detached(id);
+      key = this.ids.push(own) - 1;
+      map.set(own, key);
+      this.added.push(own);
     }
     return key;
   }
@@ -131,7 +134,121 @@ class PendingRecords {
   ownership: number[] = []; // at, expiresAt, device, user, previousOwner, kind, keepViewers
   views: number[] = []; // at, device, viewer, eventIdBytes, mediaIdBytes, mediaType, action
   text: string[] = [];
-  count = 0;
+}
+
+const OWNERSHIP_FILTER: AllFilter = { streamPrefixes: [Streams.devicePrefix] };
+const VIEW_FILTER: AllFilter = { eventTypes: ['MediaViewed'] };
+/** Records buffered before they are written out (unsynced: the checkpoint at the end makes them count). */
+const RECORDS_PER_WRITE = 65_536;
+
+/**
+ * Appends one catch-up's records past the checkpoint's lengths as they come (a crash leaves them past the
+ * checkpoint, where the next open cuts them off), then syncs every file and returns the checkpoint covering
+ * them, for the caller to write last.
+ */
+class StretchWriter {
+  pending = new PendingRecords();
+  unsupported: string | null;
+  private readonly lengths: Record<ColumnFile, number>;
+  private ownershipChanges: number;
+  private views: number;
+  private readonly fds = new Map<ColumnFile, number>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly checkpoint: StoredCheckpoint,
+    private readonly ids: IdTable,
+  ) {
+    this.unsupported = checkpoint.unsupported;
+    this.lengths = { ...checkpoint.lengths };
+    this.ownershipChanges = checkpoint.ownershipChanges;
+    this.views = checkpoint.views;
+  }
+
+  /** Runs one event's encoding; an event the records cannot hold marks the projection unsupported. */
+  guard(encodeOne: () => void): void {
+    try {
+      encodeOne();
+    } catch (error) {
+      if (!(error instanceof NotColumnar)) throw error;
+      this.unsupported = error.message;
+    }
+  }
+
+  flushIfFull(): void {
+    if (this.pending.ownership.length + this.pending.views.length >= RECORDS_PER_WRITE * 7) this.flush();
+  }
+
+  finish(last: RecordedEvent): StoredCheckpoint {
+    try {
+      if (this.unsupported === null) {
+        this.flush();
+        for (const fd of this.fds.values()) fs.fsyncSync(fd);
+      }
+    } finally {
+      for (const fd of this.fds.values()) fs.closeSync(fd);
+      this.fds.clear();
+    }
+    const kept = this.unsupported === null;
+    return {
+      format: FORMAT,
+      position: { commit: last.position.commit.toString(), prepare: last.position.prepare.toString() },
+      last: { stream: last.stream, revision: last.revision.toString(), eventId: last.eventId },
+      lengths: kept ? this.lengths : this.checkpoint.lengths,
+      ids: kept ? this.ids.ids.length : this.checkpoint.ids,
+      ownershipChanges: kept ? this.ownershipChanges : this.checkpoint.ownershipChanges,
+      views: kept ? this.views : this.checkpoint.views,
+      unsupported: this.unsupported,
+    };
+  }
+
+  private flush(): void {
+    const { pending } = this;
+    this.write('ids.jsonl', idLines(this.ids.added));
+    this.ids.added.length = 0;
+    this.write('ownership.bin', ownershipBuffer(pending.ownership));
+    this.write('views.bin', viewBuffer(pending.views));
+    this.write('view-text.bin', Buffer.from(pending.text.join(''), 'utf8'));
+    this.ownershipChanges += pending.ownership.length / 7;
+    this.views += pending.views.length / 7;
+    this.pending = new PendingRecords();
+  }
+
+  private write(file: ColumnFile, bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    let fd = this.fds.get(file);
+    if (fd === undefined) {
+      fd = fs.openSync(path.join(this.dir, file), fs.constants.O_WRONLY | fs.constants.O_CREAT);
+      this.fds.set(file, fd);
+    }
+    const offset = this.lengths[file];
+    for (let done = 0; done < bytes.length;) {
+      done += fs.writeSync(fd, bytes, done, bytes.length - done, offset + done);
+    }
+    this.lengths[file] += bytes.length;
+  }
+}
+
+/** `readAllData` forwards from `from` up to and including `upTo`, a page at a time. */
+async function scanData(
+  store: EventStore,
+  from: LogPosition,
+  upTo: LogPosition,
+  filter: AllFilter,
+  pageSize: number,
+  progress: (count: number) => void,
+  visit: (eventIds: readonly string[], types: readonly string[], dataJson: readonly string[]) => void,
+): Promise<void> {
+  let at = from;
+  while (comparePositions(at, upTo) < 0) {
+    const page = await store.readAllData({ from: at, upTo, maxCount: pageSize, filter });
+    if (page.eventIds.length > 0) {
+      visit(page.eventIds, page.types, page.dataJson);
+      progress(page.eventIds.length);
+    }
+    if (page.isEnd || comparePositions(page.next, at) <= 0) return;
+    at = page.next;
+  }
 }
 
 /**
@@ -186,8 +303,10 @@ export class ViewColumns {
   }
 
   /**
-   * `sha256:<hex>` over the files as far as the checkpoint covers them and the checkpoint's position: equal for
-   * a projection kept up to date piece by piece and one rebuilt from zero over the same log.
+   * `sha256:<hex>` over what the projection says, ids written out (so it does not depend on the order ids were
+   * interned in, which follows how the log was read in stretches): its position, then every ownership record
+   * and every view record in log order. Equal for a projection kept up to date piece by piece and one rebuilt
+   * from position zero over the same log.
    */
   digest(): string {
     const checkpoint = this.readCheckpoint() ?? emptyCheckpoint();
@@ -195,24 +314,50 @@ export class ViewColumns {
     hash.update(
       `${checkpoint.position.commit}/${checkpoint.position.prepare}/${checkpoint.unsupported ?? ''}\n`,
     );
-    for (const file of COLUMN_FILES) {
-      const length = checkpoint.lengths[file];
-      hash.update(`${file}:${length}\n`);
-      if (length === 0) continue;
-      const fd = fs.openSync(path.join(this.dir, file), 'r');
-      try {
-        const chunk = Buffer.allocUnsafe(1 << 20);
-        for (let at = 0; at < length;) {
-          const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, length - at), at);
-          if (n <= 0) throw new Error(`${file} is shorter than its checkpoint says`);
-          hash.update(chunk.subarray(0, n));
-          at += n;
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
+    if (checkpoint.unsupported !== null) return `sha256:${hash.digest('hex')}`;
+    const ids = checkpoint.ids === 0 ? [] : this.readIds(checkpoint);
+    const id = (key: number): string => (key === NO_KEY ? '-' : JSON.stringify(ids[key]));
+    const ownership = recordArrays(this.readWhole('ownership.bin', checkpoint));
+    for (let i = 0; i < checkpoint.ownershipChanges; i++) {
+      const { f64, u32, u8 } = ownership;
+      hash.update(
+        `o ${u8[i * 32 + 28]} ${f64[i * 4]} ${f64[i * 4 + 1]} ${id(u32[i * 8 + 4])} ${id(u32[i * 8 + 5])} ` +
+          `${id(u32[i * 8 + 6])} ${u8[i * 32 + 29]}\n`,
+      );
+    }
+    const views = recordArrays(this.readWhole('views.bin', checkpoint));
+    const text = this.readWhole('view-text.bin', checkpoint);
+    let at = 0;
+    for (let i = 0; i < checkpoint.views; i++) {
+      const { f64, u32, u16, u8 } = views;
+      const eventIdBytes = u16[i * 12 + 8];
+      const mediaIdBytes = u16[i * 12 + 9];
+      hash.update(
+        `v ${f64[i * 3]} ${id(u32[i * 6 + 2])} ${id(u32[i * 6 + 3])} ${u8[i * 24 + 20]} ${u8[i * 24 + 21]} ` +
+          `${JSON.stringify(text.toString('utf8', at, at + eventIdBytes))} ` +
+          `${JSON.stringify(text.toString('utf8', at + eventIdBytes, at + eventIdBytes + mediaIdBytes))}\n`,
+      );
+      at += eventIdBytes + mediaIdBytes;
     }
     return `sha256:${hash.digest('hex')}`;
+  }
+
+  /** The part of a file its checkpoint covers, in an 8-aligned buffer (for tests and digests: it is all read). */
+  private readWhole(file: ColumnFile, checkpoint: StoredCheckpoint): Buffer {
+    const length = checkpoint.lengths[file];
+    const bytes = Buffer.allocUnsafeSlow(length);
+    if (length === 0) return bytes;
+    const fd = fs.openSync(path.join(this.dir, file), 'r');
+    try {
+      for (let done = 0; done < length;) {
+        const n = fs.readSync(fd, bytes, done, length - done, done);
+        if (n <= 0) throw new Error(`${file} is shorter than its checkpoint says`);
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return bytes;
   }
 
   private async catchUpLocked(
@@ -235,46 +380,57 @@ export class ViewColumns {
       return { usable: false, why: 'the records are little-endian and this machine is not', discarded };
     }
     const ids = new IdTable(checkpoint.ids === 0 ? [] : this.readIds(checkpoint));
-    let appended = 0;
-    let read = 0;
-    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-    let from = toPosition(checkpoint.position);
-    let pending = new PendingRecords();
-    let last: RecordedEvent | null = null;
-    let unsupported = checkpoint.unsupported;
-    let done = comparePositions(from, upTo) >= 0;
-    while (!done) {
-      const page = await store.readAll({ from, direction: 'forwards', maxCount: pageSize });
-      for (const event of page.events) {
-        if (comparePositions(event.position, upTo) > 0) {
-          done = true;
-          break;
-        }
-        if (unsupported === null) {
-          try {
-            encode(event, ids, pending);
-          } catch (error) {
-            if (!(error instanceof NotColumnar)) throw error;
-            unsupported = error.message;
-          }
-        }
-        last = event;
-        appended++;
-        if (++pending.count >= EVENTS_PER_CHECKPOINT) {
-          checkpoint = this.appendAndCheckpoint(checkpoint, pending, ids, last, unsupported);
-          pending = new PendingRecords();
-        }
-      }
-      read += page.events.length;
-      if (page.events.length > 0) options.onProgress?.(read);
-      if (page.isEnd || page.next === 'end' || comparePositions(page.next, from) <= 0) break;
-      from = page.next;
+    // The last event of the log now is at or after the caller's head; the files are brought up to it, and it
+    // is the event the next catch-up checks is still there.
+    const [last] = (await store.readAll({ from: 'end', direction: 'backwards', maxCount: 1 })).events;
+    const from = toPosition(checkpoint.position);
+    let eventsRead = 0;
+    if (last !== undefined && comparePositions(last.position, upTo) < 0) {
+      throw new Error('the log ends before the head the replay captured');
     }
-    if (last !== null) checkpoint = this.appendAndCheckpoint(checkpoint, pending, ids, last, unsupported);
+    if (last !== undefined && comparePositions(from, last.position) < 0) {
+      const writer = new StretchWriter(this.dir, checkpoint, ids);
+      const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+      const progress = (count: number): void => {
+        eventsRead += count;
+        options.onProgress?.(eventsRead);
+      };
+      // The replay's own two reads of the log, each kept as records: ownership changes, then views.
+      await scanData(
+        store,
+        from,
+        last.position,
+        OWNERSHIP_FILTER,
+        pageSize,
+        progress,
+        (_ids, types, json) => {
+          for (let i = 0; i < types.length && writer.unsupported === null; i++) {
+            writer.guard(() => encodeOwnership(types[i], json[i], ids, writer.pending));
+            writer.flushIfFull();
+          }
+        },
+      );
+      await scanData(
+        store,
+        from,
+        last.position,
+        VIEW_FILTER,
+        pageSize,
+        progress,
+        (eventIds, _types, json) => {
+          for (let i = 0; i < eventIds.length && writer.unsupported === null; i++) {
+            writer.guard(() => encodeViewText(eventIds[i], json[i], ids, writer.pending));
+            writer.flushIfFull();
+          }
+        },
+      );
+      checkpoint = writer.finish(last);
+      this.writeCheckpoint(checkpoint);
+    }
     if (checkpoint.unsupported !== null) return { usable: false, why: checkpoint.unsupported, discarded };
     return {
       usable: true,
-      appended,
+      appended: eventsRead,
       discarded,
       view: {
         dir: this.dir,
@@ -300,66 +456,6 @@ export class ViewColumns {
       event.eventId === checkpoint.last.eventId &&
       comparePositions(event.position, toPosition(checkpoint.position)) === 0
     );
-  }
-
-  private appendAndCheckpoint(
-    checkpoint: StoredCheckpoint,
-    pending: PendingRecords,
-    ids: IdTable,
-    last: RecordedEvent,
-    unsupported: string | null,
-  ): StoredCheckpoint {
-    // Data first, made durable, then the checkpoint that covers it: a crash in between leaves bytes past the
-    // old checkpoint, which the next open cuts off.
-    const ownershipBytes = pending.ownership.length / 7;
-    const viewCount = pending.views.length / 7;
-    const lengths = { ...checkpoint.lengths };
-    if (unsupported === null) {
-      lengths['ids.jsonl'] += this.append('ids.jsonl', idLines(ids.added), checkpoint.lengths['ids.jsonl']);
-      lengths['ownership.bin'] += this.append(
-        'ownership.bin',
-        ownershipBuffer(pending.ownership),
-        checkpoint.lengths['ownership.bin'],
-      );
-      lengths['views.bin'] += this.append(
-        'views.bin',
-        viewBuffer(pending.views),
-        checkpoint.lengths['views.bin'],
-      );
-      lengths['view-text.bin'] += this.append(
-        'view-text.bin',
-        Buffer.from(pending.text.join(''), 'utf8'),
-        checkpoint.lengths['view-text.bin'],
-      );
-    }
-    ids.added.length = 0;
-    const next: StoredCheckpoint = {
-      format: FORMAT,
-      position: { commit: last.position.commit.toString(), prepare: last.position.prepare.toString() },
-      last: { stream: last.stream, revision: last.revision.toString(), eventId: last.eventId },
-      lengths,
-      ids: unsupported === null ? ids.ids.length : checkpoint.ids,
-      ownershipChanges: checkpoint.ownershipChanges + (unsupported === null ? ownershipBytes : 0),
-      views: checkpoint.views + (unsupported === null ? viewCount : 0),
-      unsupported,
-    };
-    this.writeCheckpoint(next);
-    return next;
-  }
-
-  /** Writes `bytes` at `offset` of the file and syncs it; returns how many were written. */
-  private append(file: ColumnFile, bytes: Buffer, offset: number): number {
-    if (bytes.length === 0) return 0;
-    const fd = fs.openSync(path.join(this.dir, file), fs.constants.O_WRONLY | fs.constants.O_CREAT);
-    try {
-      for (let done = 0; done < bytes.length;) {
-        done += fs.writeSync(fd, bytes, done, bytes.length - done, offset + done);
-      }
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return bytes.length;
   }
 
   private readCheckpoint(): StoredCheckpoint | null {
@@ -518,22 +614,16 @@ function viewBuffer(values: readonly number[]): Buffer {
 
 const keyOrNone = (key: number): number => (key < 0 ? NO_KEY : key);
 
-/**
- * One event into records, by the replay's own reading of the log: a `MediaViewed` anywhere is a view; a device
- * event type in a `device-` stream that decodes is an ownership change; everything else is not read.
- */
-function encode(event: RecordedEvent, ids: IdTable, pending: PendingRecords): void {
-  if (event.type === 'MediaViewed') {
-    encodeView(event.eventId, event.data, ids, pending);
-    return;
-  }
-  if (!event.stream.startsWith(Streams.devicePrefix) || !isDeviceEventType(event.type)) return;
-  const change = toDeviceEvent({ type: event.type, data: event.data });
+/** A device event of a `device-` stream into a record, as the replay's ownership pass reads it. */
+function encodeOwnership(type: string, json: string, ids: IdTable, pending: PendingRecords): void {
+  if (!isDeviceEventType(type)) return;
+  const change = toDeviceEvent({ type, data: JSON.parse(json) as JsonObject });
   if (!change) return;
   const device = ids.keyFor(change.data.deviceId);
   if (change.type === 'DeviceRegistered') {
     const at = Date.parse(change.data.occurredAt);
-    if (Number.isNaN(at)) throw new NotColumnar(`event ${event.eventId}: occurredAt does not parse`);
+    if (Number.isNaN(at))
+      throw new NotColumnar(`a ${type} of ${change.data.deviceId}: occurredAt does not parse`);
     pending.ownership.push(at, Infinity, device, ids.keyFor(change.data.ownerId), NO_KEY, REGISTERED_KIND, 0);
     return;
   }
@@ -542,7 +632,7 @@ function encode(event: RecordedEvent, ids: IdTable, pending: PendingRecords): vo
     packed = toPackedChange(change, ids);
   } catch (error) {
     throw new NotColumnar(
-      `event ${event.eventId}: ${error instanceof Error ? error.message : String(error)}`,
+      `a ${type} of ${change.data.deviceId}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
   pending.ownership.push(
@@ -554,6 +644,17 @@ function encode(event: RecordedEvent, ids: IdTable, pending: PendingRecords): vo
     packed.kind,
     packed.keepViewers ? 1 : 0,
   );
+}
+
+const viewKeys = emptyViewKeys();
+
+/** A view's text into a record, read off the text as the replay's views pass reads it. */
+function encodeViewText(eventId: string, json: string, ids: IdTable, pending: PendingRecords): void {
+  if (readViewKeys(json, viewKeys)) {
+    encodeView(eventId, viewKeys as unknown as JsonObject, ids, pending);
+    return;
+  }
+  encodeView(eventId, JSON.parse(json) as JsonObject, ids, pending);
 }
 
 function encodeView(eventId: string, data: JsonObject, ids: IdTable, pending: PendingRecords): void {
