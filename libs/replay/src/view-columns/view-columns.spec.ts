@@ -86,6 +86,15 @@ describe('the replay views projection (ViewColumns)', () => {
     expect(await replayIncident(store, {}, { columns: live })).toEqual(await replayIncident(store, {}));
   });
 
+  it('answers over an empty log, and over a log with no views, as the log path does', async () => {
+    const store = new InMemoryEventStore();
+    const columns = new ViewColumns(freshDir());
+    expect(await replayIncident(store, {}, { columns })).toEqual(await replayIncident(store, {}));
+    await new HistoryBuilder().register('cam-a', 'u1', T0).appendTo(store);
+    expect(await replayIncident(store, {}, { columns })).toEqual(await replayIncident(store, {}));
+    expect(usable(await columns.catchUp(store)).view.ownershipChanges).toBe(1);
+  });
+
   it('lives in the data dir beside the store files', () => {
     expect(new ViewColumns('/data').dir).toBe(path.join('/data', VIEW_COLUMNS_DIR));
   });

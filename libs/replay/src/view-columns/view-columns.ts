@@ -500,7 +500,8 @@ export class ViewColumns {
   }
 
   private resetFiles(): void {
-    for (const file of COLUMN_FILES) fs.rmSync(path.join(this.dir, file), { force: true });
+    // Every file exists, empty at first, so a reader never has to tell "none yet" from "lost".
+    for (const file of COLUMN_FILES) fs.writeFileSync(path.join(this.dir, file), '');
   }
 
   private cutToCheckpoint(checkpoint: StoredCheckpoint): void {
