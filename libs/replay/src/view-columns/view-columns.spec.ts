@@ -206,5 +206,13 @@ describe('the replay views projection (ViewColumns)', () => {
     fs.writeFileSync(path.join(columns.dir, 'catch-up.lock'), '999999999\n');
     expect(await columns.withCaughtUp(store, undefined, (r) => r.usable)).toBe(true);
     expect(fs.existsSync(path.join(columns.dir, 'catch-up.lock'))).toBe(false);
+
+    // So is one this process left behind a minute ago (a worker thread stopped mid-catch-up).
+    const lock = path.join(columns.dir, 'catch-up.lock');
+    fs.writeFileSync(lock, `${process.pid}\n`);
+    expect(await columns.withCaughtUp(store, undefined, () => 'used')).toBeNull();
+    const aMinuteAgo = new Date(Date.now() - 61_000);
+    fs.utimesSync(lock, aMinuteAgo, aMinuteAgo);
+    expect(await columns.withCaughtUp(store, undefined, (r) => r.usable)).toBe(true);
   });
 });

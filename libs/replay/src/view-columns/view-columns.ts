@@ -34,6 +34,9 @@ export const COLUMN_FILES = ['ids.jsonl', 'ownership.bin', 'views.bin', 'view-te
 type ColumnFile = (typeof COLUMN_FILES)[number];
 const CHECKPOINT_FILE = 'checkpoint.json';
 const LOCK_FILE = 'catch-up.lock';
+/** A lock whose holder has not touched it for this long is taken over. */
+const LOCK_STALE_MS = 60_000;
+const READ_ONLY_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
 const DEFAULT_PAGE_SIZE = 5000;
 
 interface StoredCheckpoint {
@@ -263,6 +266,8 @@ async function scanData(
  */
 export class ViewColumns {
   readonly dir: string;
+  private lockFile: string | null = null;
+  private lastBeat = 0;
 
   constructor(dataDir: string) {
     this.dir = path.join(dataDir, VIEW_COLUMNS_DIR);
@@ -279,8 +284,15 @@ export class ViewColumns {
     use: (result: CatchUpResult) => Promise<T> | T,
     options: CatchUpOptions = {},
   ): Promise<T | null> {
-    fs.mkdirSync(this.dir, { recursive: true });
-    const release = this.lock();
+    let release: (() => void) | null;
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      release = this.lock();
+    } catch (error) {
+      // A data dir this process may only read (a read-only mount, another user's files): the log it is.
+      if (READ_ONLY_CODES.has((error as NodeJS.ErrnoException).code ?? '')) return null;
+      throw error;
+    }
     if (!release) return null;
     try {
       const result = await this.catchUpLocked(store, upTo ?? (await store.headPosition()), options);
@@ -392,6 +404,7 @@ export class ViewColumns {
       const writer = new StretchWriter(this.dir, checkpoint, ids);
       const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
       const progress = (count: number): void => {
+        this.heartbeat();
         eventsRead += count;
         options.onProgress?.(eventsRead);
       };
@@ -538,16 +551,43 @@ export class ViewColumns {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-        return () => fs.rmSync(file, { force: true });
+        this.lockFile = file;
+        return () => {
+          this.lockFile = null;
+          fs.rmSync(file, { force: true });
+        };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        // A holder keeps the lock file's time fresh while it reads; a lock left by a process that is gone (kill -9)
+        // or by a thread that was stopped mid-catch-up goes stale and is taken over.
         const holder = Number.parseInt(readOr(file, ''), 10);
-        if (Number.isInteger(holder) && holder !== process.pid && isRunning(holder)) return null;
-        if (holder === process.pid) return null; // another thread of this process
+        const fresh = Date.now() - mtimeOf(file) < LOCK_STALE_MS;
+        const alive = Number.isInteger(holder) && (holder === process.pid || isRunning(holder));
+        if (alive && fresh) return null;
         fs.rmSync(file, { force: true });
       }
     }
     return null;
+  }
+
+  /** Tells others the lock is still held (at most once a second). */
+  private heartbeat(): void {
+    if (this.lockFile === null || Date.now() - this.lastBeat < 1000) return;
+    this.lastBeat = Date.now();
+    const now = new Date();
+    try {
+      fs.utimesSync(this.lockFile, now, now);
+    } catch {
+      // The next beat tries again; a lock that goes stale only lets another catch-up start over.
+    }
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 
