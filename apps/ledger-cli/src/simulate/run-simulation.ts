@@ -7,6 +7,7 @@ import { SCOPES } from '@ledger/config';
 import { formatTime } from '@ledger/domain';
 import { positionToToken, START } from '@ledger/event-store';
 import { importWithCli, writeFleetImportFile } from './fleet-import';
+import { keepAliveFetch } from './keep-alive-fetch';
 import { compareDetection, ViewKeySet } from './ground-truth';
 import {
   driveLoad,
@@ -148,6 +149,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     LOG_LEVEL: 'error',
   };
   let service: LedgerService | null = null;
+  const http = keepAliveFetch(2);
   const fleetFile = path.join(
     temporary ? dataDir : fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-simulate-fleet-')),
     'fleet.ndjson',
@@ -179,7 +181,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const serviceStarted = Date.now();
     service = await startLedgerService(env);
     const serviceStartMs = Date.now() - serviceStarted;
-    const client = new LedgerClient({ baseUrl: service.baseUrl, apiKey: SIMULATOR_KEY, retries: 0 });
+    // node:http rather than the built-in fetch, whose 300 s header timeout a replay of ten million events on a
+    // busy machine can outlast: the report only comes back once the whole window is judged.
+    const client = new LedgerClient({
+      baseUrl: service.baseUrl,
+      apiKey: SIMULATOR_KEY,
+      retries: 0,
+      fetch: http.fetch,
+    });
     // Ready means the projection has caught up with the log: its token is the head, the whole fleet in.
     const fleetToken = (await client.projection()).token;
     const request: LoadRequest = {
@@ -295,6 +304,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       samples: [...detection.samples, ...verified.samples].slice(0, 10),
     };
   } finally {
+    http.close();
     await service?.stop();
     fs.rmSync(fleetFile, { force: true });
     if (!temporary) fs.rmSync(path.dirname(fleetFile), { recursive: true, force: true });
