@@ -38,6 +38,9 @@ export interface FleetDevice {
   readonly ended: ReadonlyMap<string, EndReason>;
 }
 
+/** What the storm needs of a device: who may see it at storm time, and why the others may not. */
+export type StormDevice = Omit<FleetDevice, 'changes'>;
+
 export interface FleetPlan {
   readonly users: readonly string[];
   readonly devices: readonly FleetDevice[];
@@ -211,7 +214,7 @@ export function* fleetDevices(
 }
 
 /** §2 reason a user not authorized at storm time gets: what ended their latest interval, else never granted. */
-export function expectedReason(device: FleetDevice, userId: string): DenialReason | null {
+export function expectedReason(device: StormDevice, userId: string): DenialReason | null {
   if (device.authorized.has(userId)) return null;
   if (!device.online) return 'decommissioned';
   return device.ended.get(userId) ?? 'never_granted';

@@ -1,10 +1,11 @@
 import { LedgerClient, type AuthorizeResponse, type View } from '@ledger/client';
 import { formatTime, type MediaType, type Millis, type ViewAction } from '@ledger/domain';
-import { planFleet, type FleetPlan } from './fleet';
+import type { FleetPlan } from './fleet';
 import { exposureKey, ViewKeySet, type InjectedExposure } from './ground-truth';
 import { keepAliveFetch } from './keep-alive-fetch';
 import { runPool } from './pool';
-import { seededRandom } from './random';
+import { PackedFleet } from './packed-fleet';
+import { seededRandom, type Random } from './random';
 import { stormPipelines, type Delivery, type StormTally } from './storm';
 
 export type LoadPhase = 'fleet' | 'faulty-service' | 'verified-service';
@@ -73,10 +74,13 @@ export type ProgressSink = (phase: LoadPhase, done: number, total: number) => vo
 const FAULTY_SERVICE = 'media-cache-svc';
 const VERIFIED_SERVICE = 'media-verified-svc';
 
-/** The fleet a request describes, and the random state its storm continues from: a pure function of the seed. */
-export function planLoad(request: LoadRequest): { fleet: FleetPlan; random: ReturnType<typeof seededRandom> } {
+/**
+ * The fleet a request describes, packed, and the random state its storm continues from: a pure function of the
+ * seed, the same fleet the import file was written from.
+ */
+export function planLoad(request: LoadRequest): { fleet: PackedFleet; random: Random } {
   const random = seededRandom(request.seed);
-  const fleet = planFleet(
+  const fleet = PackedFleet.plan(
     { devices: request.devices, users: request.users, now: request.now, idPrefix: request.idPrefix },
     random,
   );
@@ -100,7 +104,7 @@ export async function driveLoad(request: LoadRequest, progress: ProgressSink): P
     });
     const tally: StormTally = { lookups: 0, mixedUpLookups: 0, deliveries: 0, wrongDeliveries: 0 };
     const pipelines = stormPipelines(
-      fleet.devices,
+      fleet,
       {
         faultRate: request.faultRate,
         pipelineDepth: request.pipelineDepth,

@@ -7,6 +7,7 @@ import {
   type Millis,
 } from '@ledger/domain';
 import { expectedReason, planFleet, type FleetChange, type FleetDevice } from './fleet';
+import { fleetOfDevices } from './packed-fleet';
 import { seededRandom } from './random';
 import { planStorm, stormPipelines, type StormTally } from './storm';
 
@@ -119,7 +120,7 @@ describe('the simulated fleet and storm', () => {
   it('is made one cache pipeline at a time, the same deliveries as the whole plan', () => {
     const options = { faultRate: 0.02, pipelineDepth: 64, maxEventsPerDevice: 3 };
     const tally: StormTally = { lookups: 0, mixedUpLookups: 0, deliveries: 0, wrongDeliveries: 0 };
-    const pipelines = stormPipelines(fleet.devices, options, seededRandom(9), tally);
+    const pipelines = stormPipelines(fleetOfDevices(fleet.devices), options, seededRandom(9), tally);
     const first = pipelines.next();
     if (first.done) throw new Error('no pipeline');
     const whole = planStorm(fleet, options, seededRandom(9));

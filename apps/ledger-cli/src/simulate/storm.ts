@@ -1,10 +1,11 @@
 import type { DenialReason } from '@ledger/domain';
-import { expectedReason, type FleetDevice, type FleetPlan } from './fleet';
+import { expectedReason, type FleetPlan, type StormDevice } from './fleet';
+import { fleetOfDevices, type StormFleet } from './packed-fleet';
 import type { Random } from './random';
 
 /** One lookup the media service makes: which users does this device's new event go to? */
 export interface Lookup {
-  readonly device: FleetDevice;
+  readonly device: StormDevice;
   readonly mediaId: string;
 }
 
@@ -26,7 +27,7 @@ export class PipelinedFaultyCache {
     private readonly random: Random,
   ) {}
 
-  resolve(pipeline: readonly FleetDevice[]): CacheAnswer[] {
+  resolve(pipeline: readonly StormDevice[]): CacheAnswer[] {
     return pipeline.map((device, index) => {
       if (pipeline.length > 1 && this.random.chance(this.faultRate)) {
         let other = this.random.below(pipeline.length - 1);
@@ -93,7 +94,7 @@ export interface StormTally {
 export function planStorm(fleet: FleetPlan, options: StormOptions, random: Random): StormPlan {
   const tally: StormTally = { lookups: 0, mixedUpLookups: 0, deliveries: 0, wrongDeliveries: 0 };
   const deliveries: Delivery[] = [];
-  for (const pipeline of stormPipelines(fleet.devices, options, random, tally)) deliveries.push(...pipeline);
+  for (const pipeline of stormPipelines(fleetOfDevices(fleet.devices), options, random, tally)) deliveries.push(...pipeline);
   return {
     lookups: tally.lookups,
     mixedUpLookups: tally.mixedUpLookups,
@@ -107,19 +108,19 @@ export function planStorm(fleet: FleetPlan, options: StormOptions, random: Rando
  * a storm of millions of deliveries is served as it is made instead of being held. `tally` is kept current.
  */
 export function* stormPipelines(
-  devices: readonly FleetDevice[],
+  fleet: StormFleet,
   options: StormOptions,
   random: Random,
   tally: StormTally,
 ): Generator<Delivery[]> {
   const cache = new PipelinedFaultyCache(options.faultRate, random);
   // Every device draws its count of pending events before the first lookup is answered.
-  const pending = new Uint16Array(devices.length);
-  devices.forEach((device, index) => {
-    if (!device.online) return;
+  const pending = new Uint16Array(fleet.length);
+  for (let index = 0; index < fleet.length; index++) {
+    if (!fleet.isOnline(index)) continue;
     pending[index] = 1 + random.below(options.maxEventsPerDevice);
     tally.lookups += pending[index];
-  });
+  }
   let pipeline: Lookup[] = [];
   const resolve = (): Delivery[] => {
     const answers = cache.resolve(pipeline.map((lookup) => lookup.device));
@@ -148,8 +149,9 @@ export function* stormPipelines(
     pipeline = [];
     return deliveries;
   };
-  for (let index = 0; index < devices.length; index++) {
-    const device = devices[index];
+  for (let index = 0; index < fleet.length; index++) {
+    if (pending[index] === 0) continue;
+    const device = fleet.device(index);
     for (let e = 0; e < pending[index]; e++) {
       pipeline.push({ device, mediaId: `${device.deviceId}.evt-${e}` });
       if (pipeline.length === options.pipelineDepth) yield resolve();
