@@ -39,9 +39,10 @@ function rate(value: string): number {
 }
 
 /**
- * `ledger simulate`: the incident's reconnect storm against a ledger started in-process, served by a media
- * service trusting a faulty cache and through the verification layer; exit 0 only when the replay finds
- * exactly the injected exposures and the verification layer exposed nobody.
+ * `ledger simulate`: the incident's reconnect storm against a ledger service of its own (a child process, its
+ * fleet loaded through `ledger import`), served by a media service trusting a faulty cache and through the
+ * verification layer; exit 0 only when the replay finds exactly the injected exposures and the verification
+ * layer exposed nobody.
  */
 export const registerSimulateCommand: RegisterCommand = (program, context, setExitCode) => {
   program
@@ -64,7 +65,7 @@ export const registerSimulateCommand: RegisterCommand = (program, context, setEx
       'keep the ledger in DIR (no DIR: LEDGER_DATA_DIR or ./data) instead of a temporary dir',
     )
     .option('--keep-data', 'do not remove the temporary data dir')
-    .option('--concurrency <n>', 'HTTP requests in flight per client pool', '64')
+    .option('--concurrency <n>', 'HTTP connections the media services keep to the ledger', '64')
     .action(async (options: SimulateOptions) => {
       const devices = integer(options.devices, '--devices', 1, 5_000_000);
       const users = integer(options.users, '--users', 2, 10_000_000);

@@ -132,10 +132,11 @@ const SIMULATOR_KEY = 'simulator-admin-key-3f9c2a7e51d04b86';
 const REGISTER_TS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'register-ts.js');
 
 /**
- * The reconnect-storm simulation of issue 7: a fleet with shares is written to a ledger service started as a
- * child process, then the storm is served two ways at once — by a media service trusting a faulty cache,
- * which records what it served, and through the verification layer — and the replay's exposures are compared
- * with the ground truth the simulator kept.
+ * The reconnect-storm simulation of issue 7 (at fleet scale, issue 16): a fleet with shares is loaded into a
+ * data dir through `ledger import`, a ledger service is started on it as a child process, then the storm is
+ * served two ways at once — by a media service trusting a faulty cache, which records what it served, and
+ * through the verification layer — and the replay's exposures are compared with the ground truth the
+ * simulator kept.
  */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const started = Date.now();
