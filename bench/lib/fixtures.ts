@@ -84,12 +84,28 @@ export function viewInput(i: number, shape: FleetShape): JsonObject {
   return input;
 }
 
-export function viewEvents(from: number, count: number, shape: FleetShape): NewEvent[] {
+export function viewEvents(
+  from: number,
+  count: number,
+  shape: FleetShape,
+  nextEventId: () => string = randomUUID,
+): NewEvent[] {
   const events = new Array<NewEvent>(count);
   for (let k = 0; k < count; k++) {
-    events[k] = { eventId: randomUUID(), type: 'MediaViewed', data: viewData(from + k, shape) };
+    events[k] = { eventId: nextEventId(), type: 'MediaViewed', data: viewData(from + k, shape) };
   }
   return events;
+}
+
+/**
+ * Valid, unique UUIDs that increase in text order: a random prefix per builder, then a counter. A builder of a
+ * 10M-event log writes its event-id index at its end instead of at a random page per event, which past the
+ * page cache is what made writing a big log take most of an hour.
+ */
+export function ascendingEventIds(): () => string {
+  const prefix = randomUUID().slice(0, 23);
+  let next = 0;
+  return () => `${prefix}-${(next++).toString(16).padStart(12, '0')}`;
 }
 
 /** The stream a batch of views goes to, as `POST /v1/views/batch` picks it. */
@@ -113,11 +129,12 @@ export async function writeFleetLog(
   views: number,
   onProgress: (events: number) => void = () => undefined,
 ): Promise<{ ownershipEvents: number; views: number }> {
+  const nextEventId = ascendingEventIds();
   let ownershipEvents = 0;
   let pending: AppendRequest[] = [];
   for (let d = 0; d < shape.devices; d++) {
     const events = deviceHistory(d, shape).map((event) => ({
-      eventId: randomUUID(),
+      eventId: nextEventId(),
       type: event.type,
       data: event.data as unknown as JsonObject,
     }));
@@ -133,10 +150,11 @@ export async function writeFleetLog(
   pending = [];
   for (let written = 0; written < views;) {
     const count = Math.min(1000, views - written);
-    const events = viewEvents(written, count, shape);
+    const events = viewEvents(written, count, shape, nextEventId);
     pending.push({ stream: viewStream(events), expectedRevision: 'any', events });
     written += count;
-    if (pending.length === 10 || written === views) {
+    // 20,000 views a transaction: one fsync per 20k instead of per 10k.
+    if (pending.length === 20 || written === views) {
       await appendAll(store, pending);
       pending = [];
       onProgress(ownershipEvents + written);

@@ -175,36 +175,62 @@ function packedDecommissionedAt(p: PackedTimeline): Millis | null {
   return Number.isNaN(at) ? null : at;
 }
 
+/** The kinds of ownership change that alter a registered device's timeline. */
+export const PackedChangeKind = {
+  Granted: 1,
+  Revoked: 2,
+  Transferred: 3,
+  Decommissioned: 4,
+} as const;
+export type PackedChangeKind = (typeof PackedChangeKind)[keyof typeof PackedChangeKind];
+
 /**
- * Applies one ownership change to a registered device's packed timeline and returns it (a new array when it
- * had to grow). The decider has already checked the rules; this only records their effect, so replaying a
- * stored history never fails. A `DeviceRegistered` for a registered device changes nothing.
+ * One ownership change with its users already keyed and its times as epoch ms: what {@link applyPackedChange}
+ * reads. A reader that keeps the log in columns (the replay's views projection) fills one of these per change
+ * without building a `DeviceEvent` or parsing a time again.
  */
-export function applyToPacked(p: PackedTimeline, event: DeviceEvent, users: UserKeys): PackedTimeline {
-  if (event.type === 'DeviceRegistered') return p;
-  const at = toMillis(event.data.occurredAt);
+export interface PackedChange {
+  kind: PackedChangeKind;
+  /** Business time of the change. */
+  at: Millis;
+  /** Granted, revoked: the user's key (-1 when a revoked user has none); transferred: the new owner's key. */
+  user: number;
+  /** Transferred: the previous owner's key, or -1. */
+  previousOwner: number;
+  /** Granted: the expiry, Infinity when open-ended. */
+  expiresAt: Millis;
+  /** Transferred: whether the viewers keep their access. */
+  keepViewers: boolean;
+}
+
+/**
+ * §2's effect of one ownership change on a registered device's packed timeline, returned (a new array when it
+ * had to grow). The decider has already checked the rules; this only records their effect, so replaying a
+ * stored history never fails. Every path that folds ownership changes ends here.
+ */
+export function applyPackedChange(p: PackedTimeline, change: PackedChange): PackedTimeline {
+  const at = change.at;
   p[LAST_CHANGE_AT] = Math.max(p[LAST_CHANGE_AT], at);
-  switch (event.type) {
-    case 'AccessGranted': {
-      const end = event.data.expiresAt === undefined ? Infinity : toMillis(event.data.expiresAt);
+  switch (change.kind) {
+    case PackedChangeKind.Granted: {
+      const end = change.expiresAt;
       const reason = end === Infinity ? OPEN : EXPIRED;
-      const key = users.keyFor(event.data.userId);
-      const index = containingIndex(p, key, at, 0);
-      if (index < 0) return appendSpan(p, key, at, end, reason);
+      const index = containingIndex(p, change.user, at, 0);
+      if (index < 0) return appendSpan(p, change.user, at, end, reason);
       p[index + 2] = end;
       p[index + 3] = reason;
       return p;
     }
-    case 'AccessRevoked': {
-      const index = containingIndex(p, users.keyOf(event.data.userId), at, 0);
+    case PackedChangeKind.Revoked: {
+      const index = containingIndex(p, change.user, at, 0);
       if (index >= 0) closeAt(p, index, at, REVOKED);
       return p;
     }
-    case 'OwnershipTransferred': {
-      const ownerIndex = containingIndex(p, users.keyOf(event.data.previousOwnerId), at, ROLE_OWNER);
+    case PackedChangeKind.Transferred: {
+      const ownerIndex = containingIndex(p, change.previousOwner, at, ROLE_OWNER);
       if (ownerIndex >= 0) closeAt(p, ownerIndex, at, TRANSFERRED);
-      const newOwner = users.keyFor(event.data.newOwnerId);
-      if (!event.data.keepViewers) {
+      const newOwner = change.user;
+      if (!change.keepViewers) {
         endEveryInterval(p, at, TRANSFERRED);
       } else {
         // The new owner's share, if any, becomes ownership: one role at a time.
@@ -215,17 +241,79 @@ export function applyToPacked(p: PackedTimeline, event: DeviceEvent, users: User
       next[OWNER] = newOwner;
       return next;
     }
-    case 'DeviceDecommissioned': {
+    case PackedChangeKind.Decommissioned: {
       endEveryInterval(p, at, DECOMMISSIONED);
       p[DECOMMISSIONED_AT] = at;
       p[OWNER] = -1;
       return p;
     }
     default: {
+      const unreachable: never = change.kind;
+      throw new Error(`unknown ownership change ${String(unreachable)}`);
+    }
+  }
+}
+
+/** The packed form of a stored ownership change other than a registration, its users keyed by `users`. */
+export function toPackedChange(
+  event: Exclude<DeviceEvent, { type: 'DeviceRegistered' }>,
+  users: UserKeys,
+): PackedChange {
+  const at = toMillis(event.data.occurredAt);
+  switch (event.type) {
+    case 'AccessGranted':
+      return {
+        kind: PackedChangeKind.Granted,
+        at,
+        user: users.keyFor(event.data.userId),
+        previousOwner: -1,
+        expiresAt: event.data.expiresAt === undefined ? Infinity : toMillis(event.data.expiresAt),
+        keepViewers: false,
+      };
+    case 'AccessRevoked':
+      return {
+        kind: PackedChangeKind.Revoked,
+        at,
+        user: users.keyOf(event.data.userId),
+        previousOwner: -1,
+        expiresAt: Infinity,
+        keepViewers: false,
+      };
+    case 'OwnershipTransferred': {
+      // The previous owner is looked up before the new one is keyed, as a local user table needs.
+      const previousOwner = users.keyOf(event.data.previousOwnerId);
+      return {
+        kind: PackedChangeKind.Transferred,
+        at,
+        user: users.keyFor(event.data.newOwnerId),
+        previousOwner,
+        expiresAt: Infinity,
+        keepViewers: Boolean(event.data.keepViewers),
+      };
+    }
+    case 'DeviceDecommissioned':
+      return {
+        kind: PackedChangeKind.Decommissioned,
+        at,
+        user: -1,
+        previousOwner: -1,
+        expiresAt: Infinity,
+        keepViewers: false,
+      };
+    default: {
       const unreachable: never = event;
       throw new Error(`unknown device event ${(unreachable as DeviceEvent).type}`);
     }
   }
+}
+
+/**
+ * Applies one ownership change to a registered device's packed timeline and returns it (a new array when it
+ * had to grow). A `DeviceRegistered` for a registered device changes nothing.
+ */
+export function applyToPacked(p: PackedTimeline, event: DeviceEvent, users: UserKeys): PackedTimeline {
+  if (event.type === 'DeviceRegistered') return p;
+  return applyPackedChange(p, toPackedChange(event, users));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { DenialReason, MediaType, ViewAction } from '@ledger/domain';
+import type { ViewColumns } from './view-columns/view-columns';
 
 /** What to replay (contract §4). Omitted bounds mean the whole log; the id lists narrow it. */
 export interface ReplayRequest {
@@ -60,4 +61,10 @@ export interface ReplayOptions {
   onProgress?(readEvents: number, totalHint: number | undefined, phase: ReplayPhase): void;
   /** Events per `$all` page (default 5000). */
   readonly pageSize?: number;
+  /**
+   * The embedded store's views projection. When given, the replay catches it up to the head and judges from
+   * its columns; when it cannot stand in for the log (held by another catch-up, or holding an event it cannot
+   * represent exactly), the replay reads the log as it does without it.
+   */
+  readonly columns?: ViewColumns;
 }

@@ -23,3 +23,10 @@ export {
   type ReportBundleLayout,
 } from './render/report-bundle';
 export { renderHtml, DETAIL_LIMIT, type RenderHtmlOptions } from './render/render-html';
+export {
+  ViewColumns,
+  VIEW_COLUMNS_DIR,
+  type CatchUpResult,
+  type CatchUpOptions,
+  type ColumnsView,
+} from './view-columns/view-columns';

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import {
   decide,
@@ -13,6 +16,7 @@ import type { ReplayRequest } from './incident-report';
 import { replayIncident } from './replay-incident';
 import { HistoryBuilder } from './testing/history-builder';
 import { InMemoryEventStore } from './testing/in-memory-event-store';
+import { ViewColumns } from './view-columns/view-columns';
 
 /**
  * A reference model of contract §2 written from the rule's text, sharing no code with the domain's
@@ -146,6 +150,10 @@ function commandFor(c: Scenario['commands'][number], state: DeviceState, at: num
 }
 
 describe('replayIncident agrees with an independent model of §2 on random histories', () => {
+  let dataDir: string;
+  beforeAll(() => (dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-property-'))));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
   it('finds exactly the unauthorized views, with the model’s reason and owner', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
@@ -221,6 +229,10 @@ describe('replayIncident agrees with an independent model of §2 on random histo
 
         // when
         const report = await replayIncident(store, request, { pageSize: 7 });
+        // The views projection built over the same log must give the very same report.
+        const columns = new ViewColumns(dataDir);
+        columns.discard();
+        expect(await replayIncident(store, request, { pageSize: 7, columns })).toEqual(report);
 
         // then
         const examined = views.filter(

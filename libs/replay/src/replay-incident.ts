@@ -27,9 +27,10 @@ import type {
   ReplaySummary,
 } from './incident-report';
 import { reportDigest } from './report-digest';
-import { validateReplayRequest } from './replay-request';
+import { validateReplayRequest, type ReplayQuery } from './replay-request';
 import { detached, emptyViewKeys, readViewKeys } from './view-keys';
 import { parseStoredTime } from './stored-time';
+import { judgeFromColumns } from './view-columns/judge-columns';
 
 export { reportDigest } from './report-digest';
 
@@ -58,14 +59,54 @@ export async function replayIncident(
   if (!Number.isInteger(pageSize) || pageSize < 1)
     throw new RangeError(`pageSize must be a positive integer`);
   const head = await store.headPosition();
-  const deviceFilter = query.deviceIds;
-  const viewerFilter = query.viewerIds;
   let readEvents = 0;
   const progress = (phase: ReplayPhase) => (count: number) => {
     readEvents += count;
     options.onProgress?.(readEvents, undefined, phase);
   };
 
+  let reportHead = head;
+  let judged: { viewsExamined: number; found: Exposure[]; times: number[] } | null = null;
+  if (options.columns) {
+    judged = await options.columns.withCaughtUp(
+      store,
+      head,
+      (caughtUp) => {
+        if (!caughtUp.usable) return null;
+        // Another catch-up may have gone past this head: the report then covers the log up to where it read.
+        reportHead = caughtUp.view.position;
+        options.onProgress?.(caughtUp.view.ownershipChanges + caughtUp.view.views, undefined, 'views');
+        return judgeFromColumns(caughtUp.view, query);
+      },
+      { onProgress: (read) => options.onProgress?.(read, undefined, 'ownership') },
+    );
+  }
+  judged ??= await judgeFromLog(store, head, query, pageSize, progress);
+  const { viewsExamined, found, times } = judged;
+
+  // Found in log order; a stable sort by time gives (occurredAt, log position).
+  const order = found.map((_, index) => index).sort((a, b) => times[a] - times[b] || a - b);
+  const exposures = order.map((index) => found[index]);
+  const summary = summarize(viewsExamined, exposures);
+  return {
+    window: query.window,
+    logRange: { from: positionToToken(START), to: positionToToken(reportHead) },
+    summary,
+    exposures,
+    digest: reportDigest(query.window, summary, exposures),
+  };
+}
+
+/** Both passes over the log itself: the path of every store, and the reference the columns are held to. */
+async function judgeFromLog(
+  store: EventStore,
+  head: LogPosition,
+  query: ReplayQuery,
+  pageSize: number,
+  progress: (phase: ReplayPhase) => (count: number) => void,
+): Promise<{ viewsExamined: number; found: Exposure[]; times: number[] }> {
+  const deviceFilter = query.deviceIds;
+  const viewerFilter = query.viewerIds;
   const timelines = new Map<string, DeviceTimeline>();
   await scanUpTo(store, head, OWNERSHIP_FILTER, pageSize, progress('ownership'), (_ids, types, json) => {
     for (let i = 0; i < types.length; i++) {
@@ -127,17 +168,7 @@ export async function replayIncident(
     }
   });
 
-  // Found in log order; a stable sort by time gives (occurredAt, log position).
-  const order = found.map((_, index) => index).sort((a, b) => times[a] - times[b] || a - b);
-  const exposures = order.map((index) => found[index]);
-  const summary = summarize(viewsExamined, exposures);
-  return {
-    window: query.window,
-    logRange: { from: positionToToken(START), to: positionToToken(head) },
-    summary,
-    exposures,
-    digest: reportDigest(query.window, summary, exposures),
-  };
+  return { viewsExamined, found, times };
 }
 
 /** The §4 summary figures of exposures already sorted by time. */

@@ -1,4 +1,4 @@
-import { AuditService, HeavyWorkGate, InlineAuditWork } from '@ledger/application';
+import { AuditService, HeavyWorkGate, InlineAuditWork, viewColumnsFor } from '@ledger/application';
 import type { EventStore } from '@ledger/event-store';
 import type { CliContext } from '../cli-context';
 import { exportSigner } from './export.command';
@@ -11,7 +11,8 @@ export function cliAuditService(ctx: CliContext, store: EventStore): AuditServic
   return new AuditService(
     store,
     exportSigner(ctx.config),
-    new InlineAuditWork(store, exportSigner(ctx.config)),
+    // Replays read the data dir's views projection, caught up from its checkpoint first.
+    new InlineAuditWork(store, exportSigner(ctx.config), viewColumnsFor(ctx.config)),
     new HeavyWorkGate(ctx.config.auditWorkers),
   );
 }

@@ -39,15 +39,16 @@ function rate(value: string): number {
 }
 
 /**
- * `ledger simulate`: the incident's reconnect storm against a ledger started in-process, served by a media
- * service trusting a faulty cache and through the verification layer; exit 0 only when the replay finds
- * exactly the injected exposures and the verification layer exposed nobody.
+ * `ledger simulate`: the incident's reconnect storm against a ledger service of its own (a child process, its
+ * fleet loaded through `ledger import`), served by a media service trusting a faulty cache and through the
+ * verification layer; exit 0 only when the replay finds exactly the injected exposures and the verification
+ * layer exposed nobody.
  */
 export const registerSimulateCommand: RegisterCommand = (program, context, setExitCode) => {
   program
     .command('simulate')
     .description(
-      'simulate a reconnect storm through a faulty cache and through /v1/media/authorize, then check that the ' +
+      'simulate a reconnect storm through a faulty cache and through the verification layer, then check that the ' +
         'replay finds exactly the injected exposures (exit 0) or not (exit 1)',
     )
     .option('--devices <n>', 'cameras in the fleet', '20000')
@@ -64,7 +65,7 @@ export const registerSimulateCommand: RegisterCommand = (program, context, setEx
       'keep the ledger in DIR (no DIR: LEDGER_DATA_DIR or ./data) instead of a temporary dir',
     )
     .option('--keep-data', 'do not remove the temporary data dir')
-    .option('--concurrency <n>', 'HTTP requests in flight per client pool', '64')
+    .option('--concurrency <n>', 'HTTP connections the media services keep to the ledger', '64')
     .action(async (options: SimulateOptions) => {
       const devices = integer(options.devices, '--devices', 1, 5_000_000);
       const users = integer(options.users, '--users', 2, 10_000_000);
@@ -117,13 +118,7 @@ class ProgressBars {
     let bar = this.bars.get(phase);
     if (!bar) {
       const unit =
-        phase === 'fleet'
-          ? 'changes'
-          : phase === 'replay'
-            ? 'events'
-            : phase === 'faulty-service'
-              ? 'views'
-              : 'deliveries';
+        phase === 'fleet' ? 'devices' : phase === 'replay' ? 'events' : 'deliveries';
       bar = this.multi.create(Math.max(total, 1), 0, { phase: PHASE_LABELS[phase], unit });
       this.bars.set(phase, bar);
     }
@@ -153,7 +148,7 @@ export function describeSimulation(r: SimulationResult): string {
     `Reconnect storm (seed ${r.seed}): ${number(r.devices)} devices, ${number(r.users)} users, fault rate ${r.faultRate}`,
     `  fleet     ${number(r.ownershipChanges)} ownership changes (${number(r.fleet.grants)} grants, ${number(r.fleet.revokes)} revokes, ` +
       `${number(r.fleet.expired)} expired, ${number(r.fleet.transfers)} transfers, ${number(r.fleet.decommissioned)} decommissioned) ` +
-      `in ${seconds(r.phases.fleetMs)} (${number(r.rates.fleetWritesPerSec)}/s over HTTP)`,
+      `in ${seconds(r.phases.fleetMs)} (${number(r.rates.fleetWritesPerSec)}/s through ledger import); service ready in ${seconds(r.phases.serviceStartMs)}`,
     `  storm     ${number(r.lookups)} cache lookups, ${number(r.mixedUpLookups)} mixed up; ${number(r.deliveries)} deliveries, ` +
       `${number(r.wrongDeliveries)} to someone not entitled (${seconds(r.phases.stormMs)})`,
     `  faulty    ${number(r.viewsRecorded)} views recorded via POST /v1/views/batch (${number(r.rates.viewsPerSec)}/s); ` +
@@ -164,7 +159,8 @@ export function describeSimulation(r: SimulationResult): string {
     `            ${number(r.report.viewersExposed)} viewers exposed, ${number(r.report.viewersOpened)} opened, ` +
       `${number(r.report.viewersPlayedVideo)} played a video; ${number(r.report.ownersAffected)} owners and ` +
       `${number(r.report.devicesAffected)} devices affected; ${r.report.digest}`,
-    `  verified  ${number(r.authorizeCalls)} POST /v1/media/authorize (${number(r.rates.authorizePerSec)}/s): ` +
+    `  verified  ${number(r.authorizeCalls)} views decided (${number(r.rates.authorizePerSec)}/s) by ${number(r.verificationRequests.bulkChecks)} POST /v1/check/bulk ` +
+      `and ${number(r.verificationRequests.authorize)} POST /v1/media/authorize: ` +
       `${number(r.authorizeAllowed)} allowed, ${number(r.authorizeDenied)} denied; ${number(r.authorizePathExposures)} exposures, ` +
       `${number(r.authorizePathWrongDenials)} wrong denials, ${number(r.authorizePathReasonMismatches)} wrong reasons`,
     `  result    ${detection}; ${verified}`,

@@ -38,6 +38,9 @@ export interface FleetDevice {
   readonly ended: ReadonlyMap<string, EndReason>;
 }
 
+/** What the storm needs of a device: who may see it at storm time, and why the others may not. */
+export type StormDevice = Omit<FleetDevice, 'changes'>;
+
 export interface FleetPlan {
   readonly users: readonly string[];
   readonly devices: readonly FleetDevice[];
@@ -73,21 +76,49 @@ function grantFate(random: Random): GrantFate {
   return 'plain';
 }
 
+export type FleetCounts = { -readonly [K in keyof FleetPlan['counts']]: number };
+
+/** The fleet's user ids, in index order. */
+export function fleetUsers(options: FleetOptions): string[] {
+  const prefix = options.idPrefix ?? '';
+  const width = idWidth(options);
+  return Array.from({ length: options.users }, (_, i) => `${prefix}u-${String(i).padStart(width, '0')}`);
+}
+
+function idWidth(options: FleetOptions): number {
+  return Math.max(6, String(Math.max(options.devices, options.users)).length);
+}
+
 /**
  * A camera fleet: owners with one to four cameras each, a household of zero to three other users the owner
  * shares every camera with, and a history a month long in which some shares are revoked (a few re-granted),
  * some expire, some cameras change hands (keeping or dropping their viewers) and a few are decommissioned.
  */
 export function planFleet(options: FleetOptions, random: Random): FleetPlan {
+  const users = fleetUsers(options);
+  const counts = emptyFleetCounts();
+  const devices = [...fleetDevices(options, users, random, counts)];
+  return { users, devices, counts };
+}
+
+export function emptyFleetCounts(): FleetCounts {
+  return { ownershipChanges: 0, grants: 0, revokes: 0, expired: 0, transfers: 0, decommissioned: 0 };
+}
+
+/**
+ * The devices of `planFleet` one at a time (the same ones, for the same random state), so a fleet of millions
+ * can be written out without being held; `counts` is added to as they are made.
+ */
+export function* fleetDevices(
+  options: FleetOptions,
+  users: readonly string[],
+  random: Random,
+  counts: FleetCounts,
+): Generator<FleetDevice> {
   const prefix = options.idPrefix ?? '';
-  const width = Math.max(6, String(Math.max(options.devices, options.users)).length);
-  const users = Array.from(
-    { length: options.users },
-    (_, i) => `${prefix}u-${String(i).padStart(width, '0')}`,
-  );
+  const width = idWidth(options);
   const start = options.now - 30 * DAY;
-  const devices: FleetDevice[] = [];
-  const counts = { ownershipChanges: 0, grants: 0, revokes: 0, expired: 0, transfers: 0, decommissioned: 0 };
+  let made = 0;
   const pickUser = (excluding: ReadonlySet<string>): string => {
     for (;;) {
       const user = users[random.below(users.length)];
@@ -95,7 +126,7 @@ export function planFleet(options: FleetOptions, random: Random): FleetPlan {
     }
   };
 
-  while (devices.length < options.devices) {
+  while (made < options.devices) {
     const owner = users[random.below(users.length)];
     const cameras =
       1 + (random.chance(0.35) ? 1 : 0) + (random.chance(0.12) ? 1 : 0) + (random.chance(0.04) ? 1 : 0);
@@ -104,8 +135,8 @@ export function planFleet(options: FleetOptions, random: Random): FleetPlan {
     while (household.size < Math.min(householdSize + 1, users.length)) household.add(pickUser(household));
     const members = [...household].slice(1);
 
-    for (let c = 0; c < cameras && devices.length < options.devices; c++) {
-      const index = devices.length;
+    for (let c = 0; c < cameras && made < options.devices; c++) {
+      const index = made++;
       const deviceId = `${prefix}cam-${String(index).padStart(width, '0')}`;
       const registeredAt = start + index;
       const changes: FleetChange[] = [{ op: 'register', ownerId: owner, at: registeredAt }];
@@ -177,14 +208,13 @@ export function planFleet(options: FleetOptions, random: Random): FleetPlan {
       const authorized = new Set<string>(active);
       if (currentOwner !== null) authorized.add(currentOwner);
       counts.ownershipChanges += changes.length;
-      devices.push({ deviceId, changes, owner: currentOwner, online, authorized, ended });
+      yield { deviceId, changes, owner: currentOwner, online, authorized, ended };
     }
   }
-  return { users, devices, counts };
 }
 
 /** §2 reason a user not authorized at storm time gets: what ended their latest interval, else never granted. */
-export function expectedReason(device: FleetDevice, userId: string): DenialReason | null {
+export function expectedReason(device: StormDevice, userId: string): DenialReason | null {
   if (device.authorized.has(userId)) return null;
   if (!device.online) return 'decommissioned';
   return device.ended.get(userId) ?? 'never_granted';

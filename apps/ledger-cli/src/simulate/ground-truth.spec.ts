@@ -1,5 +1,11 @@
 import type { Exposure, IncidentReport } from '@ledger/replay';
-import { compareDetection, exposureKey, summaryOf, type InjectedExposure } from './ground-truth';
+import {
+  compareDetection,
+  exposureKey,
+  summaryOf,
+  ViewKeySet,
+  type InjectedExposure,
+} from './ground-truth';
 
 const injected: InjectedExposure[] = [
   {
@@ -131,5 +137,50 @@ describe('comparing a replay with the ground truth', () => {
       new Set(['auth-1']),
     );
     expect(outcome).toMatchObject({ detected: 3, falsePositives: 0, authorizePathReplayExposures: 1 });
+  });
+
+  it('sets apart exposures of views the verification layer checked in bulk and recorded, by their key', () => {
+    const allowed = exposure(injected[0], 'batch-1', { mediaId: 'cam-1.evt-7' });
+    const recorded = new ViewKeySet();
+    recorded.add(exposureKey(allowed));
+    recorded.add(exposureKey({ ...allowed, action: 'opened' }));
+    const outcome = compareDetection(
+      report([...injected.map((e, i) => exposure(e, ids[i])), allowed]),
+      truth,
+      new Set(),
+      recorded,
+    );
+    expect(outcome).toMatchObject({
+      detected: 3,
+      falsePositives: 0,
+      falseNegatives: 0,
+      authorizePathReplayExposures: 1,
+    });
+  });
+
+  it('still matches an injected exposure whose key the verification layer also recorded', () => {
+    const recorded = new ViewKeySet();
+    recorded.add(exposureKey(injected[0]));
+    const outcome = compareDetection(
+      report(injected.map((e, i) => exposure(e, ids[i]))),
+      truth,
+      new Set(),
+      recorded,
+    );
+    expect(outcome).toMatchObject({ detected: 3, authorizePathReplayExposures: 0, falsePositives: 0 });
+  });
+});
+
+describe('a set of view keys kept as hashes', () => {
+  it('knows every key added, across growth and after being handed to another thread', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => exposureKey({ ...injected[i % 3], mediaId: `m-${i}` }));
+    const set = new ViewKeySet();
+    keys.forEach((key) => set.add(key));
+    const copy = ViewKeySet.fromArray(set.toArray());
+    expect(set.count).toBe(5000);
+    expect(keys.filter((key) => !set.has(key))).toEqual([]);
+    expect(keys.filter((key) => !copy.has(key))).toEqual([]);
+    expect(set.has(exposureKey({ ...injected[0], mediaId: 'm-5000' }))).toBe(false);
+    expect(new ViewKeySet().has(keys[0])).toBe(false);
   });
 });

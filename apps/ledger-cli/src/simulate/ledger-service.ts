@@ -38,7 +38,8 @@ export async function startLedgerService(env: NodeJS.ProcessEnv): Promise<Ledger
     child.kill('SIGTERM');
     await exited;
   };
-  const deadline = Date.now() + 120_000;
+  // A service on a log of millions of events builds its projection before it is ready.
+  const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the ledger service exited during start:\n${output}`);
     try {

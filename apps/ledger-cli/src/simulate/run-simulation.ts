@@ -6,7 +6,9 @@ import { LedgerClient } from '@ledger/client';
 import { SCOPES } from '@ledger/config';
 import { formatTime } from '@ledger/domain';
 import { positionToToken, START } from '@ledger/event-store';
-import { compareDetection } from './ground-truth';
+import { importWithCli, writeFleetImportFile } from './fleet-import';
+import { keepAliveFetch } from './keep-alive-fetch';
+import { compareDetection, ViewKeySet } from './ground-truth';
 import {
   driveLoad,
   type LoadOutcome,
@@ -15,7 +17,8 @@ import {
   type ProgressSink,
 } from './load-driver';
 import type { LoadWorkerMessage } from './load-worker';
-import { startLedgerService } from './ledger-service';
+import { startLedgerService, type LedgerService } from './ledger-service';
+import { seededRandom } from './random';
 
 export interface SimulationOptions {
   readonly devices: number;
@@ -89,6 +92,7 @@ export interface SimulationResult {
     readonly devicesAffected: number;
     readonly digest: string;
   };
+  /** Views the verification layer decided on: one per view a media service asks about before serving it. */
   readonly authorizeCalls: number;
   readonly authorizeAllowed: number;
   readonly authorizeDenied: number;
@@ -100,7 +104,19 @@ export interface SimulationResult {
   readonly authorizePathWrongDenials: number;
   /** Denied with a reason other than the ground truth's. */
   readonly authorizePathReasonMismatches: number;
-  readonly phases: { fleetMs: number; stormMs: number; replayMs: number };
+  /**
+   * The requests those decisions took: one POST /v1/check/bulk per chunk of deliveries, and one POST
+   * /v1/media/authorize per view of a delivery the bulk check refused (which records the refusal and its reason).
+   */
+  readonly verificationRequests: { bulkChecks: number; authorize: number };
+  /** fleetMs: writing the fleet's import file (fleetFileMs of it) and `ledger import`; serviceStartMs: until ready. */
+  readonly phases: {
+    fleetMs: number;
+    fleetFileMs: number;
+    serviceStartMs: number;
+    stormMs: number;
+    replayMs: number;
+  };
   readonly rates: { fleetWritesPerSec: number; viewsPerSec: number; authorizePerSec: number };
   readonly durationMs: number;
   /** The replay found exactly the injected exposures, with the right reasons and owners. */
@@ -116,26 +132,66 @@ const SIMULATOR_KEY = 'simulator-admin-key-3f9c2a7e51d04b86';
 const REGISTER_TS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'register-ts.js');
 
 /**
- * The reconnect-storm simulation of issue 7: a fleet with shares is written to a ledger service started as a
- * child process, then the storm is served two ways at once — by a media service trusting a faulty cache,
- * which records what it served, and through the verification layer — and the replay's exposures are compared
- * with the ground truth the simulator kept.
+ * The reconnect-storm simulation of issue 7 (at fleet scale, issue 16): a fleet with shares is loaded into a
+ * data dir through `ledger import`, a ledger service is started on it as a child process, then the storm is
+ * served two ways at once — by a media service trusting a faulty cache, which records what it served, and
+ * through the verification layer — and the replay's exposures are compared with the ground truth the
+ * simulator kept.
  */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const started = Date.now();
   const progress = options.onProgress ?? (() => undefined);
   const temporary = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-simulate-'));
-  const service = await startLedgerService({
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     LEDGER_DATA_DIR: dataDir,
     LEDGER_API_KEYS: JSON.stringify([{ name: 'simulator', key: SIMULATOR_KEY, scopes: SCOPES }]),
     LOG_LEVEL: 'error',
-  });
+  };
+  let service: LedgerService | null = null;
+  const http = keepAliveFetch(2);
+  const fleetFile = path.join(
+    temporary ? dataDir : fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-simulate-fleet-')),
+    'fleet.ndjson',
+  );
   try {
-    const client = new LedgerClient({ baseUrl: service.baseUrl, apiKey: SIMULATOR_KEY, retries: 0 });
     // A data dir that already holds a ledger gets ids of its own, so a rerun never collides with the last.
-    const reused = (await client.projection()).token !== positionToToken(START);
+    const reused = !temporary && (await holdsALedger(env));
+    const now = Date.now();
+    const idPrefix = reused ? `sim${now.toString(36)}.` : '';
+
+    // The fleet's history goes in as an operator loads one, through `ledger import` (contract §7), before the
+    // service starts: two million ownership changes one HTTP request each would be most of the run.
+    const fleetStarted = Date.now();
+    progress('fleet', 0, options.devices);
+    const counts = writeFleetImportFile(
+      fleetFile,
+      { devices: options.devices, users: options.users, now, idPrefix },
+      seededRandom(options.seed),
+      (devices) => progress('fleet', devices, options.devices),
+    );
+    const fleetWrittenMs = Date.now() - fleetStarted;
+    const imported = await importWithCli(fleetFile, env, `simulate-${options.seed}-${now}`);
+    const accepted = /(\d+) accepted/.exec(imported);
+    if (accepted === null || Number(accepted[1]) !== counts.ownershipChanges)
+      throw new Error(`ledger import did not take all ${counts.ownershipChanges} ownership changes: ${imported}`);
+    const fleetMs = Date.now() - fleetStarted;
+    fs.rmSync(fleetFile, { force: true });
+
+    const serviceStarted = Date.now();
+    service = await startLedgerService(env);
+    const serviceStartMs = Date.now() - serviceStarted;
+    // node:http rather than the built-in fetch, whose 300 s header timeout a replay of ten million events on a
+    // busy machine can outlast: the report only comes back once the whole window is judged.
+    const client = new LedgerClient({
+      baseUrl: service.baseUrl,
+      apiKey: SIMULATOR_KEY,
+      retries: 0,
+      fetch: http.fetch,
+    });
+    // Ready means the projection has caught up with the log: its token is the head, the whole fleet in.
+    const fleetToken = (await client.projection()).token;
     const request: LoadRequest = {
       baseUrl: service.baseUrl,
       apiKey: SIMULATOR_KEY,
@@ -143,8 +199,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       users: options.users,
       faultRate: options.faultRate,
       seed: options.seed,
-      now: Date.now(),
-      idPrefix: reused ? `sim${Date.now().toString(36)}.` : '',
+      now,
+      idPrefix,
+      fleetToken,
       concurrency: options.concurrency ?? 64,
       batchConcurrency: options.batchConcurrency ?? 4,
       batchSize: options.batchSize ?? 1000,
@@ -155,6 +212,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       options.loadInWorker === false
         ? await driveLoad(request, progress)
         : await loadInWorker(request, progress);
+    if (load.counts.ownershipChanges !== counts.ownershipChanges)
+      throw new Error(
+        `the storm's fleet has ${load.counts.ownershipChanges} changes, the imported one ${counts.ownershipChanges}`,
+      );
     const { faulty, verified } = load;
 
     // The replay of the storm's window, put on the record like any other.
@@ -167,7 +228,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     progress('replay', expectedEvents, expectedEvents);
     const replayMs = Date.now() - replayStarted;
 
-    const detection = compareDetection(report, new Map(faulty.injected), new Set(verified.allowedEventIds));
+    const detection = compareDetection(
+      report,
+      new Map(faulty.injected),
+      new Set(verified.allowedEventIds),
+      ViewKeySet.fromArray(verified.allowedViewKeys),
+    );
     const viewsExaminedMatches = report.summary.viewsExamined === faulty.viewsRecorded + verified.allowed;
     const exact =
       detection.detected === detection.injected &&
@@ -226,9 +292,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       authorizePathReplayExposures: detection.authorizePathReplayExposures,
       authorizePathWrongDenials: verified.wrongDenials,
       authorizePathReasonMismatches: verified.reasonMismatches,
-      phases: { fleetMs: load.fleetMs, stormMs: load.stormMs, replayMs },
+      verificationRequests: { bulkChecks: verified.bulkChecks, authorize: verified.authorizeCalls },
+      phases: { fleetMs, fleetFileMs: fleetWrittenMs, serviceStartMs, stormMs: load.stormMs, replayMs },
       rates: {
-        fleetWritesPerSec: perSec(load.fleetWrites, load.fleetMs),
+        fleetWritesPerSec: perSec(load.counts.ownershipChanges, fleetMs),
         viewsPerSec: perSec(faulty.viewsRecorded, faulty.durationMs),
         authorizePerSec: perSec(verified.calls, verified.durationMs),
       },
@@ -238,7 +305,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       samples: [...detection.samples, ...verified.samples].slice(0, 10),
     };
   } finally {
-    await service.stop();
+    http.close();
+    await service?.stop();
+    fs.rmSync(fleetFile, { force: true });
+    if (!temporary) fs.rmSync(path.dirname(fleetFile), { recursive: true, force: true });
     if (temporary && !options.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -269,4 +339,15 @@ function loadInWorker(request: LoadRequest, progress: ProgressSink): Promise<Loa
     worker.on('error', (error) => settle(() => reject(error)));
     worker.on('exit', (code) => settle(() => reject(new Error(`the load worker exited with code ${code}`))));
   });
+}
+
+/** Whether the data dir (or the EventStoreDB the environment names) already holds events: asks a service. */
+async function holdsALedger(env: NodeJS.ProcessEnv): Promise<boolean> {
+  const service = await startLedgerService(env);
+  try {
+    const client = new LedgerClient({ baseUrl: service.baseUrl, apiKey: SIMULATOR_KEY, retries: 0 });
+    return (await client.projection()).token !== positionToToken(START);
+  } finally {
+    await service.stop();
+  }
 }

@@ -7,8 +7,9 @@ import {
   type Millis,
 } from '@ledger/domain';
 import { expectedReason, planFleet, type FleetChange, type FleetDevice } from './fleet';
+import { fleetOfDevices } from './packed-fleet';
 import { seededRandom } from './random';
-import { planStorm } from './storm';
+import { planStorm, stormPipelines, type StormTally } from './storm';
 
 const NOW = Date.UTC(2024, 1, 16, 9, 41, 7, 123);
 
@@ -114,5 +115,26 @@ describe('the simulated fleet and storm', () => {
     // A mix-up between two cameras of one household is no exposure: wrong deliveries are fewer than deliveries.
     expect(crowded.wrongDeliveries).toBeGreaterThan(0);
     expect(crowded.wrongDeliveries).toBeLessThan(crowded.deliveries.length);
+  });
+
+  it('is made one cache pipeline at a time, the same deliveries as the whole plan', () => {
+    const options = { faultRate: 0.02, pipelineDepth: 64, maxEventsPerDevice: 3 };
+    const tally: StormTally = { lookups: 0, mixedUpLookups: 0, deliveries: 0, wrongDeliveries: 0 };
+    const pipelines = stormPipelines(fleetOfDevices(fleet.devices), options, seededRandom(9), tally);
+    const first = pipelines.next();
+    if (first.done) throw new Error('no pipeline');
+    const whole = planStorm(fleet, options, seededRandom(9));
+    // Every lookup is known up front; only the first pipeline's deliveries are made.
+    expect(tally.lookups).toBe(whole.lookups);
+    expect(tally.deliveries).toBe(first.value.length);
+    expect(tally.deliveries).toBeLessThan(whole.deliveries.length);
+    const rest = [...pipelines].flat();
+    expect([...first.value, ...rest]).toEqual(whole.deliveries);
+    expect(tally).toEqual({
+      lookups: whole.lookups,
+      mixedUpLookups: whole.mixedUpLookups,
+      deliveries: whole.deliveries.length,
+      wrongDeliveries: whole.wrongDeliveries,
+    });
   });
 });

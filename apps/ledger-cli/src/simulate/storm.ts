@@ -1,10 +1,11 @@
 import type { DenialReason } from '@ledger/domain';
-import { expectedReason, type FleetDevice, type FleetPlan } from './fleet';
+import { expectedReason, type FleetPlan, type StormDevice } from './fleet';
+import { fleetOfDevices, type StormFleet } from './packed-fleet';
 import type { Random } from './random';
 
 /** One lookup the media service makes: which users does this device's new event go to? */
 export interface Lookup {
-  readonly device: FleetDevice;
+  readonly device: StormDevice;
   readonly mediaId: string;
 }
 
@@ -26,7 +27,7 @@ export class PipelinedFaultyCache {
     private readonly random: Random,
   ) {}
 
-  resolve(pipeline: readonly FleetDevice[]): CacheAnswer[] {
+  resolve(pipeline: readonly StormDevice[]): CacheAnswer[] {
     return pipeline.map((device, index) => {
       if (pipeline.length > 1 && this.random.chance(this.faultRate)) {
         let other = this.random.below(pipeline.length - 1);
@@ -76,33 +77,62 @@ export interface StormOptions {
 export const OPEN_RATE = 0.115;
 export const PLAY_RATE = 0.2;
 
+/** What a storm has produced so far. */
+export interface StormTally {
+  /** Every lookup of the storm, known before the first pipeline is resolved. */
+  lookups: number;
+  mixedUpLookups: number;
+  deliveries: number;
+  wrongDeliveries: number;
+}
+
 /**
  * The reconnect storm: every online device comes back and uploads its pending events; the media service
  * resolves each event's device to its users through the faulty cache and fills their events tabs; some users
  * tap a thumbnail, some of those play the event video.
  */
 export function planStorm(fleet: FleetPlan, options: StormOptions, random: Random): StormPlan {
-  const cache = new PipelinedFaultyCache(options.faultRate, random);
-  const lookups: Lookup[] = [];
-  for (const device of fleet.devices) {
-    if (!device.online) continue;
-    const events = 1 + random.below(options.maxEventsPerDevice);
-    for (let e = 0; e < events; e++) lookups.push({ device, mediaId: `${device.deviceId}.evt-${e}` });
-  }
+  const tally: StormTally = { lookups: 0, mixedUpLookups: 0, deliveries: 0, wrongDeliveries: 0 };
   const deliveries: Delivery[] = [];
-  let mixedUpLookups = 0;
-  let wrongDeliveries = 0;
-  for (let start = 0; start < lookups.length; start += options.pipelineDepth) {
-    const pipeline = lookups.slice(start, start + options.pipelineDepth);
+  for (const pipeline of stormPipelines(fleetOfDevices(fleet.devices), options, random, tally)) deliveries.push(...pipeline);
+  return {
+    lookups: tally.lookups,
+    mixedUpLookups: tally.mixedUpLookups,
+    deliveries,
+    wrongDeliveries: tally.wrongDeliveries,
+  };
+}
+
+/**
+ * The deliveries of `planStorm`, one cache pipeline at a time, with the same random draws in the same order:
+ * a storm of millions of deliveries is served as it is made instead of being held. `tally` is kept current.
+ */
+export function* stormPipelines(
+  fleet: StormFleet,
+  options: StormOptions,
+  random: Random,
+  tally: StormTally,
+): Generator<Delivery[]> {
+  const cache = new PipelinedFaultyCache(options.faultRate, random);
+  // Every device draws its count of pending events before the first lookup is answered.
+  const pending = new Uint16Array(fleet.length);
+  for (let index = 0; index < fleet.length; index++) {
+    if (!fleet.isOnline(index)) continue;
+    pending[index] = 1 + random.below(options.maxEventsPerDevice);
+    tally.lookups += pending[index];
+  }
+  let pipeline: Lookup[] = [];
+  const resolve = (): Delivery[] => {
     const answers = cache.resolve(pipeline.map((lookup) => lookup.device));
+    const deliveries: Delivery[] = [];
     pipeline.forEach(({ device, mediaId }, i) => {
       const answer = answers[i];
-      if (answer.mixedUpWith !== null) mixedUpLookups++;
+      if (answer.mixedUpWith !== null) tally.mixedUpLookups++;
       for (const viewerId of answer.users) {
         const reason = expectedReason(device, viewerId);
         const opened = random.chance(OPEN_RATE);
         const played = opened && random.chance(PLAY_RATE);
-        if (reason !== null) wrongDeliveries++;
+        if (reason !== null) tally.wrongDeliveries++;
         deliveries.push({
           viewerId,
           deviceId: device.deviceId,
@@ -115,6 +145,17 @@ export function planStorm(fleet: FleetPlan, options: StormOptions, random: Rando
         });
       }
     });
+    tally.deliveries += deliveries.length;
+    pipeline = [];
+    return deliveries;
+  };
+  for (let index = 0; index < fleet.length; index++) {
+    if (pending[index] === 0) continue;
+    const device = fleet.device(index);
+    for (let e = 0; e < pending[index]; e++) {
+      pipeline.push({ device, mediaId: `${device.deviceId}.evt-${e}` });
+      if (pipeline.length === options.pipelineDepth) yield resolve();
+    }
   }
-  return { lookups: lookups.length, mixedUpLookups, deliveries, wrongDeliveries };
+  if (pipeline.length > 0) yield resolve();
 }

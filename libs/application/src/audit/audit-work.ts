@@ -11,7 +11,14 @@ import type { ExportOptions } from '@ledger/audit-trail';
 export type ExportCut = NonNullable<ExportOptions['cutAt']>;
 import type { EventStore } from '@ledger/event-store';
 import { rebuildFromLog } from '@ledger/projections';
-import { replayIncident, type IncidentReport, type ReplayPhase, type ReplayRequest } from '@ledger/replay';
+import type { LedgerConfig } from '@ledger/config';
+import {
+  replayIncident,
+  ViewColumns,
+  type IncidentReport,
+  type ReplayPhase,
+  type ReplayRequest,
+} from '@ledger/replay';
 import { openReplayAnswer, replayHeader, type ReplayAnswerShape, type ReplayHeader } from './replay-answer';
 
 export interface ReplayWorkResult {
@@ -47,8 +54,20 @@ export interface AuditWork {
   ): Promise<ReplayWorkResult>;
   /** The export in pieces; the manifest is always the last piece. `return()` stops the work early. */
   /** `cutAt`: the signed tree head the export is cut at (read up to it, carried in the manifest). */
-  trail(filter: TrailFilter, format: ExportFormat, cutAt?: ExportCut): AsyncGenerator<TrailPiece, void, undefined>;
+  trail(
+    filter: TrailFilter,
+    format: ExportFormat,
+    cutAt?: ExportCut,
+  ): AsyncGenerator<TrailPiece, void, undefined>;
   rebuild(onProgress?: (events: number) => void): Promise<RebuildSummary>;
+}
+
+/**
+ * The replay's views projection of the embedded store's data dir; none on EventStoreDB, where the replay reads
+ * the log itself.
+ */
+export function viewColumnsFor(config: LedgerConfig): ViewColumns | undefined {
+  return config.eventStoreConnectionString === null ? new ViewColumns(config.dataDir) : undefined;
 }
 
 export async function runReplay(
@@ -56,9 +75,11 @@ export async function runReplay(
   request: ReplayRequest,
   shape: ReplayAnswerShape,
   onProgress?: ReplayProgress,
+  columns?: ViewColumns,
 ): Promise<ReplayWorkResult> {
   const report = await replayIncident(store, request, {
     onProgress: onProgress ? (read, _total, phase) => onProgress(read, phase) : undefined,
+    ...(columns ? { columns } : {}),
   });
   return shape.kind === 'report'
     ? { header: replayHeader(report), report, openAnswer: null }
@@ -83,9 +104,11 @@ export async function runRebuild(
 
 /** The work on the caller's own store, in the caller's thread. */
 export class InlineAuditWork implements AuditWork {
+  /** `columns`: the data dir's views projection, caught up and read by each replay (embedded store only). */
   constructor(
     private readonly store: EventStore,
     private readonly signer: ExportSigner,
+    private readonly columns?: ViewColumns,
   ) {}
 
   replay(
@@ -93,10 +116,14 @@ export class InlineAuditWork implements AuditWork {
     shape: ReplayAnswerShape,
     onProgress?: ReplayProgress,
   ): Promise<ReplayWorkResult> {
-    return runReplay(this.store, request, shape, onProgress);
+    return runReplay(this.store, request, shape, onProgress, this.columns);
   }
 
-  trail(filter: TrailFilter, format: ExportFormat, cutAt?: ExportCut): AsyncGenerator<TrailPiece, void, undefined> {
+  trail(
+    filter: TrailFilter,
+    format: ExportFormat,
+    cutAt?: ExportCut,
+  ): AsyncGenerator<TrailPiece, void, undefined> {
     return trailPieces(this.store, filter, format, this.signer, cutAt ? { cutAt } : {});
   }
 

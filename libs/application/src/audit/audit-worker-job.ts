@@ -13,6 +13,7 @@ import type { ReplayRequest } from '@ledger/replay';
 import {
   runRebuild,
   runReplay,
+  viewColumnsFor,
   type ExportCut,
   type RebuildSummary,
   type ReplayWorkResult,
@@ -83,8 +84,12 @@ export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): P
     const job = data.job;
     switch (job.kind) {
       case 'replay': {
-        const result = await runReplay(store, job.request, job.shape, (events) =>
-          post({ kind: 'progress', events }),
+        const result = await runReplay(
+          store,
+          job.request,
+          job.shape,
+          (events) => post({ kind: 'progress', events }),
+          viewColumnsFor(data.config),
         );
         post({ kind: 'replayed', result });
         break;
@@ -96,7 +101,13 @@ export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): P
       }
       case 'trail': {
         const signer = loadExportSigner(data.config);
-        const pieces = trailPieces(store, job.filter, job.format, signer, job.cutAt ? { cutAt: job.cutAt } : {});
+        const pieces = trailPieces(
+          store,
+          job.filter,
+          job.format,
+          signer,
+          job.cutAt ? { cutAt: job.cutAt } : {},
+        );
         for (;;) {
           await nextRequest(port);
           const next = await pieces.next();
