@@ -11,7 +11,7 @@ import { SUITES } from './suites';
 
 const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only SUITE[,SUITE…]] [--profile SUITE]
 
-  --quick          shorter measurements, 3 rounds (under 10 minutes on 2 cores)
+  --quick          shorter measurements, 3 rounds, 2 for restart and memory (under 15 minutes on 2 cores)
   --rounds N       rounds per figure (default 3 quick, 5 full); each figure is the median
   --only S,…       run only these suites; results go to bench/out/ instead of bench/results.json
   --profile S      run suite S with node --cpu-prof on the process running our code, and print its top frames
