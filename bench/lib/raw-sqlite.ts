@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { configureConnection } from '../../libs/event-store/src/sqlite/connection';
 import { migrate } from '../../libs/event-store/src/sqlite/schema';
 
 /**
@@ -9,13 +10,7 @@ import { migrate } from '../../libs/event-store/src/sqlite/schema';
  */
 export function openRawEventsDb(dir: string, fileName = 'events.sqlite3'): Database.Database {
   const db = new Database(path.join(dir, fileName));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('cache_size = -65536');
-  db.pragma('temp_store = MEMORY');
-  db.pragma('mmap_size = 268435456');
-  db.pragma('journal_size_limit = 67108864');
+  configureConnection(db);
   migrate(db);
   return db;
 }

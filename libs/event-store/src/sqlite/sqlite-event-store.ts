@@ -612,44 +612,42 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
-function committedEvents(batch: readonly PendingAppend[]): RecordedEvent[] {
-  const events: RecordedEvent[] = [];
+/** One value per event the group committed (failed requests and empty ones skipped), in commit order. */
+function committedOf<T>(
+  batch: readonly PendingAppend[],
+  build: (pending: PendingAppend, k: number, position: LogPosition) => T,
+): T[] {
+  const events: T[] = [];
   for (const pending of batch) {
     const outcome = pending.outcome;
     if (outcome === undefined || outcome instanceof Error || pending.firstPosition < 0) continue;
-    for (let k = 0; k < pending.ids.length; k++) {
-      events.push({
-        eventId: pending.ids[k],
-        stream: pending.stream,
-        revision: BigInt(pending.firstRevision + k),
-        type: pending.types[k],
-        // Parsed from the stored text, not the caller's object, which the caller may still mutate.
-        data: JSON.parse(pending.data[k]) as JsonObject,
-        metadata: parseObject(pending.metadata[k]),
-        position: outcome.positions[k],
-      });
-    }
+    for (let k = 0; k < pending.ids.length; k++) events.push(build(pending, k, outcome.positions[k]));
   }
   return events;
 }
 
+function committedEvents(batch: readonly PendingAppend[]): RecordedEvent[] {
+  return committedOf(batch, (pending, k, position) => ({
+    eventId: pending.ids[k],
+    stream: pending.stream,
+    revision: BigInt(pending.firstRevision + k),
+    type: pending.types[k],
+    // Parsed from the stored text, not the caller's object, which the caller may still mutate.
+    data: JSON.parse(pending.data[k]) as JsonObject,
+    metadata: parseObject(pending.metadata[k]),
+    position,
+  }));
+}
+
 /** The group's events with their data and metadata as the transaction wrote them. */
 function committedStoredEvents(batch: readonly PendingAppend[]): StoredEvent[] {
-  const events: StoredEvent[] = [];
-  for (const pending of batch) {
-    const outcome = pending.outcome;
-    if (outcome === undefined || outcome instanceof Error || pending.firstPosition < 0) continue;
-    for (let k = 0; k < pending.ids.length; k++) {
-      events.push({
-        eventId: pending.ids[k],
-        stream: pending.stream,
-        revision: BigInt(pending.firstRevision + k),
-        type: pending.types[k],
-        dataJson: pending.data[k],
-        metadataJson: pending.metadata[k] ?? EMPTY_METADATA,
-        position: outcome.positions[k],
-      });
-    }
-  }
-  return events;
+  return committedOf(batch, (pending, k, position) => ({
+    eventId: pending.ids[k],
+    stream: pending.stream,
+    revision: BigInt(pending.firstRevision + k),
+    type: pending.types[k],
+    dataJson: pending.data[k],
+    metadataJson: pending.metadata[k] ?? EMPTY_METADATA,
+    position,
+  }));
 }
