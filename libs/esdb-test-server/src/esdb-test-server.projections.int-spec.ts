@@ -225,6 +225,13 @@ describe('user JavaScript projections', () => {
       "partitionBy() is not supported by the test server's projections",
     );
 
+    await client.createProjection('eager', `emit('out', 'Early', {}); fromAll().when({ $any: function() {} });`, {
+      emitEnabled: true,
+    });
+    expect((await client.getProjectionStatus('eager')).stateReason).toBe(
+      'emit() may only be called from a handler',
+    );
+
     await client.appendToStream('spin', event('Spin'));
     await client.createProjection('spinner', `fromStream('spin').when({ Spin: function() { for (;;) {} } });`);
     server.projections.catchUp();

@@ -173,6 +173,8 @@ export class ProjectionSubsystem {
 
   private schedule(): void {
     if (this.scheduled) return;
+    // Most servers run no projection: an append then costs nothing here.
+    if (![...this.projections.values()].some((projection) => projection.status === 'Running')) return;
     this.scheduled = setImmediate(() => {
       this.scheduled = null;
       let more = false;
@@ -228,14 +230,20 @@ export class ProjectionSubsystem {
     /** What the handler running now has asked to write; written only if it returns. */
     let effects: Array<{ stream: string; event: ProposedEvent }> = [];
     let current: StoredEvent | undefined;
+    const during = (call: string): StoredEvent => {
+      if (!current) throw new ProjectionQueryError(`${call}() may only be called from a handler`);
+      return current;
+    };
     const sink: ProjectionEffects = {
       linkTo: (stream, event, metadata) => {
+        during('linkTo');
         requireEmit(emitEnabled);
         effects.push({ stream, event: linkEvent(linkTarget(event), objectOrEmpty(metadata)) });
       },
       emit: (stream, eventType, data, metadata) => {
+        const cause = during('emit');
         requireEmit(emitEnabled);
-        effects.push({ stream, event: emittedEvent(current!, eventType, data, objectOrEmpty(metadata)) });
+        effects.push({ stream, event: emittedEvent(cause, eventType, data, objectOrEmpty(metadata)) });
       },
     };
     let compiled: CompiledQuery | null = null;
@@ -266,8 +274,12 @@ export class ProjectionSubsystem {
         }
         effects = [];
         current = delivered.event;
-        const next = compiled.handle(state, envelope(delivered.event, delivered.link));
-        if (next !== undefined) state = next;
+        try {
+          const next = compiled.handle(state, envelope(delivered.event, delivered.link));
+          if (next !== undefined) state = next;
+        } finally {
+          current = undefined;
+        }
         for (const effect of effects) this.write(effect.stream, [effect.event]);
         effects = [];
         projection.eventsProcessed += 1;
