@@ -51,7 +51,8 @@ async function main(): Promise<void> {
             await store.appendToStream(viewStream([event]), [{ type: event.type, data: event.data }]);
             break;
           } catch (error) {
-            if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || attempt >= EMMETT_ATTEMPTS) throw error;
+            if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || attempt >= EMMETT_ATTEMPTS)
+              throw error;
             busyRetries += 1;
           }
         }
@@ -59,7 +60,9 @@ async function main(): Promise<void> {
     });
     const check = new Database(file, { readonly: true });
     try {
-      const { stored } = check.prepare('SELECT COUNT(*) AS stored FROM emt_messages').get() as { stored: number };
+      const { stored } = check.prepare('SELECT COUNT(*) AS stored FROM emt_messages').get() as {
+        stored: number;
+      };
       if (stored !== appends) throw new Error(`Emmett stored ${stored} events of ${appends} appended`);
     } finally {
       check.close();

@@ -50,7 +50,9 @@ describe('append request decoding', () => {
     expect(decoded.correlationStructured).toBe(true);
     expect(decoded.isFinal).toBe(true);
     expect(decoded.options?.getStreamPosition()).toBe('41');
-    expect(Buffer.from(decoded.options!.getStreamIdentifier()!.getStreamName_asU8()).toString()).toBe('orders-1');
+    expect(Buffer.from(decoded.options!.getStreamIdentifier()!.getStreamName_asU8()).toString()).toBe(
+      'orders-1',
+    );
     const events = [...decoded.proposedMessages()];
     expect(events.map(({ id, type, contentType }) => ({ id, type, contentType }))).toEqual([
       { id: ID, type: 'Placed', contentType: 'application/json' },
@@ -89,7 +91,9 @@ describe('append request decoding', () => {
     const options = new AppendReq.Options()
       .setStreamIdentifier(new StreamIdentifier().setStreamName(Buffer.from('s')))
       .setNoStream(new Empty());
-    const withOptions = decodeAppendRequest(Buffer.from(new AppendReq().setOptions(options).serializeBinary()));
+    const withOptions = decodeAppendRequest(
+      Buffer.from(new AppendReq().setOptions(options).serializeBinary()),
+    );
     expect(withOptions.proposed).toBeUndefined();
     expect(withOptions.options?.hasNoStream()).toBe(true);
 
@@ -99,7 +103,11 @@ describe('append request decoding', () => {
       Buffer.from(new AppendReq().setProposedMessage(message).serializeBinary()),
     );
     expect(withEvent.options).toBeUndefined();
-    expect(withEvent.proposed?.()).toMatchObject({ id: ID, type: 't', contentType: 'application/octet-stream' });
+    expect(withEvent.proposed?.()).toMatchObject({
+      id: ID,
+      type: 't',
+      contentType: 'application/octet-stream',
+    });
   });
 
   it('refuses an event without an id, and bytes that end inside a field', () => {

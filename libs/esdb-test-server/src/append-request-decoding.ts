@@ -182,7 +182,10 @@ export function decodeProposedMessage(bytes: Uint8Array, start = 0, end = bytes.
     }
   }
   if (!type || !contentType) {
-    throw new InvalidRequest('proposed event needs type and content-type', 'missing-required-metadata-property');
+    throw new InvalidRequest(
+      'proposed event needs type and content-type',
+      'missing-required-metadata-property',
+    );
   }
   if (id === '') throw new InvalidRequest('missing UUID');
   return { id, type, contentType, data, metadata };
@@ -264,7 +267,8 @@ export function decodeBatchAppendRequest(bytes: Buffer): DecodedBatchAppendReque
     isFinal,
     proposedCount: proposed.length / 2,
     *proposedMessages() {
-      for (let i = 0; i < proposed.length; i += 2) yield decodeProposedMessage(bytes, proposed[i], proposed[i + 1]);
+      for (let i = 0; i < proposed.length; i += 2)
+        yield decodeProposedMessage(bytes, proposed[i], proposed[i + 1]);
     },
   };
 }

@@ -83,7 +83,7 @@ describe('$by_category', () => {
     expect(await readOrNothing(client, '$ce-$ce')).toEqual([]);
   });
 
-  it('disabled, it stops at its position; enabled again, it resumes from there', async () => {
+  it('disabled or aborted, it stops at its position; enabled again, it resumes from there', async () => {
     const { server, client } = await serverAndClient();
     await client.enableProjection('$by_category');
     await client.appendToStream('user-1', event('Created'));
@@ -97,6 +97,18 @@ describe('$by_category', () => {
     await client.enableProjection('$by_category');
     server.projections.catchUp();
     expect((await readOrNothing(client, '$ce-user')).map(linkData)).toEqual(['0@user-1', '0@user-2']);
+
+    // Aborted (disabled without a checkpoint), it resumes where it stopped too.
+    await client.abortProjection('$by_category');
+    expect((await client.getProjectionStatus('$by_category')).projectionStatus).toBe('Aborted');
+    await client.appendToStream('user-3', event('Created'));
+    await client.enableProjection('$by_category');
+    server.projections.catchUp();
+    expect((await readOrNothing(client, '$ce-user')).map(linkData)).toEqual([
+      '0@user-1',
+      '0@user-2',
+      '0@user-3',
+    ]);
   });
 });
 
@@ -137,7 +149,11 @@ describe('user JavaScript projections', () => {
 
   it('folds a state from $init and the handlers of its event types, read with getProjectionState', async () => {
     const { server, client } = await serverAndClient();
-    await client.appendToStream('tally-1', [event('Added', { n: 2 }), event('Noise'), event('Added', { n: 3 })]);
+    await client.appendToStream('tally-1', [
+      event('Added', { n: 2 }),
+      event('Noise'),
+      event('Added', { n: 3 }),
+    ]);
     await client.createProjection(
       'tally',
       `fromAll().when({
@@ -220,20 +236,30 @@ describe('user JavaScript projections', () => {
     expect(broken.projectionStatus).toBe('Faulted');
     expect(broken.stateReason).toMatch(/^SyntaxError/);
 
-    await client.createProjection('unsupported', `fromAll().partitionBy(function(e) { return e.streamId; });`);
+    await client.createProjection(
+      'unsupported',
+      `fromAll().partitionBy(function(e) { return e.streamId; });`,
+    );
     expect((await client.getProjectionStatus('unsupported')).stateReason).toBe(
       "partitionBy() is not supported by the test server's projections",
     );
 
-    await client.createProjection('eager', `emit('out', 'Early', {}); fromAll().when({ $any: function() {} });`, {
-      emitEnabled: true,
-    });
+    await client.createProjection(
+      'eager',
+      `emit('out', 'Early', {}); fromAll().when({ $any: function() {} });`,
+      {
+        emitEnabled: true,
+      },
+    );
     expect((await client.getProjectionStatus('eager')).stateReason).toBe(
       'emit() may only be called from a handler',
     );
 
     await client.appendToStream('spin', event('Spin'));
-    await client.createProjection('spinner', `fromStream('spin').when({ Spin: function() { for (;;) {} } });`);
+    await client.createProjection(
+      'spinner',
+      `fromStream('spin').when({ Spin: function() { for (;;) {} } });`,
+    );
     server.projections.catchUp();
     const spinner = await client.getProjectionStatus('spinner');
     expect(spinner.projectionStatus).toBe('Faulted');

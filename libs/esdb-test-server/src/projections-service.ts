@@ -90,7 +90,8 @@ export function projectionsImplementation(projections: ProjectionSubsystem): Ser
       return new EnableResp();
     }),
     disable: unary((request) => {
-      projections.disable(request.getOptions()?.getName() ?? '');
+      const options = request.getOptions();
+      projections.disable(options?.getName() ?? '', options?.getWriteCheckpoint() ?? true);
       return new DisableResp();
     }),
     state: unary((request) => {

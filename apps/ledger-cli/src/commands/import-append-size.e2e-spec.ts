@@ -61,7 +61,8 @@ function importFile(name: string, deviceId: string, count: number): string {
 
 const viewsOf = (deviceId: string) =>
   server.log.all.filter(
-    (event) => event.type === 'MediaViewed' && Buffer.from(event.data).toString('utf8').includes(`"${deviceId}"`),
+    (event) =>
+      event.type === 'MediaViewed' && Buffer.from(event.data).toString('utf8').includes(`"${deviceId}"`),
   );
 
 describe('ledger import against the maximum append size', () => {
@@ -92,6 +93,8 @@ describe('ledger import against the maximum append size', () => {
     expect(run.stdout).toMatch(/301 lines, 301 accepted, 0 already imported, 0 rejected/);
     expect(run.exitCode).toBe(ExitCode.ok);
     expect(viewsOf('cam-unsized')).toHaveLength(300);
-    expect(server.calls.batchAppendRequests + server.calls.append - appendsBefore).toBeGreaterThanOrEqual(300);
+    expect(server.calls.batchAppendRequests + server.calls.append - appendsBefore).toBeGreaterThanOrEqual(
+      300,
+    );
   });
 });

@@ -116,7 +116,9 @@ export function compileProjectionQuery(query: string, effects: () => ProjectionE
     },
   };
   const context = createContext(sandbox, { name: 'projection', codeGeneration: { strings: false } });
-  run(() => new Script(query, { filename: 'projection.js' }).runInContext(context, { timeout: RUN_LIMIT_MS }));
+  run(() =>
+    new Script(query, { filename: 'projection.js' }).runInContext(context, { timeout: RUN_LIMIT_MS }),
+  );
 
   const finalSource = source as ProjectionSource | null;
   const finalHandlers = handlers as Record<string, Handler> | null;

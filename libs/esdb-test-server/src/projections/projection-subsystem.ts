@@ -17,7 +17,8 @@ import {
   type ProjectionEvent,
 } from './projection-query';
 
-export type ProjectionStatus = 'Running' | 'Stopped' | 'Faulted';
+/** `Aborted`: disabled without writing a checkpoint (the client's abortProjection). */
+export type ProjectionStatus = 'Running' | 'Stopped' | 'Aborted' | 'Faulted';
 
 export interface ProjectionView {
   readonly name: string;
@@ -123,9 +124,13 @@ export class ProjectionSubsystem {
     this.schedule();
   }
 
-  disable(name: string): void {
+  /**
+   * Stops a running projection. Without `writeCheckpoint` it is `Aborted`, as EventStoreDB reports it; a
+   * projection here keeps its position after every event, so enabling it again resumes where it stopped either way.
+   */
+  disable(name: string, writeCheckpoint: boolean): void {
     const projection = this.find(name);
-    if (projection.status === 'Running') projection.status = 'Stopped';
+    if (projection.status === 'Running') projection.status = writeCheckpoint ? 'Stopped' : 'Aborted';
   }
 
   view(name: string): ProjectionView {
@@ -138,7 +143,7 @@ export class ProjectionSubsystem {
 
   /** Runs every running projection to the head of the log now (tests that need no wait use it). */
   catchUp(): void {
-    for (let progressed = true; progressed; ) {
+    for (let progressed = true; progressed;) {
       progressed = false;
       for (const projection of this.projections.values()) {
         while (projection.status === 'Running' && projection.cursor < this.log.all.length) {
