@@ -9,10 +9,11 @@ import {
   EventStoreDBClient,
   NotFoundError,
   StreamNotFoundError,
+  binaryEvent,
   jsonEvent,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { startEsdbTestServer, type EsdbTestServer } from './esdb-test-server';
+import { startEsdbTestServer, type EsdbTestServer, type EsdbTestServerOptions } from './esdb-test-server';
 
 const servers: EsdbTestServer[] = [];
 const clients: EventStoreDBClient[] = [];
@@ -22,8 +23,10 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.stop();
 });
 
-async function serverAndClient(): Promise<{ server: EsdbTestServer; client: EventStoreDBClient }> {
-  const server = await startEsdbTestServer();
+async function serverAndClient(
+  options: EsdbTestServerOptions = {},
+): Promise<{ server: EsdbTestServer; client: EventStoreDBClient }> {
+  const server = await startEsdbTestServer(options);
   servers.push(server);
   const client = EventStoreDBClient.connectionString(server.connectionString);
   clients.push(client);
@@ -83,6 +86,17 @@ describe('$by_category', () => {
     expect(await readOrNothing(client, '$ce-$ce')).toEqual([]);
   });
 
+  it('links a link in a categorised stream to what it points at, and indexes nothing of the system’s streams', async () => {
+    const { server, client } = await serverAndClient();
+    await client.appendToStream('order-1', event('Placed'));
+    await client.appendToStream('mirror-1', binaryEvent({ type: '$>', data: Buffer.from('0@order-1') }));
+    await client.appendToStream('$internal-1', event('Hidden'));
+    await client.enableProjection('$by_category');
+    server.projections.catchUp();
+    expect((await readOrNothing(client, '$ce-mirror')).map(linkData)).toEqual(['0@order-1']);
+    expect(await readOrNothing(client, '$ce-$internal')).toEqual([]);
+  });
+
   it('disabled or aborted, it stops at its position; enabled again, it resumes from there', async () => {
     const { server, client } = await serverAndClient();
     await client.enableProjection('$by_category');
@@ -109,6 +123,29 @@ describe('$by_category', () => {
       '0@user-2',
       '0@user-3',
     ]);
+  });
+});
+
+describe('the other standard projections', () => {
+  it('$by_event_type links by type (not links); $streams and $stream_by_category index first events', async () => {
+    const { server, client } = await serverAndClient({ systemEvents: false });
+    await client.appendToStream('shop-1', [event('Opened'), event('Closed')]);
+    await client.appendToStream('shop-2', event('Opened'));
+    await client.appendToStream('plain', event('Opened'));
+    for (const name of ['$by_event_type', '$streams', '$stream_by_category'])
+      await client.enableProjection(name);
+    server.projections.catchUp();
+    expect((await readOrNothing(client, '$et-Opened')).map(linkData)).toEqual([
+      '0@shop-1',
+      '0@shop-2',
+      '0@plain',
+    ]);
+    expect(await readOrNothing(client, '$et-$>')).toEqual([]);
+    const streams = (await readOrNothing(client, '$streams')).map(linkData);
+    expect(streams.slice(0, 3)).toEqual(['0@shop-1', '0@shop-2', '0@plain']);
+    const references = await readOrNothing(client, '$category-shop');
+    expect(references.map((item) => item.event?.type)).toEqual(['$@', '$@']);
+    expect(references.map(linkData)).toEqual(['shop-1', 'shop-2']);
   });
 });
 

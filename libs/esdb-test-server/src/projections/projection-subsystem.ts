@@ -50,36 +50,78 @@ export class ProjectionConflict extends Error {}
 const EVENTS_PER_TURN = 2_000;
 const LINK_TYPE = '$>';
 
-/** What a system projection writes for one event: links, each to a stream. */
-type SystemHandler = (event: StoredEvent, log: InMemoryLog) => readonly string[];
+/** What a projection writes for one event: an event, to a stream. */
+interface Emitted {
+  readonly stream: string;
+  readonly event: ProposedEvent;
+}
 
-/** EventStoreDB's default category rule: the part of the stream name before its first `-`. */
+type SystemHandler = (event: StoredEvent) => readonly Emitted[];
+
+/**
+ * EventStoreDB's default category rule: the part of the stream name before its first `-`; the streams of the
+ * system (`$` prefix) have none.
+ */
 function categoryOf(stream: string): string | null {
+  if (stream.startsWith('$')) return null;
   const dash = stream.indexOf('-');
   return dash > 0 ? stream.slice(0, dash) : null;
 }
 
+/** The event a projection was handling when it wrote something: named in what it writes. */
+interface Cause {
+  readonly id: string;
+  readonly position: number;
+  readonly stream: string;
+}
+
+const causeOf = (event: StoredEvent): Cause => ({
+  id: event.id,
+  position: event.position,
+  stream: event.stream.name,
+});
+
+const pointerTo = (event: StoredEvent): string => `${event.revision}@${event.stream.name}`;
+
 /**
- * The standard projections. Each skips the streams of the system (`$` prefix), links (`$>`) and tombstones, as
- * they read `$all` without links.
+ * The standard projections, as EventStoreDB's handlers define them: `$by_category` links every event of a
+ * categorised stream into `$ce-<category>` (a link in such a stream is linked to what it points at);
+ * `$by_event_type` links every event but links into `$et-<type>`; `$stream_by_category` writes a `$@` stream
+ * reference into `$category-<category>` for the first event of each categorised stream; `$streams` links the
+ * first event of every stream into `$streams`. Tombstones are not indexed here.
  */
 const SYSTEM_PROJECTIONS: ReadonlyMap<string, SystemHandler> = new Map<string, SystemHandler>([
   [
     '$by_category',
     (event) => {
       const category = categoryOf(event.stream.name);
-      return category === null ? [] : [`$ce-${category}`];
+      if (category === null) return [];
+      const target = event.type === LINK_TYPE ? Buffer.from(event.data).toString('utf8') : pointerTo(event);
+      return [{ stream: `$ce-${category}`, event: linkEvent(target, causeOf(event), {}) }];
     },
   ],
-  ['$by_event_type', (event) => [`$et-${event.type}`]],
+  [
+    '$by_event_type',
+    (event) =>
+      event.type === LINK_TYPE
+        ? []
+        : [{ stream: `$et-${event.type}`, event: linkEvent(pointerTo(event), causeOf(event), {}) }],
+  ],
   [
     '$stream_by_category',
     (event) => {
       const category = categoryOf(event.stream.name);
-      return category === null || event.revision !== 0 ? [] : [`$category-${category}`];
+      if (category === null || event.revision !== 0) return [];
+      return [{ stream: `$category-${category}`, event: streamReference(event.stream.name, causeOf(event)) }];
     },
   ],
-  ['$streams', (event) => (event.revision === 0 ? ['$streams'] : [])],
+  [
+    '$streams',
+    (event) =>
+      event.revision === 0
+        ? [{ stream: '$streams', event: linkEvent(pointerTo(event), causeOf(event), {}) }]
+        : [],
+  ],
 ]);
 
 interface Projection {
@@ -222,10 +264,10 @@ export class ProjectionSubsystem {
       eventsProcessed: 0,
       state: () => undefined,
       process: (event) => {
-        if (event.stream.name.startsWith('$') || event.type === LINK_TYPE || event.isTombstone) return;
-        const streams = handler(event, this.log);
-        for (const stream of streams) this.write(stream, [linkEvent(linkedEvent(event), {})]);
-        if (streams.length > 0) projection.eventsProcessed += 1;
+        if (event.isTombstone) return;
+        const emitted = handler(event);
+        for (const { stream, event: written } of emitted) this.write(stream, [written]);
+        if (emitted.length > 0) projection.eventsProcessed += 1;
       },
     };
     return projection;
@@ -233,7 +275,7 @@ export class ProjectionSubsystem {
 
   private user(name: string, query: string, emitEnabled: boolean): Projection {
     /** What the handler running now has asked to write; written only if it returns. */
-    let effects: Array<{ stream: string; event: ProposedEvent }> = [];
+    let effects: Emitted[] = [];
     let current: StoredEvent | undefined;
     const during = (call: string): StoredEvent => {
       if (!current) throw new ProjectionQueryError(`${call}() may only be called from a handler`);
@@ -243,7 +285,8 @@ export class ProjectionSubsystem {
       linkTo: (stream, event, metadata) => {
         during('linkTo');
         requireEmit(emitEnabled);
-        effects.push({ stream, event: linkEvent(linkTarget(event), objectOrEmpty(metadata)) });
+        const { target, cause } = linkedByHandler(event);
+        effects.push({ stream, event: linkEvent(target, cause, objectOrEmpty(metadata)) });
       },
       emit: (stream, eventType, data, metadata) => {
         const cause = during('emit');
@@ -325,55 +368,60 @@ function requireEmit(emitEnabled: boolean): void {
     throw new ProjectionQueryError(`'emit' is not allowed by the projection/configuration/mode`);
 }
 
-/** An event a link points at. */
-interface LinkedEvent {
-  readonly stream: string;
-  readonly revision: number;
-  readonly id: string;
-  readonly position: number;
-}
-
-function linkedEvent(event: StoredEvent): LinkedEvent {
-  return { stream: event.stream.name, revision: event.revision, id: event.id, position: event.position };
-}
-
-/** The `revision@stream` a link written for this handler event points at. */
-function linkTarget(event: ProjectionEvent): LinkedEvent {
-  const target = event as Partial<ProjectionEvent> & { readonly position?: number };
+/**
+ * What a user projection's `linkTo(stream, event)` links: the event the handler received, which is also the
+ * link's cause. Checked, since the handler may pass anything.
+ */
+function linkedByHandler(event: ProjectionEvent): { target: string; cause: Cause } {
+  const given = event as Partial<ProjectionEvent> & { readonly position?: number };
   if (
-    typeof target?.streamId !== 'string' ||
-    !Number.isInteger(target.sequenceNumber) ||
-    typeof target.eventId !== 'string'
+    typeof given?.streamId !== 'string' ||
+    !Number.isInteger(given.sequenceNumber) ||
+    typeof given.eventId !== 'string'
   ) {
     throw new ProjectionQueryError('linkTo(): the second argument must be an event the handler received');
   }
   return {
-    stream: target.streamId,
-    revision: target.sequenceNumber!,
-    id: target.eventId,
-    position: typeof target.position === 'number' ? target.position : 0,
+    target: `${given.sequenceNumber}@${given.streamId}`,
+    cause: {
+      id: given.eventId,
+      stream: given.streamId,
+      position: typeof given.position === 'number' ? given.position : 0,
+    },
   };
 }
 
-/**
- * A `$>` link: its data is `revision@stream`, its metadata names what caused it, as EventStoreDB writes them
- * (`$causedBy` the linked event's id, `$o` its stream, `$c`/`$p` its position).
- */
-function linkEvent(target: LinkedEvent, extra: Record<string, unknown>): ProposedEvent {
-  const stream = target.stream;
+/** Metadata of what a projection writes, naming its cause as EventStoreDB does (`$causedBy`, `$o`, `$c`/`$p`). */
+function causedMetadata(cause: Cause, extra: Record<string, unknown>): Buffer {
   const metadata = {
     ...extra,
-    $c: target.position,
-    $p: target.position,
-    $o: stream,
-    $causedBy: target.id,
+    $c: cause.position,
+    $p: cause.position,
+    $o: cause.stream,
+    $causedBy: cause.id,
   };
+  return Buffer.from(JSON.stringify(metadata), 'utf8');
+}
+
+/** A `$>` link: its data is `revision@stream`. */
+function linkEvent(target: string, cause: Cause, extra: Record<string, unknown>): ProposedEvent {
   return {
     id: randomUUID(),
     type: LINK_TYPE,
     contentType: 'application/octet-stream',
-    data: Buffer.from(`${target.revision}@${stream}`, 'utf8'),
-    metadata: Buffer.from(JSON.stringify(metadata), 'utf8'),
+    data: Buffer.from(target, 'utf8'),
+    metadata: causedMetadata(cause, extra),
+  };
+}
+
+/** A `$@` stream reference: its data is the stream's name. */
+function streamReference(stream: string, cause: Cause): ProposedEvent {
+  return {
+    id: randomUUID(),
+    type: '$@',
+    contentType: 'application/octet-stream',
+    data: Buffer.from(stream, 'utf8'),
+    metadata: causedMetadata(cause, {}),
   };
 }
 
@@ -384,13 +432,12 @@ function emittedEvent(
   extra: Record<string, unknown>,
 ): ProposedEvent {
   const body = JSON.stringify(data ?? {});
-  const metadata = { ...extra, $c: cause.position, $p: cause.position, $causedBy: cause.id };
   return {
     id: randomUUID(),
     type: eventType,
     contentType: 'application/json',
     data: Buffer.from(body, 'utf8'),
-    metadata: Buffer.from(JSON.stringify(metadata), 'utf8'),
+    metadata: causedMetadata(causeOf(cause), extra),
   };
 }
 
