@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
-import { StreamsService as StreamsServiceDefinition } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { ProjectionsService as ProjectionsServiceDefinition } from '@eventstore/db-client/generated/projections_grpc_pb';
 import { FaultInjector, type InjectedFault } from './faults';
 import { InMemoryLog, type AppendOutcome, type ExpectedState } from './in-memory-log';
+import { ProjectionSubsystem } from './projections/projection-subsystem';
+import { projectionsImplementation } from './projections-service';
 import { serverFeaturesImplementation, type AdvertisedFeatures } from './server-features-service';
-import { StreamsService, type CallCounts } from './streams-service';
+import { StreamsService, streamsServiceDefinition, type CallCounts } from './streams-service';
 
 export interface EsdbTestServerOptions {
   /** 0 or omitted: a free port, kept across restarts. */
@@ -38,11 +40,14 @@ export interface SeedEvent {
 
 /**
  * A wire-compatible EventStoreDB stand-in for tests: it speaks the gRPC protocol of `@eventstore/db-client`
- * (ServerFeatures, Streams.Read/Append/BatchAppend) over plain HTTP/2 and keeps events in memory. `stop()` drops
+ * (ServerFeatures, Streams.Read/Append/BatchAppend/Delete/Tombstone, and the Projections calls of
+ * projections-service.ts) over plain HTTP/2 and keeps events in memory. `stop()` drops
  * every connection the way a crashed node would; `restart()` listens on the same port with the same events.
  */
 export class EsdbTestServer {
   readonly log: InMemoryLog;
+  /** The projections subsystem: system projections (stopped until enabled) and user JavaScript projections. */
+  readonly projections: ProjectionSubsystem;
   private readonly faults = new FaultInjector();
   private readonly streams: StreamsService;
   private server: Server | null = null;
@@ -60,6 +65,7 @@ export class EsdbTestServer {
     );
     this.boundPort = options.port ?? 0;
     if (options.systemEvents ?? true) this.seedSystemEvents();
+    this.projections = new ProjectionSubsystem(this.log);
   }
 
   /**
@@ -177,7 +183,8 @@ export class EsdbTestServer {
         this.options.serverVersion ?? '24.10.0',
       ),
     );
-    server.addService(StreamsServiceDefinition, this.streams.implementation());
+    server.addService(streamsServiceDefinition, this.streams.implementation());
+    server.addService(ProjectionsServiceDefinition, projectionsImplementation(this.projections));
     const address = `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.boundPort}`;
     // The port of a server that was just force-closed can take a moment to be free again.
     for (let attempt = 0; ; attempt++) {

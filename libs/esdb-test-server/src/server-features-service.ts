@@ -12,6 +12,9 @@ export type AdvertisedFeatures = 'batch-append' | 'append-only' | 'unimplemented
 
 const STREAMS = 'event_store.client.streams.Streams';
 const SERVER_FEATURES = 'event_store.client.server_features.ServerFeatures';
+const PROJECTIONS = 'event_store.client.projections.Projections';
+/** The Projections methods projections-service.ts serves. */
+const PROJECTION_METHODS = ['Create', 'Enable', 'Disable', 'Statistics', 'State', 'Result'];
 
 export function serverFeaturesImplementation(
   features: AdvertisedFeatures,
@@ -31,6 +34,7 @@ export function serverFeaturesImplementation(
       add(STREAMS, 'Append');
       if (features === 'batch-append') add(STREAMS, 'BatchAppend');
       add(SERVER_FEATURES, 'GetSupportedMethods');
+      for (const method of PROJECTION_METHODS) add(PROJECTIONS, method);
       callback(null, methods);
     },
   };

@@ -7,6 +7,9 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceError,
+  type UntypedServiceImplementation,
+  type handleBidiStreamingCall,
+  type handleClientStreamingCall,
 } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 import { Any } from 'google-protobuf/google/protobuf/any_pb';
@@ -15,12 +18,14 @@ import {
   MaximumAppendSizeExceeded,
   StreamDeleted,
   Timeout,
-  UUID,
   WrongExpectedVersion,
 } from '@eventstore/db-client/generated/shared_pb';
 import { Status } from '@eventstore/db-client/generated/status_pb';
 import { Code } from '@eventstore/db-client/generated/code_pb';
-import type { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
+import {
+  StreamsService as StreamsServiceDefinition,
+  type IStreamsServer,
+} from '@eventstore/db-client/generated/streams_grpc_pb';
 import {
   AppendReq,
   AppendResp,
@@ -33,6 +38,14 @@ import {
   TombstoneReq,
   TombstoneResp,
 } from '@eventstore/db-client/generated/streams_pb';
+import {
+  InvalidRequest,
+  decodeAppendRequest,
+  decodeBatchAppendRequest,
+  type DecodedAppendRequest,
+  type DecodedBatchAppendRequest,
+} from './append-request-decoding';
+import { encodedBatchAppendSuccess } from './append-response-encoding';
 import { filterFromOptions, type EventFilter } from './event-filter';
 import type { FaultInjector } from './faults';
 import type {
@@ -52,7 +65,7 @@ import {
   readEventMessage,
   streamIdentifierFromName,
   streamName,
-  uuidToString,
+  uuidMessage,
 } from './wire';
 
 /** Calls the server has answered, by kind: lets tests prove which protocol path a client took. */
@@ -141,39 +154,28 @@ function packedStatus(
   return new Status().setCode(code).setMessage(message).setDetails(packed);
 }
 
-type ProposedMessage = AppendReq.ProposedMessage | BatchAppendReq.ProposedMessage;
-
-class InvalidRequest extends Error {
-  constructor(
-    message: string,
-    readonly exception?: string,
-  ) {
-    super(message);
-  }
-}
-
 function invalid(error: unknown): Partial<ServiceError> {
   const details = error instanceof Error ? error.message : String(error);
   return { code: error instanceof InvalidRequest ? status.INVALID_ARGUMENT : status.INTERNAL, details };
 }
 
-function proposedEvent(message: ProposedMessage): ProposedEvent {
-  const metadata = message.getMetadataMap();
-  const type = metadata.get('type');
-  const contentType = metadata.get('content-type');
-  if (!type || !contentType) {
-    throw new InvalidRequest(
-      'proposed event needs type and content-type',
-      'missing-required-metadata-property',
-    );
-  }
-  return {
-    id: uuidToString(message.getId()),
-    type,
-    contentType,
-    data: message.getData_asU8(),
-    metadata: message.getCustomMetadata_asU8(),
-  };
+/**
+ * The Streams service definition with the append requests decoded by append-request-decoding.ts instead of
+ * the generated classes; everything else is the generated definition.
+ */
+export const streamsServiceDefinition = {
+  ...StreamsServiceDefinition,
+  append: { ...StreamsServiceDefinition.append, requestDeserialize: decodeAppendRequest },
+  batchAppend: { ...StreamsServiceDefinition.batchAppend, requestDeserialize: decodeBatchAppendRequest },
+};
+
+/** The handlers, typed by the requests they receive once decoded. */
+export interface StreamsHandlers extends UntypedServiceImplementation {
+  read: IStreamsServer['read'];
+  append: handleClientStreamingCall<DecodedAppendRequest, AppendResp>;
+  batchAppend: handleBidiStreamingCall<DecodedBatchAppendRequest, BatchAppendResp>;
+  delete: IStreamsServer['delete'];
+  tombstone: IStreamsServer['tombstone'];
 }
 
 /** Implements `event_store.client.streams.Streams` over an in-memory log. */
@@ -261,7 +263,7 @@ export class StreamsService {
     callback(null, response);
   }
 
-  implementation(): IStreamsServer {
+  implementation(): StreamsHandlers {
     return {
       read: (call) => this.read(call),
       append: (call, callback) => this.append(call, callback),
@@ -511,7 +513,7 @@ export class StreamsService {
   // ---- Append -------------------------------------------------------------------------------------------------
 
   private append(
-    call: ServerReadableStream<AppendReq, AppendResp>,
+    call: ServerReadableStream<DecodedAppendRequest, AppendResp>,
     callback: sendUnaryData<AppendResp>,
   ): void {
     this.counts.append += 1;
@@ -529,12 +531,12 @@ export class StreamsService {
     };
     const drop = (): void => answer(shuttingDown());
     this.openCalls.add(drop);
-    call.on('data', (request: AppendReq) => {
+    call.on('data', (request: DecodedAppendRequest) => {
       if (failure !== undefined || answered) return;
       try {
-        if (request.hasOptions()) options = request.getOptions();
-        else if (request.hasProposedMessage()) {
-          const event = proposedEvent(request.getProposedMessage()!);
+        if (request.options) options = request.options;
+        else if (request.proposed) {
+          const event = request.proposed();
           size += sizeOnDisk(event);
           // Refused as soon as the limit is passed, before the rest of the request arrives.
           if (size > this.settings.maxAppendSize)
@@ -563,7 +565,7 @@ export class StreamsService {
     });
   }
 
-  private batchAppend(call: ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void {
+  private batchAppend(call: ServerDuplexStream<DecodedBatchAppendRequest, BatchAppendResp>): void {
     this.counts.batchAppendCalls += 1;
     const fault = this.faults.take('batchAppend');
     if (fault) {
@@ -585,14 +587,15 @@ export class StreamsService {
       if (batch.timer) clearTimeout(batch.timer);
       return batch;
     };
+    const writable = (): boolean => !call.destroyed && !call.writableEnded;
     const respond = (
-      correlation: UUID | undefined,
+      request: DecodedBatchAppendRequest,
       stream: string,
       fill: (response: BatchAppendResp) => void,
     ) => {
-      if (call.destroyed || call.writableEnded) return;
+      if (!writable()) return;
       const response = new BatchAppendResp()
-        .setCorrelationId(correlation)
+        .setCorrelationId(uuidMessage(request.correlationId, request.correlationStructured))
         .setStreamIdentifier(streamIdentifierFromName(stream));
       fill(response);
       call.write(response);
@@ -613,12 +616,11 @@ export class StreamsService {
       closeCall();
       call.end();
     });
-    call.on('data', (request: BatchAppendReq) => {
-      const correlation = request.getCorrelationId();
-      const key = uuidToString(correlation);
+    call.on('data', (request: DecodedBatchAppendRequest) => {
+      const key = request.correlationId;
       try {
-        if (request.hasOptions() && !pending.has(key)) {
-          const options = request.getOptions()!;
+        if (request.options && !pending.has(key)) {
+          const options = request.options;
           const batch: PendingBatch = {
             options,
             stream: streamName(options.getStreamIdentifier()),
@@ -632,12 +634,12 @@ export class StreamsService {
           const remaining = deadline ? deadline.toDate().getTime() - Date.now() : Infinity;
           if (remaining <= 0) {
             forgetBatch(key);
-            respond(correlation, batch.stream, (response) => response.setError(timeoutStatus()));
+            respond(request, batch.stream, (response) => response.setError(timeoutStatus()));
             return;
           }
           if (Number.isFinite(remaining)) {
             batch.timer = setTimeout(() => {
-              if (forgetBatch(key)) respond(correlation, batch.stream, (r) => r.setError(timeoutStatus()));
+              if (forgetBatch(key)) respond(request, batch.stream, (r) => r.setError(timeoutStatus()));
             }, remaining);
             batch.timer.unref();
           }
@@ -645,24 +647,38 @@ export class StreamsService {
         // Parts of a batch already refused (size, deadline) or never opened are ignored, as EventStoreDB does.
         const batch = pending.get(key);
         if (!batch) return;
-        for (const message of request.getProposedMessagesList()) {
-          const event = proposedEvent(message);
+        // Refused at the event that crosses the limit; the rest of the request is never decoded.
+        for (const event of request.proposedMessages()) {
           batch.size += sizeOnDisk(event);
+          if (batch.size > this.settings.maxAppendSize) {
+            forgetBatch(key);
+            respond(request, batch.stream, (response) =>
+              response.setError(maxAppendSizeStatus(this.settings.maxAppendSize)),
+            );
+            return;
+          }
           batch.events.push(event);
         }
-        if (batch.size > this.settings.maxAppendSize) {
-          forgetBatch(key);
-          respond(correlation, batch.stream, (response) =>
-            response.setError(maxAppendSizeStatus(this.settings.maxAppendSize)),
-          );
-          return;
-        }
-        if (!request.getIsFinal()) return;
+        if (!request.isFinal) return;
         forgetBatch(key);
         this.counts.batchAppendRequests += 1;
         const expected = expectedOfBatch(batch.options);
         const outcome = this.log.append(batch.stream, expected, batch.events);
-        respond(correlation, batch.stream, (response) => {
+        if (outcome.kind === 'success' && !request.correlationStructured) {
+          if (writable()) {
+            call.write(
+              encodedBatchAppendSuccess(
+                key,
+                Buffer.from(batch.stream, 'utf8'),
+                expected,
+                outcome.currentRevision,
+                outcome.position,
+              ),
+            );
+          }
+          return;
+        }
+        respond(request, batch.stream, (response) => {
           echoExpected(response, expected);
           if (outcome.kind === 'success') response.setSuccess(batchSuccess(outcome));
           else if (outcome.kind === 'stream_deleted') response.setError(streamDeletedStatus(batch.stream));
@@ -671,7 +687,7 @@ export class StreamsService {
       } catch (error) {
         const batch = forgetBatch(key);
         const message = error instanceof Error ? error.message : String(error);
-        respond(correlation, batch?.stream ?? '', (response) =>
+        respond(request, batch?.stream ?? '', (response) =>
           response.setError(new Status().setCode(Code.INVALID_ARGUMENT).setMessage(message)),
         );
       }
