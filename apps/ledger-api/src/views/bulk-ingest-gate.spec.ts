@@ -46,3 +46,31 @@ describe('BulkIngestGate', () => {
     expect(gate.queued).toBe(0);
   });
 });
+
+describe('BulkIngestGate yielding to interactive requests', () => {
+  it('starts a build only once the interactive requests in flight are answered', async () => {
+    const gate = new BulkIngestGate(1, 4, 10_000);
+    const first = await gate.enter();
+    expect(gate.ingesting).toBe(true);
+    const check = gate.interactiveStarted();
+    let built = false;
+    const next = gate.enter().then((turn) => ((built = true), turn));
+    first.built();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(built).toBe(false);
+    check();
+    check();
+    (await next).done();
+    expect(built).toBe(true);
+    first.done();
+    expect(gate.ingesting).toBe(false);
+  });
+
+  it('does not let a steady trickle of interactive requests starve ingest', async () => {
+    const gate = new BulkIngestGate(1, 4, 20);
+    const neverAnswered = gate.interactiveStarted();
+    const turn = await gate.enter();
+    turn.done();
+    neverAnswered();
+  });
+});

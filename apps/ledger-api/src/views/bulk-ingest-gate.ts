@@ -24,7 +24,14 @@ class Slots {
   get queued(): number {
     return this.waiting.length;
   }
+
+  get inUse(): boolean {
+    return this.active > 0;
+  }
 }
+
+/** The longest a batch's build waits for the interactive requests in flight to be answered. */
+export const MAX_YIELD_MS = 50;
 
 /** One batch's turn: `built` once its events are handed to the store, `done` once it is answered (or gone). */
 export interface BulkIngestTurn {
@@ -47,16 +54,30 @@ export interface BulkIngestTurn {
 export class BulkIngestGate {
   private readonly building: Slots;
   private readonly admitted: Slots;
+  /** Interactive requests (checks, authorizations …) in flight, counted only while bulk ingest is admitted. */
+  private interactive = 0;
+  private quietWaiters: Array<() => void> = [];
 
-  constructor(buildingSlots = 1, admittedSlots = 4) {
+  constructor(
+    buildingSlots = 1,
+    admittedSlots = 4,
+    private readonly maxYieldMs = MAX_YIELD_MS,
+  ) {
     this.building = new Slots(buildingSlots);
     this.admitted = new Slots(Math.max(admittedSlots, buildingSlots));
   }
 
-  /** Resolves once this batch may be read and built; calling `built` or `done` more than once is harmless. */
+  /**
+   * Resolves once this batch may be read and built; calling `built` or `done` more than once is harmless.
+   * A build is tens of milliseconds the loop cannot interrupt, so it starts only when no interactive request
+   * is in flight (or after `maxYieldMs`, so a steady trickle of checks cannot starve ingest): with ingest
+   * flat out, an authorization then meets at most the one build already under way, instead of queueing
+   * behind batch after batch on a saturated loop. Without interactive traffic nothing waits.
+   */
   async enter(): Promise<BulkIngestTurn> {
     const leave = await this.admitted.take();
     const build = await this.building.take();
+    if (this.interactive > 0) await this.quiet();
     return {
       built: build,
       done: () => {
@@ -64,6 +85,36 @@ export class BulkIngestGate {
         leave();
       },
     };
+  }
+
+  /** True while any batch is admitted: only then are interactive requests worth counting. */
+  get ingesting(): boolean {
+    return this.admitted.inUse;
+  }
+
+  /** An interactive request began; call the result once it is answered or gone (more than once is harmless). */
+  interactiveStarted(): () => void {
+    this.interactive++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.interactive > 0) return;
+      const waiters = this.quietWaiters;
+      this.quietWaiters = [];
+      for (const resolve of waiters) resolve();
+    };
+  }
+
+  private quiet(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.maxYieldMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.quietWaiters.push(done);
+    });
   }
 
   /** Batches waiting for their turn to be built. */
@@ -75,9 +126,35 @@ export class BulkIngestGate {
 /** Routes whose bodies wait for the gate before they are read. */
 const GATED_ROUTES = new Set(['POST /v1/views/batch']);
 
+/**
+ * The verification layer's short requests, which bulk ingest yields to. Streams (watch), replays and exports
+ * are long by nature and are not waited for: a watcher connected for hours would otherwise slow every batch.
+ */
+const INTERACTIVE_ROUTES = new Set([
+  'POST /v1/check',
+  'POST /v1/check/bulk',
+  'POST /v1/media/authorize',
+  'POST /v1/views',
+  'GET /v1/users/:userId/devices',
+  'GET /v1/devices/:deviceId/access',
+  'POST /v1/devices',
+  'POST /v1/devices/:deviceId/grants',
+  'POST /v1/devices/:deviceId/revocations',
+  'POST /v1/devices/:deviceId/transfers',
+  'POST /v1/devices/:deviceId/decommission',
+]);
+
 /** The HTTP side: a gated request waits for its turn before its body is read, and holds it until it closes. */
 export function gateBulkIngest(instance: FastifyInstance, gate: BulkIngestGate): void {
   const turns = new WeakMap<FastifyRequest, BulkIngestTurn>();
+  instance.addHook('onRequest', (request, reply, done) => {
+    // Checked first: with no batch admitted (most of the time) a request pays one property read here.
+    if (gate.ingesting && INTERACTIVE_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) {
+      // 'close' fires once the answer is sent or the connection dropped, so the count cannot leak.
+      reply.raw.once('close', gate.interactiveStarted());
+    }
+    done();
+  });
   // Callback style: the other routes pass straight through without a promise of their own.
   instance.addHook('preParsing', (request, reply, payload, done) => {
     if (!GATED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) return done(null, payload);
