@@ -23,7 +23,7 @@ import {
   type RecordedEvent,
 } from '@ledger/event-store';
 import { IDEMPOTENCY_METADATA_KEY, type IdempotencyRecord, type LiveProjection } from '@ledger/projections';
-import { idempotentEventIds, randomIds, type Clock, type IdGenerator } from './clock';
+import { idempotentEventIds, timeOrderedIds, type Clock, type IdGenerator } from './clock';
 import { concurrencyRetry, deviceStreamFold, handleCommand, type RetryPolicy } from './command-handler';
 import { mediaViewed, toDeviceCommand, type OwnershipChange } from './device-change';
 import type {
@@ -68,7 +68,7 @@ export class LedgerCommands {
     private readonly projection: LiveProjection,
     private readonly clock: Clock,
     private readonly options: LedgerCommandsOptions,
-    private readonly ids: IdGenerator = randomIds,
+    private readonly ids: IdGenerator = timeOrderedIds,
   ) {
     this.retry = concurrencyRetry(options.maxConflictRetries ?? 8);
   }

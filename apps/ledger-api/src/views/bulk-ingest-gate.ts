@@ -77,7 +77,7 @@ export class BulkIngestGate {
   async enter(): Promise<BulkIngestTurn> {
     const leave = await this.admitted.take();
     const build = await this.building.take();
-    if (this.interactive > 0) await this.quiet();
+    if (this.interactive > 0) await this.whenQuiet();
     return {
       built: build,
       done: () => {
@@ -106,7 +106,12 @@ export class BulkIngestGate {
     };
   }
 
-  private quiet(): Promise<void> {
+  /**
+   * Resolves once no interactive request is in flight, or after `maxYieldMs`. Called again right before a
+   * batch's build: its body was read and parsed meanwhile, and requests may have arrived since its turn.
+   */
+  whenQuiet(): Promise<void> {
+    if (this.interactive === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, this.maxYieldMs);
       function done() {
@@ -172,7 +177,11 @@ export function gateBulkIngest(instance: FastifyInstance, gate: BulkIngestGate):
   // yielding to the loop (without an Idempotency-Key nothing is awaited before the append), so the next batch,
   // released now, is read only once this one is built.
   instance.addHook('preHandler', (request, _reply, done) => {
-    turns.get(request)?.built();
-    done();
+    const turn = turns.get(request);
+    if (turn === undefined) return done();
+    void gate.whenQuiet().then(() => {
+      turn.built();
+      done();
+    });
   });
 }
