@@ -51,13 +51,22 @@ const RESERVED_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 
 /** Path of the first reserved key in a parsed body (nesting is already bounded), or null. */
 function reservedKeyPath(value: unknown, prefix: string): string | null {
   if (value === null || typeof value !== 'object') return null;
-  const entries: Array<[string, unknown]> = Array.isArray(value)
-    ? value.map((item, index) => [String(index), item])
-    : Object.entries(value);
-  for (const [key, item] of entries) {
-    if (!Array.isArray(value) && RESERVED_KEYS.has(key)) return `${prefix}${key}`;
-    const found = reservedKeyPath(item, `${prefix}${key}.`);
-    if (found) return found;
+  // Paths are built only for a hit: a 1000-view body is walked without allocating a string per value.
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      if (item === null || typeof item !== 'object') continue;
+      const found = reservedKeyPath(item, '');
+      if (found) return `${prefix}${index}.${found}`;
+    }
+    return null;
+  }
+  for (const key in value) {
+    if (RESERVED_KEYS.has(key)) return `${prefix}${key}`;
+    const item = (value as Record<string, unknown>)[key];
+    if (item === null || typeof item !== 'object') continue;
+    const found = reservedKeyPath(item, '');
+    if (found) return `${prefix}${key}.${found}`;
   }
   return null;
 }
@@ -90,6 +99,9 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 256 },
+    // No Nest middleware runs here (requests are logged by hooks): without middie, no request walks its
+    // middleware engine. A middleware added later fails at start-up instead of being silently skipped.
+    skipMiddie: true,
     genReqId: (request: { headers: Record<string, unknown> }) =>
       requestIdFrom(request.headers['x-request-id']),
   });

@@ -9,6 +9,16 @@ import { deriveSnapshotKey, LiveProjection } from '@ledger/projections';
 import { InstrumentedEventStore } from './metrics/instrumented-event-store';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 
+
+/**
+ * The service's bound on one group commit: one full batch of views (or many small appends). An
+ * authorization's one-event append, taken ahead of queued batches by the store's priority lane, still waits
+ * for the group already on the writer thread; with several batches allowed in one group (the store's default
+ * bound is 10,000 events) that wait grew with the ingest load. Batches now pay one fsync each, on the writer
+ * thread, while the next batch is built on the loop.
+ */
+export const SERVICE_MAX_GROUP_EVENTS = 1000;
+
 export const LEDGER_CONFIG = Symbol('LEDGER_CONFIG');
 export const EVENT_STORE = Symbol('EVENT_STORE');
 export const CLOCK = Symbol('CLOCK');
@@ -45,7 +55,11 @@ export const ledgerProviders: Provider[] = [
       // The service commits on the writer thread: checks and authorizations never wait behind a big group's
       // inserts and fsync (authorize.http.during-ingest).
       new InstrumentedEventStore(
-        await openEventStore({ ...config, embeddedWriterThread: true }),
+        await openEventStore({
+          ...config,
+          embeddedWriterThread: true,
+          embeddedMaxGroupEvents: SERVICE_MAX_GROUP_EVENTS,
+        }),
         metrics,
         writability,
       ),

@@ -22,7 +22,20 @@ export class MonotonicClock implements Clock {
   }
 }
 
-export const randomIds: IdGenerator = { eventId: () => randomUUID() };
+/**
+ * Event ids for writes without an Idempotency-Key: UUIDs of version 7 (RFC 9562), the millisecond of their
+ * making first, then 74 random bits. The log's unique index on event ids then grows at one end: with random
+ * (version 4) ids every row of a 1000-view batch landed on another page of that index, so the group wrote
+ * about twice the WAL and took 3–6× as long to commit (75–92 ms against 13–29 ms per 1000-view append on the
+ * writer thread, 190k rows in the log), and an authorization's one-event commit waited behind it.
+ */
+export const timeOrderedIds: IdGenerator = {
+  eventId: () => {
+    const time = Date.now().toString(16).padStart(12, '0');
+    // randomUUID's pooled random bits, its variant kept; its first 48 bits and its version digit replaced.
+    return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${randomUUID().slice(15)}`;
+  },
+};
 
 /**
  * The event ids of one write with an Idempotency-Key: derived from the key's scope (client and key), the

@@ -23,7 +23,7 @@ import {
   type RecordedEvent,
 } from '@ledger/event-store';
 import { IDEMPOTENCY_METADATA_KEY, type IdempotencyRecord, type LiveProjection } from '@ledger/projections';
-import { idempotentEventIds, randomIds, type Clock, type IdGenerator } from './clock';
+import { idempotentEventIds, timeOrderedIds, type Clock, type IdGenerator } from './clock';
 import { concurrencyRetry, deviceStreamFold, handleCommand, type RetryPolicy } from './command-handler';
 import { mediaViewed, toDeviceCommand, type OwnershipChange } from './device-change';
 import type {
@@ -68,7 +68,7 @@ export class LedgerCommands {
     private readonly projection: LiveProjection,
     private readonly clock: Clock,
     private readonly options: LedgerCommandsOptions,
-    private readonly ids: IdGenerator = randomIds,
+    private readonly ids: IdGenerator = timeOrderedIds,
   ) {
     this.retry = concurrencyRetry(options.maxConflictRetries ?? 8);
   }
@@ -147,8 +147,10 @@ export class LedgerCommands {
         throw new InvalidInputError('views', 'must hold 1 to 1000 views');
       }
       const now = this.clock.now();
+      // Every view of the batch is recorded at the same instant: its text is made once, not once per view.
+      const recordedAt = formatTime(now);
       const events: NewEvent[] = inputs.map((input, index) => {
-        const event = this.viewEvent(input, now, `views.${index}.`);
+        const event = this.viewEvent(input, now, `views.${index}.`, recordedAt);
         return { eventId: ids(index), type: event.type, data: event.data };
       });
       const last = events.length - 1;
@@ -200,7 +202,12 @@ export class LedgerCommands {
     });
   }
 
-  private viewEvent(input: ViewInput, now: number, fieldPrefix: string): MediaViewed {
+  private viewEvent(
+    input: ViewInput,
+    now: number,
+    fieldPrefix: string,
+    recordedAt: string = formatTime(now),
+  ): MediaViewed {
     const occurredAt = this.time(`${fieldPrefix}occurredAt`, input.occurredAt);
     if (occurredAt > now + MAX_FUTURE_SKEW_MS) {
       throw new InvalidInputError(`${fieldPrefix}occurredAt`, 'is more than 5 minutes in the future');
@@ -215,7 +222,7 @@ export class LedgerCommands {
         throw error;
       }
     }
-    return mediaViewed({ ...input, occurredAt }, now);
+    return mediaViewed({ ...input, occurredAt }, recordedAt);
   }
 
   /** The fields every ownership change has, validated: business time parsed (absent: receipt time). */

@@ -8,6 +8,8 @@ export interface StoreSelection {
   readonly eventStoreMaxAppendBytes?: number;
   /** The embedded store commits on a writer thread, so big groups never hold the event loop (the service). */
   readonly embeddedWriterThread?: boolean;
+  /** The embedded store's bound on the events of one group commit (`SqliteEventStoreOptions.maxBatchEvents`). */
+  readonly embeddedMaxGroupEvents?: number;
 }
 
 /**
@@ -25,6 +27,9 @@ export async function openEventStore(selection: StoreSelection): Promise<EventSt
   return SqliteEventStore.open({
     dataDir: selection.dataDir,
     writerThread: selection.embeddedWriterThread === true,
+    ...(selection.embeddedMaxGroupEvents === undefined
+      ? {}
+      : { maxBatchEvents: selection.embeddedMaxGroupEvents }),
   });
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ApiKeyConfig, Scope } from '@ledger/config';
 
 export interface AuthenticatedClient {
@@ -47,6 +47,7 @@ export class ApiKeyRegistry {
   }
 }
 
+/** The one-shot hash: no Hash object per request (this runs on every authenticated call). */
 function digest(key: string): string {
-  return createHash('sha256').update(key).digest('base64');
+  return hash('sha256', key, 'base64');
 }

@@ -128,11 +128,15 @@ export class LedgerGrpcService {
   }
 
   private async recordViews(request: Wire, context: () => WriteContext): Promise<Wire> {
-    const release = await this.deps.bulkIngest.acquire();
+    const turn = await this.deps.bulkIngest.enter();
     try {
-      return await this.recordViewsInTurn(request, context);
+      // Validation and building run synchronously up to the store's append: once the call returns, the batch
+      // is in the store's hands and the next one may be built while this one commits.
+      const recorded = this.recordViewsInTurn(request, context);
+      turn.built();
+      return await recorded;
     } finally {
-      release();
+      turn.done();
     }
   }
 

@@ -17,8 +17,12 @@ export class ForeignCommitWatcher {
 
   constructor(
     private readonly db: Database.Database,
-    /** Called after another connection committed; return false to stop watching (nobody listens any more). */
-    private readonly onForeignCommit: () => void,
+    /**
+     * Called after another connection committed. Returns false when it cannot tell yet whose commit it was
+     * (the store's own writer thread may have committed a group it has not reported): the change is then
+     * looked at again at the next poll.
+     */
+    private readonly onForeignCommit: () => boolean,
     private readonly stillNeeded: () => boolean,
     private readonly pollMs = DEFAULT_POLL_MS,
   ) {}
@@ -43,8 +47,7 @@ export class ForeignCommitWatcher {
     }
     const version = this.readVersion();
     if (version === undefined || version === this.dataVersion) return;
-    this.dataVersion = version;
-    this.onForeignCommit();
+    if (this.onForeignCommit()) this.dataVersion = version;
   }
 
   private readVersion(): number | undefined {

@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
+import { firstValueFrom } from 'rxjs';
+import { filter, take, toArray } from 'rxjs/operators';
 import { START } from '../position';
+import { AllReader } from './all-reader';
 import { describeEventStoreContract } from '../testing';
 import { SqliteEventStore } from './sqlite-event-store';
 
@@ -67,6 +70,52 @@ describe('SqliteEventStore with the writer thread', () => {
       expect(page.events.length).toBe(32);
     } finally {
       await reopened.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("hands its own groups to caught-up subscribers without re-reading them, and still sees another writer's", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-own-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true });
+    const reads = jest.spyOn(AllReader.prototype, 'read');
+    try {
+      const received: string[] = [];
+      let caughtUp!: () => void;
+      const ready = new Promise<void>((resolve) => (caughtUp = resolve));
+      const subscription = store.subscribeToAll({ from: START }).subscribe((message) => {
+        if (message.kind === 'caught-up') caughtUp();
+        else received.push(message.event.eventId);
+      });
+      await ready;
+      const readsWhenCaughtUp = reads.mock.calls.length;
+      for (let k = 0; k < 3; k++) {
+        await store.append({ stream: `views-${k}`, expectedRevision: 'any', events: views(`dddddd0${k}`, 5) });
+        // Past the foreign-commit poll (200 ms): the thread's commits change the file under this connection.
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(received).toHaveLength(15);
+      expect(reads.mock.calls.length).toBe(readsWhenCaughtUp);
+      // Another process's commit is still delivered, by a read of the log.
+      const other = SqliteEventStore.open({ dataDir });
+      const foreign = firstValueFrom(
+        store.subscribeToAll({ from: START }).pipe(
+          filter((message) => message.kind === 'event' && message.event.stream === 'views-other'),
+          take(1),
+          toArray(),
+        ),
+      );
+      try {
+        await other.append({ stream: 'views-other', expectedRevision: 'any', events: views('eeeeeeee', 1) });
+        await foreign;
+        await new Promise((resolve) => setTimeout(resolve, 450));
+        expect(received).toHaveLength(16);
+      } finally {
+        await other.close();
+      }
+      subscription.unsubscribe();
+    } finally {
+      reads.mockRestore();
+      await store.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
