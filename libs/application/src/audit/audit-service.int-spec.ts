@@ -17,6 +17,7 @@ import { at, LedgerHistory, writeSampleHistory } from '../../../audit-trail/src/
 import { AuditService, ExportNotRecordedError } from './audit-service';
 import { InlineAuditWork } from './audit-work';
 import { HeavyWorkBusyError, HeavyWorkGate } from './heavy-work-gate';
+import { AUDIT_WORKER_NICENESS } from './audit-worker-job';
 import { EXPOSURES_PER_ANSWER_PIECE } from './replay-answer';
 import { WorkerAuditWork } from './worker-audit-work';
 
@@ -222,6 +223,20 @@ describe('a large replay answer on the HTTP service', () => {
     await store.close();
   });
 
+  it('is worked out at a lower scheduling priority than the service thread, which keeps its own', async () => {
+    const audit = new AuditService(store, signer, new WorkerAuditWork(config));
+    const before = niceOfThreads();
+    const answer = await audit.replayAnswer({}, { kind: 'json' }, 'test:priority');
+    try {
+      // The worker holds the report until the answer is taken: it is one of the threads added meanwhile.
+      const added = [...niceOfThreads()].filter(([thread]) => !before.has(thread));
+      expect(added.some(([, nice]) => nice >= AUDIT_WORKER_NICENESS)).toBe(true);
+      expect(niceOfThreads().get(process.pid)).toBe(before.get(process.pid));
+    } finally {
+      answer.close();
+    }
+  });
+
   it('comes over from its worker in bounded pieces while the service thread keeps turning', async () => {
     const audit = new AuditService(store, signer, new WorkerAuditWork(config));
     const answer = await audit.replayAnswer({}, { kind: 'json' }, 'test:large');
@@ -257,3 +272,19 @@ describe('a large replay answer on the HTTP service', () => {
     expect(turnsAtPiece[turnsAtPiece.length - 1]).toBeGreaterThan(turnsAtPiece[0]);
   });
 });
+
+/** The nice value of each thread of this process, by thread id (Linux: /proc/self/task/<tid>/stat). */
+function niceOfThreads(): Map<number, number> {
+  const nice = new Map<number, number>();
+  for (const thread of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${thread}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state is the 3rd field, nice the 19th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      nice.set(Number(thread), Number(fields[16]));
+    } catch {
+      // A thread that ended between the listing and the read.
+    }
+  }
+  return nice;
+}

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import {
   loadExportSigner,
@@ -82,8 +83,30 @@ export function serializeFailure(error: unknown): SerializedFailure {
   };
 }
 
+/**
+ * The nice value an audit worker thread gives itself. Replays, exports and rebuilds are background work: when
+ * the cores are all busy, the thread that answers checks and authorizations should get the CPU first, and the
+ * audit work whatever is left (at 10, about a tenth of a core it competes for). Nothing is refused or queued
+ * for it; a replay only takes longer on a saturated machine.
+ */
+export const AUDIT_WORKER_NICENESS = 10;
+
+/**
+ * Lowers this thread's scheduling priority. On Linux the nice value belongs to the thread (`setpriority` on
+ * the calling task), so the service's own thread keeps its priority. Where it cannot be lowered, the work
+ * runs at the priority it has.
+ */
+function yieldToTheServiceThread(): void {
+  try {
+    os.setPriority(0, Math.max(os.getPriority(0), AUDIT_WORKER_NICENESS));
+  } catch {
+    // Not permitted here (a sandbox, another platform's rules): same priority as the service's thread.
+  }
+}
+
 /** The worker side: runs `data.job` and reports through `port`. */
 export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): Promise<void> {
+  yieldToTheServiceThread();
   const post = (message: WorkerToMain): void => port.postMessage(message);
   let store: EventStore | null = null;
   try {
