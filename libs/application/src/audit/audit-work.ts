@@ -27,7 +27,7 @@ import { replayAnswerPieces, replayHeader, type ReplayAnswerShape, type ReplayHe
  */
 export interface ReplayAnswerPieces {
   readonly header: ReplayHeader;
-  /** The next piece of the answer's text, or null once it is all handed over. */
+  /** The next piece of the answer's text, or null once it is all handed over; fails once closed. */
   next(): Promise<Uint8Array | null>;
   /** Stops the work (a worker is ended); safe to call more than once, and after the last piece. */
   close(): void;
@@ -101,6 +101,7 @@ export function* replayAnswerBytes(report: IncidentReport, shape: ReplayAnswerSh
 /** Pieces rendered on demand from a report in this thread. */
 class InlineAnswerPieces implements ReplayAnswerPieces {
   readonly header: ReplayHeader;
+  private closed = false;
   private readonly pieces: Generator<Uint8Array>;
 
   constructor(report: IncidentReport, shape: ReplayAnswerShape) {
@@ -109,11 +110,13 @@ class InlineAnswerPieces implements ReplayAnswerPieces {
   }
 
   next(): Promise<Uint8Array | null> {
+    if (this.closed) return Promise.reject(new Error('the replay answer was closed'));
     const next = this.pieces.next();
     return Promise.resolve(next.done ? null : next.value);
   }
 
   close(): void {
+    this.closed = true;
     this.pieces.return(undefined);
   }
 }

@@ -86,7 +86,7 @@ class WorkerAnswerPieces implements ReplayAnswerPieces {
   ) {}
 
   async next(): Promise<Uint8Array | null> {
-    if (this.closed) return null;
+    if (this.closed) throw new Error('the replay answer was closed: its worker has ended');
     const next: MainToWorker = { kind: 'next' };
     this.worker.postMessage(next);
     const message = await this.inbox.next();
