@@ -81,7 +81,8 @@ export const importSuite: Suite = async (context, log) => {
       const dir = fs.mkdtempSync(path.join(context.workDir, `import-${side}-`));
       try {
         if (side === 'ours') {
-          const store = SqliteEventStore.open({ dataDir: dir });
+          // Opened as `ledger import` opens it: commits on the store's writer thread.
+          const store = SqliteEventStore.open({ dataDir: dir, writerThread: true });
           try {
             let accepted = 0;
             const ms = await timeIt(async () => {

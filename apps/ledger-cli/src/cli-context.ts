@@ -4,7 +4,11 @@ import { openEventStore, type EventStore } from '@ledger/event-store';
 /** What every command gets: the validated configuration and a way to open the same store the service uses. */
 export interface CliContext {
   readonly config: LedgerConfig;
-  openStore(): Promise<EventStore>;
+  /**
+   * `commitsOnWriterThread`: the embedded store commits on a thread of its own, as the service's does, so a
+   * command that writes in bulk (import) reads and checks its next batch while the last one commits.
+   */
+  openStore(options?: { readonly commitsOnWriterThread?: boolean }): Promise<EventStore>;
   /** True when stderr is a terminal: progress bars go there, never into output files or pipes. */
   readonly interactive: boolean;
   /** Who the CLI acts as in the ledger's own audit events. */
@@ -15,7 +19,8 @@ export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliConte
   const config = loadConfig(env);
   return {
     config,
-    openStore: () => openEventStore(config),
+    openStore: (options) =>
+      openEventStore({ ...config, embeddedWriterThread: options?.commitsOnWriterThread === true }),
     interactive: Boolean(process.stderr.isTTY) && env.CI !== 'true',
     actor: `cli:${env.USER ?? env.LOGNAME ?? 'unknown'}`,
   };

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Head, HttpCode, Logger, Post, Query, Req, Res } 
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { AuditService, ExportNotRecordedError, pageShape, type ReplayAnswerShape } from '@ledger/application';
 import { normalizeTrailFilter, type ExportFormat } from '@ledger/audit-trail';
 import { InvalidInputError } from '@ledger/domain';
@@ -81,17 +81,24 @@ export class AuditController {
     @Body() body: ReplayDto,
     @Query() query: ReplayAnswerQuery,
     @Req() request: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const shape = this.answerShape(query, request.headers.accept);
+    // Recorded before anything is sent; a bad request or a full pool is still a clean 400 or 429 here.
     const answer = await this.audit.replayAnswer(body, shape, actorOf(request));
     this.metrics.replays.inc();
     this.metrics.replayExposures.inc(answer.header.summary.exposures);
-    void reply.header(
-      'content-type',
-      shape.kind === 'ndjson' ? `${NDJSON}; charset=utf-8` : 'application/json; charset=utf-8',
-    );
-    return answer.body;
+    // Streamed a piece at a time as the socket drains: a report of tens of megabytes is never one write (nor
+    // one string to encode) on this thread, which also answers checks.
+    const stream = Readable.from(answer, { objectMode: false });
+    stream.once('close', () => answer.close());
+    void reply
+      .status(200)
+      .header(
+        'content-type',
+        shape.kind === 'ndjson' ? `${NDJSON}; charset=utf-8` : 'application/json; charset=utf-8',
+      )
+      .send(stream);
   }
 
   @Post('rebuild')

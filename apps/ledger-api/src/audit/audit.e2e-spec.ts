@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import { verifyExport, loadLedgerPublicKey } from '@ledger/audit-trail';
 import { StoreUnavailableError, positionToToken, type AppendRequest } from '@ledger/event-store';
 import { startLedger, uniqueIds, type LedgerTestApp } from '../../../../test/support/ledger-test-app';
@@ -263,5 +264,57 @@ describe('audit work past its limit', () => {
     expect(refused.headers.get('retry-after')).toBe('5');
     expect(refused.body.message).toMatch(/1 replay is already running/);
     expect((await ledger.http('POST', '/v1/audit/replay', {})).status).toBe(200);
+  });
+
+  it('keeps the slot while a large answer is being sent, and frees it when the client goes away', async () => {
+    const id = uniqueIds('gone');
+    const [cam, owner] = [id('cam'), id('owner')];
+    const t = Date.now() - 3_600_000;
+    await ledger.client.registerDevice({ deviceId: cam, ownerId: owner, actor: 'svc:p', occurredAt: iso(t) });
+    // 20,000 strangers' views: an answer of several megabytes, more than the sockets hold at once.
+    for (let batch = 0; batch < 20; batch++) {
+      await ledger.client.recordViews(
+        Array.from({ length: 1000 }, (_, i) => ({
+          viewerId: id(`stranger-${batch}-${i}`),
+          deviceId: cam,
+          mediaId: `m-${batch}-${i}`,
+          mediaType: 'thumbnail' as const,
+          action: 'delivered' as const,
+          occurredAt: iso(t + 1000 + batch * 1000 + i),
+        })),
+      );
+    }
+    // A client that reads the first bytes and stops reading (node's own client: no connection left behind).
+    const { status: answered, leave } = await new Promise<{ status: number; leave: () => void }>(
+      (resolve, reject) => {
+        const request = http.request(
+          `${ledger.baseUrl}/v1/audit/replay`,
+          {
+            method: 'POST',
+            agent: false,
+            headers: { authorization: `Bearer ${ledger.apiKey}`, 'content-type': 'application/json' },
+          },
+          (response) => {
+            response.once('data', () => {
+              response.pause();
+              resolve({ status: response.statusCode ?? 0, leave: () => request.destroy() });
+            });
+          },
+        );
+        request.once('error', reject);
+        request.end(JSON.stringify({ deviceIds: [cam] }));
+      },
+    );
+    expect(answered).toBe(200);
+    // The answer is not all sent: the replay still holds the only slot.
+    expect((await ledger.http('POST', '/v1/audit/replay', { deviceIds: [cam] })).status).toBe(429);
+    leave();
+    // Freed once the service sees the connection closed: asked again until then, a bounded number of times.
+    let status = 429;
+    for (let attempt = 0; attempt < 200 && status === 429; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await ledger.http('POST', '/v1/audit/replay', { deviceIds: [id('nothing')] })).status;
+    }
+    expect(status).toBe(200);
   });
 });

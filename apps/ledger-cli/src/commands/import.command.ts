@@ -24,7 +24,7 @@ export const registerImportCommand: RegisterCommand = (program, context, setExit
     )
     .action(async (file: string, options: ImportOptions) => {
       const ctx = context();
-      const store = await ctx.openStore();
+      const store = await ctx.openStore({ commitsOnWriterThread: true });
       const bars = ctx.interactive
         ? new MultiBar(
             {

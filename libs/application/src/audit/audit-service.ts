@@ -15,20 +15,62 @@ import {
   type IncidentReport,
   type ReplayRequest,
 } from '@ledger/replay';
-import type { AuditWork, ExportCut, RebuildSummary, ReplayProgress } from './audit-work';
+import type { AuditWork, ExportCut, RebuildSummary, ReplayAnswerPieces, ReplayProgress } from './audit-work';
 import { HeavyWorkGate, type HeavyWorkKind } from './heavy-work-gate';
 import {
-  closeReplayAnswer,
+  replayAnswerClosing,
   type RecordedReplayRef,
   type ReplayAnswerShape,
   type ReplayHeader,
 } from './replay-answer';
 
-export interface ReplayAnswer {
-  readonly header: ReplayHeader;
-  /** The answer in the shape asked for, ending with the replay's own record. */
-  readonly body: string;
-  readonly recorded: RecordedReplayRef;
+/**
+ * A replay on the record whose answer is still to be sent: iterate it for the answer's UTF-8 bytes in the
+ * shape asked for, ending with the replay's own record. It holds its replay slot (and its worker) until the
+ * iteration ends or `close` is called, which the caller must do if it does not iterate to the end.
+ */
+export class ReplayAnswer implements AsyncIterable<Uint8Array> {
+  private closed = false;
+
+  constructor(
+    private readonly pieces: ReplayAnswerPieces,
+    private readonly shape: ReplayAnswerShape,
+    readonly recorded: RecordedReplayRef,
+    private readonly release: () => void,
+  ) {}
+
+  get header(): ReplayHeader {
+    return this.pieces.header;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      for (;;) {
+        if (this.closed) throw new Error('the replay answer was closed before it was all sent');
+        const piece = await this.pieces.next();
+        if (piece === null) break;
+        yield piece;
+      }
+    } finally {
+      this.close();
+    }
+    // All handed over, the worker done and the slot free: only the closing, known here, is left to send.
+    yield Buffer.from(replayAnswerClosing(this.shape, this.recorded));
+  }
+
+  /** The whole answer as one string: for small answers (tests); a service streams the iteration instead. */
+  async text(): Promise<string> {
+    const pieces: Uint8Array[] = [];
+    for await (const piece of this) pieces.push(piece);
+    return Buffer.concat(pieces).toString('utf8');
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pieces.close();
+    this.release();
+  }
 }
 
 export interface RecordedIncidentReport {
@@ -73,13 +115,23 @@ export class AuditService {
     private readonly gate: HeavyWorkGate = new HeavyWorkGate(),
   ) {}
 
-  /** A replay in one of the HTTP answer shapes, on the record before it is answered. */
+  /**
+   * A replay in one of the HTTP answer shapes, on the record before any of it is answered. The answer stays
+   * where it was rendered (the worker) and is handed over piece by piece as the caller iterates it.
+   */
   async replayAnswer(request: ReplayRequest, shape: ReplayAnswerShape, actor: string): Promise<ReplayAnswer> {
     const normalized = normalizedRequest(validateReplayRequest(request));
-    const result = await this.guarded('replay', () => this.work.replay(normalized, shape));
-    if (result.openAnswer === null) throw new TypeError(`the ${shape.kind} shape has no answer text`);
-    const recorded = await recordReplay(this.store, result.header, actor, normalized);
-    return { header: result.header, body: closeReplayAnswer(result.openAnswer, shape, recorded), recorded };
+    const release = this.gate.enter('replay');
+    let pieces: ReplayAnswerPieces | null = null;
+    try {
+      pieces = await this.work.replayAnswer(normalized, shape);
+      const recorded = await recordReplay(this.store, pieces.header, actor, normalized);
+      return new ReplayAnswer(pieces, shape, recorded, release);
+    } catch (error) {
+      pieces?.close();
+      release();
+      throw error;
+    }
   }
 
   /** A replay as a report object (the CLI renders it itself), on the record before it is returned. */
@@ -89,12 +141,9 @@ export class AuditService {
     onProgress?: ReplayProgress,
   ): Promise<RecordedIncidentReport> {
     const normalized = normalizedRequest(validateReplayRequest(request));
-    const result = await this.guarded('replay', () =>
-      this.work.replay(normalized, { kind: 'report' }, onProgress),
-    );
-    if (result.report === null) throw new TypeError('the report shape came back without its report');
-    const recorded = await recordReplay(this.store, result.report, actor, normalized);
-    return { report: result.report, recorded };
+    const report = await this.guarded('replay', () => this.work.replay(normalized, onProgress));
+    const recorded = await recordReplay(this.store, report, actor, normalized);
+    return { report, recorded };
   }
 
   /**

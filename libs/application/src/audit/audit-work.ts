@@ -19,14 +19,18 @@ import {
   type ReplayPhase,
   type ReplayRequest,
 } from '@ledger/replay';
-import { openReplayAnswer, replayHeader, type ReplayAnswerShape, type ReplayHeader } from './replay-answer';
+import { replayAnswerPieces, replayHeader, type ReplayAnswerShape, type ReplayHeader } from './replay-answer';
 
-export interface ReplayWorkResult {
+/**
+ * A replay's answer being handed over: its header (what the record needs) at once, its text piece by piece,
+ * as UTF-8 bytes, when asked for. The text is left open for the record (`replayAnswerClosing`).
+ */
+export interface ReplayAnswerPieces {
   readonly header: ReplayHeader;
-  /** The report itself, for the `report` shape only. */
-  readonly report: IncidentReport | null;
-  /** The answer text left open for its record (`openReplayAnswer`), for every other shape. */
-  readonly openAnswer: string | null;
+  /** The next piece of the answer's text, or null once it is all handed over; fails once closed. */
+  next(): Promise<Uint8Array | null>;
+  /** Stops the work (a worker is ended); safe to call more than once, and after the last piece. */
+  close(): void;
 }
 
 /** What a rebuild of the relationship projection from position zero found. */
@@ -47,11 +51,17 @@ export type ReplayProgress = (readEvents: number, phase: ReplayPhase) => void;
  * a worker thread with its own store handle (the HTTP service, whose thread answers checks).
  */
 export interface AuditWork {
-  replay(
+  /** The report object itself (the CLI renders it). */
+  replay(request: ReplayRequest, onProgress?: ReplayProgress): Promise<IncidentReport>;
+  /**
+   * The report in one of the HTTP answer shapes, rendered where the report is, and handed over in pieces: the
+   * thread that answers never holds (nor copies, nor encodes) the whole answer at once.
+   */
+  replayAnswer(
     request: ReplayRequest,
     shape: ReplayAnswerShape,
     onProgress?: ReplayProgress,
-  ): Promise<ReplayWorkResult>;
+  ): Promise<ReplayAnswerPieces>;
   /** The export in pieces; the manifest is always the last piece. `return()` stops the work early. */
   /** `cutAt`: the signed tree head the export is cut at (read up to it, carried in the manifest). */
   trail(
@@ -70,20 +80,45 @@ export function viewColumnsFor(config: LedgerConfig): ViewColumns | undefined {
   return config.eventStoreConnectionString === null ? new ViewColumns(config.dataDir) : undefined;
 }
 
-export async function runReplay(
+export function runReplay(
   store: EventStore,
   request: ReplayRequest,
-  shape: ReplayAnswerShape,
   onProgress?: ReplayProgress,
   columns?: ViewColumns,
-): Promise<ReplayWorkResult> {
-  const report = await replayIncident(store, request, {
+): Promise<IncidentReport> {
+  return replayIncident(store, request, {
     onProgress: onProgress ? (read, _total, phase) => onProgress(read, phase) : undefined,
     ...(columns ? { columns } : {}),
   });
-  return shape.kind === 'report'
-    ? { header: replayHeader(report), report, openAnswer: null }
-    : { header: replayHeader(report), report: null, openAnswer: openReplayAnswer(report, shape) };
+}
+
+/** The answer's pieces as UTF-8 bytes, each in an `ArrayBuffer` of its own (so it can be transferred). */
+export function* replayAnswerBytes(report: IncidentReport, shape: ReplayAnswerShape): Generator<Uint8Array> {
+  const encoder = new TextEncoder();
+  for (const text of replayAnswerPieces(report, shape)) yield encoder.encode(text);
+}
+
+/** Pieces rendered on demand from a report in this thread. */
+class InlineAnswerPieces implements ReplayAnswerPieces {
+  readonly header: ReplayHeader;
+  private closed = false;
+  private readonly pieces: Generator<Uint8Array>;
+
+  constructor(report: IncidentReport, shape: ReplayAnswerShape) {
+    this.header = replayHeader(report);
+    this.pieces = replayAnswerBytes(report, shape);
+  }
+
+  next(): Promise<Uint8Array | null> {
+    if (this.closed) return Promise.reject(new Error('the replay answer was closed'));
+    const next = this.pieces.next();
+    return Promise.resolve(next.done ? null : next.value);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pieces.return(undefined);
+  }
 }
 
 export async function runRebuild(
@@ -111,12 +146,16 @@ export class InlineAuditWork implements AuditWork {
     private readonly columns?: ViewColumns,
   ) {}
 
-  replay(
+  replay(request: ReplayRequest, onProgress?: ReplayProgress): Promise<IncidentReport> {
+    return runReplay(this.store, request, onProgress, this.columns);
+  }
+
+  async replayAnswer(
     request: ReplayRequest,
     shape: ReplayAnswerShape,
     onProgress?: ReplayProgress,
-  ): Promise<ReplayWorkResult> {
-    return runReplay(this.store, request, shape, onProgress, this.columns);
+  ): Promise<ReplayAnswerPieces> {
+    return new InlineAnswerPieces(await this.replay(request, onProgress), shape);
   }
 
   trail(

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import {
   loadExportSigner,
@@ -9,20 +10,21 @@ import {
 import type { LedgerConfig } from '@ledger/config';
 import { DomainError, InvalidInputError } from '@ledger/domain';
 import { EventStoreError, openEventStore, type EventStore } from '@ledger/event-store';
-import type { ReplayRequest } from '@ledger/replay';
+import type { IncidentReport, ReplayRequest } from '@ledger/replay';
 import {
+  replayAnswerBytes,
   runRebuild,
   runReplay,
   viewColumnsFor,
   type ExportCut,
   type RebuildSummary,
-  type ReplayWorkResult,
 } from './audit-work';
-import type { ReplayAnswerShape } from './replay-answer';
+import { replayHeader, type ReplayAnswerShape, type ReplayHeader } from './replay-answer';
 
 /** One job per worker: the worker opens its own store handle, does it, closes the handle and ends. */
 export type AuditJob =
-  | { readonly kind: 'replay'; readonly request: ReplayRequest; readonly shape: ReplayAnswerShape }
+  | { readonly kind: 'replay'; readonly request: ReplayRequest }
+  | { readonly kind: 'replay-answer'; readonly request: ReplayRequest; readonly shape: ReplayAnswerShape }
   | {
       readonly kind: 'trail';
       readonly filter: TrailFilter;
@@ -47,13 +49,19 @@ export interface SerializedFailure {
 
 export type WorkerToMain =
   | { readonly kind: 'progress'; readonly events: number }
-  | { readonly kind: 'replayed'; readonly result: ReplayWorkResult }
+  | { readonly kind: 'replayed'; readonly report: IncidentReport }
+  | { readonly kind: 'answer-header'; readonly header: ReplayHeader }
+  /** Its `bytes.buffer` is transferred, not copied: the service's thread takes it over as it is. */
+  | { readonly kind: 'answer-piece'; readonly bytes: Uint8Array }
   | { readonly kind: 'rebuilt'; readonly result: RebuildSummary }
   | { readonly kind: 'piece'; readonly piece: TrailPiece }
   | { readonly kind: 'end' }
   | { readonly kind: 'failed'; readonly failure: SerializedFailure };
 
-/** Export pieces are pulled one at a time, so a slow reader holds back the worker instead of filling memory. */
+/**
+ * Export pieces and answer pieces are pulled one at a time, so a slow reader holds back the worker instead of
+ * filling memory.
+ */
 export type MainToWorker = { readonly kind: 'next' };
 
 export function serializeFailure(error: unknown): SerializedFailure {
@@ -75,8 +83,30 @@ export function serializeFailure(error: unknown): SerializedFailure {
   };
 }
 
+/**
+ * The nice value an audit worker thread gives itself. Replays, exports and rebuilds are background work: when
+ * the cores are all busy, the thread that answers checks and authorizations should get the CPU first, and the
+ * audit work whatever is left (at 10, about a tenth of a core it competes for). Nothing is refused or queued
+ * for it; a replay only takes longer on a saturated machine.
+ */
+export const AUDIT_WORKER_NICENESS = 10;
+
+/**
+ * Lowers this thread's scheduling priority. On Linux the nice value belongs to the thread (`setpriority` on
+ * the calling task), so the service's own thread keeps its priority. Where it cannot be lowered, the work
+ * runs at the priority it has.
+ */
+function yieldToTheServiceThread(): void {
+  try {
+    os.setPriority(0, Math.max(os.getPriority(0), AUDIT_WORKER_NICENESS));
+  } catch {
+    // Not permitted here (a sandbox, another platform's rules): same priority as the service's thread.
+  }
+}
+
 /** The worker side: runs `data.job` and reports through `port`. */
 export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): Promise<void> {
+  yieldToTheServiceThread();
   const post = (message: WorkerToMain): void => port.postMessage(message);
   let store: EventStore | null = null;
   try {
@@ -84,14 +114,35 @@ export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): P
     const job = data.job;
     switch (job.kind) {
       case 'replay': {
-        const result = await runReplay(
+        const report = await runReplay(
           store,
           job.request,
-          job.shape,
           (events) => post({ kind: 'progress', events }),
           viewColumnsFor(data.config),
         );
-        post({ kind: 'replayed', result });
+        post({ kind: 'replayed', report });
+        break;
+      }
+      case 'replay-answer': {
+        const report = await runReplay(
+          store,
+          job.request,
+          (events) => post({ kind: 'progress', events }),
+          viewColumnsFor(data.config),
+        );
+        // The log is read: the handle is not kept open for as long as a slow client takes.
+        const reading = store;
+        store = null;
+        await reading.close();
+        post({ kind: 'answer-header', header: replayHeader(report) });
+        for (const bytes of replayAnswerBytes(report, job.shape)) {
+          await nextRequest(port);
+          const piece: WorkerToMain = { kind: 'answer-piece', bytes };
+          // TextEncoder gives each piece an ArrayBuffer of its own, never a shared one.
+          port.postMessage(piece, [bytes.buffer as ArrayBuffer]);
+        }
+        await nextRequest(port);
+        post({ kind: 'end' });
         break;
       }
       case 'rebuild': {

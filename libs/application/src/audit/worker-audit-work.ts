@@ -4,8 +4,8 @@ import type { ExportFormat, TrailFilter, TrailPiece } from '@ledger/audit-trail'
 import type { LedgerConfig } from '@ledger/config';
 import { InvalidInputError } from '@ledger/domain';
 import { StoreUnavailableError } from '@ledger/event-store';
-import type { ReplayRequest } from '@ledger/replay';
-import type { AuditWork, ExportCut, RebuildSummary, ReplayProgress, ReplayWorkResult } from './audit-work';
+import type { IncidentReport, ReplayRequest } from '@ledger/replay';
+import type { AuditWork, ExportCut, RebuildSummary, ReplayAnswerPieces, ReplayProgress } from './audit-work';
 import type {
   AuditJob,
   AuditWorkerData,
@@ -13,7 +13,7 @@ import type {
   SerializedFailure,
   WorkerToMain,
 } from './audit-worker-job';
-import type { ReplayAnswerShape } from './replay-answer';
+import type { ReplayAnswerShape, ReplayHeader } from './replay-answer';
 
 /** Lets a worker load the TypeScript sources when the service itself runs from them (tests, `-r register-ts`). */
 const REGISTER_TS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'register-ts.js');
@@ -75,20 +75,68 @@ class WorkerInbox {
   }
 }
 
+/** A replay answer still on its worker: each piece is asked for, then taken over (transferred, not copied). */
+class WorkerAnswerPieces implements ReplayAnswerPieces {
+  private closed = false;
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly inbox: WorkerInbox,
+    readonly header: ReplayHeader,
+  ) {}
+
+  async next(): Promise<Uint8Array | null> {
+    if (this.closed) throw new Error('the replay answer was closed: its worker has ended');
+    const next: MainToWorker = { kind: 'next' };
+    this.worker.postMessage(next);
+    const message = await this.inbox.next();
+    if (message.kind === 'answer-piece') return message.bytes;
+    if (message.kind === 'end') {
+      this.close();
+      return null;
+    }
+    this.close();
+    if (message.kind === 'failed') throw failureToError(message.failure);
+    throw new Error(`audit worker answered ${message.kind} while handing over a replay answer`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    void this.worker.terminate();
+  }
+}
+
 /** Each job on a worker thread of its own, which opens its own handle to the store the service uses. */
 export class WorkerAuditWork implements AuditWork {
   constructor(private readonly config: LedgerConfig) {}
 
-  async replay(
+  async replay(request: ReplayRequest, onProgress?: ReplayProgress): Promise<IncidentReport> {
+    const message = await this.run({ kind: 'replay', request }, (events) => onProgress?.(events, 'views'));
+    if (message.kind !== 'replayed') throw new Error(`audit worker answered ${message.kind} to a replay`);
+    return message.report;
+  }
+
+  async replayAnswer(
     request: ReplayRequest,
     shape: ReplayAnswerShape,
     onProgress?: ReplayProgress,
-  ): Promise<ReplayWorkResult> {
-    const message = await this.run({ kind: 'replay', request, shape }, (events) =>
-      onProgress?.(events, 'views'),
-    );
-    if (message.kind !== 'replayed') throw new Error(`audit worker answered ${message.kind} to a replay`);
-    return message.result;
+  ): Promise<ReplayAnswerPieces> {
+    const worker = startAuditWorker({ config: this.config, job: { kind: 'replay-answer', request, shape } });
+    const inbox = new WorkerInbox(worker);
+    try {
+      for (;;) {
+        const message = await inbox.next();
+        if (message.kind === 'progress') onProgress?.(message.events, 'views');
+        else if (message.kind === 'failed') throw failureToError(message.failure);
+        else if (message.kind === 'answer-header')
+          return new WorkerAnswerPieces(worker, inbox, message.header);
+        else throw new Error(`audit worker answered ${message.kind} to a replay`);
+      }
+    } catch (error) {
+      void worker.terminate();
+      throw error;
+    }
   }
 
   async rebuild(onProgress?: (events: number) => void): Promise<RebuildSummary> {

@@ -7,7 +7,7 @@ import { replayIncident } from '@ledger/replay';
 import { InMemoryEventStore } from '../../../replay/src/testing/in-memory-event-store';
 import { importEventId } from './import-event-id';
 import { ImportFileError, importNdjsonFile, type ImportOptions } from './import-ndjson';
-import type { LedgerWriter } from './ledger-writer';
+import { ACCEPTED, type LedgerWriter } from './ledger-writer';
 import { StoreLedgerWriter } from './store-ledger-writer';
 
 const NOW = Date.UTC(2024, 1, 16, 12, 0, 0);
@@ -222,6 +222,49 @@ describe('importNdjsonFile', () => {
     const byId = (a: { eventId: string }, b: { eventId: string }) => (a.eventId < b.eventId ? -1 : 1);
     expect([...replayed.exposures].sort(byId)).toEqual([...expected.exposures].sort(byId));
     expect(clean.summary.accepted).toBe(reference.log.length);
+  });
+
+  it('reads and checks the next lines while a batch of views is being appended, one batch at a time', async () => {
+    const path = file('overlap.ndjson', [
+      view('bob', 'cam-1', 1),
+      view('bob', 'cam-1', 2),
+      '{"op": "view", broken',
+      view('bob', 'cam-1', 3),
+      view('bob', 'cam-1', 4),
+      view('bob', 'cam-1', 5),
+    ]);
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstStarted!: () => void;
+    const started = new Promise<void>((resolve) => (firstStarted = resolve));
+    const batches: number[][] = [];
+    const writer: LedgerWriter = {
+      applyOwnershipLines: (batch) => Promise.resolve(batch.map(() => ACCEPTED)),
+      appendViews: async (batch) => {
+        batches.push(batch.map((item) => item.line));
+        if (batches.length === 1) {
+          firstStarted();
+          await firstHeld;
+        }
+        return batch.map(() => ACCEPTED);
+      },
+    };
+    const rejectedLines: number[] = [];
+    const running = importNdjsonFile(path, {
+      writer,
+      now: () => NOW,
+      viewBatchSize: 2,
+      onRejected: (line) => rejectedLines.push(line),
+    });
+    await started;
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    // The first batch is still being appended: the line after it was read and refused meanwhile, and the
+    // second batch waits for the first instead of piling up behind it.
+    expect(rejectedLines).toEqual([3]);
+    expect(batches).toEqual([[1, 2]]);
+    releaseFirst();
+    expect(await running).toMatchObject({ accepted: 5, rejected: 1 });
+    expect(batches).toEqual([[1, 2], [4, 5], [6]]);
   });
 
   it('derives ids from the caller’s import id when given', async () => {

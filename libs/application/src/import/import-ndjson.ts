@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { InvalidInputError, isValidId, type Millis } from '@ledger/domain';
-import { importEventId } from './import-event-id';
+import { ImportEventIds } from './import-event-id';
 import {
   isOwnershipLine,
   parseImportLine,
@@ -85,6 +85,7 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
   }
   const totalBytes = await fileSize(file);
   const importId = options.importId ?? (await fileDigest(file));
+  const eventIds = new ImportEventIds(importId);
   const now = options.now ?? Date.now;
   const viewBatchBytes = options.viewBatchBytes ?? 2 * 1024 * 1024;
   const viewBatchSize = options.viewBatchSize ?? 50_000;
@@ -112,14 +113,31 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
       else reject(batch[k].line, outcome.message);
     });
   };
+  /**
+   * The batch of views being appended while the next one is read and checked: reading overlaps the store's
+   * commit (on the embedded store's writer thread, or EventStoreDB's round trip). At most one, so memory
+   * holds two batches at most.
+   */
+  let viewsInFlight: Promise<void> | null = null;
+  const settleViews = async (): Promise<void> => {
+    const appending = viewsInFlight;
+    viewsInFlight = null;
+    if (appending) await appending;
+  };
   const flushViews = async (): Promise<void> => {
+    await settleViews();
     if (views.length === 0) return;
     const batch = views;
     views = [];
     viewBytes = 0;
-    count(batch, await writer.appendViews(batch));
+    const appending = writer.appendViews(batch).then((outcomes) => count(batch, outcomes));
+    // Awaited by the next flush or at the end; a failure meanwhile is not an unhandled rejection.
+    appending.catch(() => undefined);
+    viewsInFlight = appending;
   };
   const flushChanges = async (): Promise<void> => {
+    // Outcomes are counted, and rejected lines reported, batch after batch in the order they were read.
+    await settleViews();
     if (changes.length === 0) return;
     const batch = changes;
     changes = [];
@@ -144,7 +162,7 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
       reject(number, error.message);
       return null;
     }
-    const eventId = importEventId(importId, number);
+    const eventId = eventIds.of(number);
     if (isOwnershipLine(parsed)) {
       changes.push({ line: number, eventId, input: parsed });
       return changes.length >= ownershipBatchSize ? 'changes' : null;
@@ -179,6 +197,8 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
       report();
     }
   } catch (error) {
+    // Nothing of this import goes on once it has returned: the caller may close the store.
+    await settleViews().catch(() => undefined);
     if (isFileSystemError(error)) throw new ImportFileError(file, error.message);
     throw error;
   } finally {
@@ -187,6 +207,7 @@ export async function importNdjsonFile(file: string, options: ImportOptions): Pr
   if (pending && pending.length > 0) handle(lineText(pending));
   await flushChanges();
   await flushViews();
+  await settleViews();
   report();
   return { importId, lines, accepted, skipped, rejected: rejectedCount, blank };
 }
