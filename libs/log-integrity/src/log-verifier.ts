@@ -1,4 +1,5 @@
-import { readAllPages, toStoredEvent, type EventStore, type RecordedEvent } from '@ledger/event-store';
+import { START, type EventStore, type StoredEvent } from '@ledger/event-store';
+import type { Subscription } from 'rxjs';
 import { fromHex, toHex } from './merkle-hash';
 import { verifyConsistency } from './proof-verifier';
 import { TreeChecker, type TamperFinding } from './tree-checker';
@@ -11,7 +12,6 @@ export interface VerifyLogOptions {
   readonly recorded?: LoadedTreeState;
   /** Heads kept outside the ledger (an auditor's); each must be a prefix of today's log. */
   readonly keptHeads?: readonly TreeHead[];
-  readonly pageSize?: number;
   readonly onProgress?: (events: number) => void;
 }
 
@@ -73,27 +73,56 @@ export async function verifyLog(store: EventStore, options: VerifyLogOptions): P
 }
 
 export interface RecomputeOptions {
-  readonly pageSize?: number;
   readonly onProgress?: (events: number) => void;
   /** Sees each event with its leaf index, before it is added. */
-  readonly onEvent?: (event: RecordedEvent, leafIndex: number) => void;
+  readonly onEvent?: (event: StoredEvent, leafIndex: number) => void;
 }
 
-/** Reads the log to its current head in pages into `checker`. */
-async function feedFromLog(
-  store: EventStore,
-  checker: TreeChecker,
-  options: RecomputeOptions,
-): Promise<void> {
-  const head = await store.headPosition();
-  for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize ?? 5000 })) {
-    for (const event of page) {
-      options.onEvent?.(event, checker.size);
-      checker.add(toStoredEvent(event));
-    }
-    options.onProgress?.(checker.size);
-  }
-  checker.end();
+const PROGRESS_EVERY = 5000;
+
+/**
+ * Feeds the log, from its start to the head it has when the read catches up, into `checker`. It reads what the
+ * service's monitor reads (`subscribeToAllStored`: data and metadata as the store keeps their text), so a leaf
+ * here is the leaf the service hashed, byte for byte: a parse and re-serialization would erase an edit that
+ * changes only the stored text (whitespace, member order, escapes) and pass a log the service refuses.
+ */
+function feedFromLog(store: EventStore, checker: TreeChecker, options: RecomputeOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let done = false;
+    let subscription: Subscription | null = null;
+    const finish = (error?: unknown): void => {
+      if (done) return;
+      done = true;
+      subscription?.unsubscribe();
+      if (error !== undefined) {
+        reject(error);
+        return;
+      }
+      checker.end();
+      resolve();
+    };
+    subscription = store.subscribeToAllStored({ from: START }).subscribe({
+      next: (message) => {
+        if (done) return;
+        if (message.kind === 'caught-up') {
+          options.onProgress?.(checker.size);
+          finish();
+          return;
+        }
+        try {
+          options.onEvent?.(message.event, checker.size);
+          checker.add(message.event);
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        if (checker.size % PROGRESS_EVERY === 0) options.onProgress?.(checker.size);
+      },
+      error: (error: unknown) => finish(error),
+    });
+    // A store that answered within `subscribe` itself.
+    if (done) subscription.unsubscribe();
+  });
 }
 
 /**

@@ -109,6 +109,16 @@ describe('ledger verify-log and the service start-up check catch every kind of t
       kind: /leaf-differs/,
     },
     {
+      // The stored text changes, the value it parses to does not: only a verifier of the bytes as stored sees it.
+      name: 'a row edited in its whitespace only',
+      tamper: (t) => {
+        const row = t.rows().find((r) => r.position === viewPositions[4])!;
+        t.setDataText(viewPositions[4], JSON.stringify(JSON.parse(row.data), null, 1));
+        return t.leafIndexOf(viewPositions[4]);
+      },
+      kind: /leaf-differs/,
+    },
+    {
       name: 'a row deleted',
       tamper: (t) => {
         const at = t.leafIndexOf(viewPositions[5]);
@@ -230,7 +240,10 @@ describe('ledger verify-log and the service start-up check catch every kind of t
     expect((await verifyLog(dir, ['--no-state', '--head', keptHeadFile])).exitCode).toBe(1);
     const ledger = await startChecked(dir);
     try {
-      expect((await ledger.http('GET', '/health')).status).toBe(503);
+      const ready = await ledger.http('GET', '/health');
+      expect(ready.status).toBe(503);
+      expect(ready.body.message).toMatch(/^not ready: logIntegrity \(leaf-differs: leaf 0 /);
+      expect(await (await fetch(`${ledger.baseUrl}/metrics`)).text()).toMatch(/^ledger_log_tampered 1$/m);
     } finally {
       await ledger.close();
     }
@@ -263,6 +276,7 @@ describe('ledger verify-log and the service start-up check catch every kind of t
       const ready = await ledger.http('GET', '/health');
       expect(ready.status).toBe(503);
       expect(ready.body.message).toMatch(/logIntegrity \(forged-head: .*signature does not verify/);
+      expect(await (await fetch(`${ledger.baseUrl}/metrics`)).text()).toMatch(/^ledger_log_tampered 1$/m);
     } finally {
       await ledger.close();
     }
