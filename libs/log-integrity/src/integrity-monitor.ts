@@ -9,7 +9,7 @@ import {
   type StoredEvent,
 } from '@ledger/event-store';
 import { storedLeafText } from './leaf-bytes';
-import { LeafHasher } from './leaf-hasher';
+import { LeafBatch, LeafHasher } from './leaf-hasher';
 import type { LogTreeSnapshot } from './log-tree-snapshot';
 import { toHex } from './merkle-hash';
 import { loadTreeState, TreeStateWriter } from './tree-state-file';
@@ -115,7 +115,8 @@ export class IntegrityMonitor {
   private received: LogPosition = START;
   private hasher: LeafHasher | null = null;
   private batch: StoredEvent[] = [];
-  private batchTexts: string[] = [];
+  /** The leaves of `batch`, as the hashing worker takes them. */
+  private leaves = new LeafBatch();
   private dispatchTimer: NodeJS.Immediate | null = null;
   /** Received events go into the tree in order, batch after batch, whatever order the hashes come back in. */
   private applying: Promise<void> = Promise.resolve();
@@ -325,7 +326,7 @@ export class IntegrityMonitor {
           if (comparePositions(event.position, this.received) <= 0) return;
           this.received = event.position;
           this.batch.push(event);
-          if (this.hasher) this.batchTexts.push(storedLeafText(event));
+          if (this.hasher) this.leaves.add(storedLeafText(event));
           if (this.batch.length >= HASH_BATCH) this.dispatch();
           else this.dispatchTimer ??= setImmediate(() => this.dispatch());
         } else {
@@ -351,11 +352,13 @@ export class IntegrityMonitor {
     this.dispatchTimer = null;
     if (this.batch.length === 0) return;
     const events = this.batch;
-    const hashing = this.hasher?.hash(this.batchTexts) ?? null;
+    let hashing: Promise<Buffer> | null = null;
+    if (this.hasher) hashing = this.hasher.hash(this.leaves);
+    // The hasher failed after these leaves were added: they are hashed here, from the events.
+    else if (this.leaves.count > 0) this.leaves.take();
     // Awaited in turn below; a failure there is handled, not unhandled.
     hashing?.catch(() => undefined);
     this.batch = [];
-    this.batchTexts = [];
     this.enqueue(async () => {
       let hashes: Buffer | null = null;
       if (hashing) {

@@ -1,8 +1,8 @@
 import { hashLeafText, toHex } from './merkle-hash';
-import { LeafHasher } from './leaf-hasher';
+import { LeafBatch, LeafHasher } from './leaf-hasher';
 import { MerkleTree } from './merkle-tree';
 
-const text = (i: number): string => `{"leaf":${i},"note":"é\\n漢"}`;
+const text = (i: number): string => `{"leaf":${i},"note":"é\\n漢😀"}`;
 
 describe('LeafHasher (leaves and nodes hashed on a worker thread)', () => {
   it('continues a tree of any size exactly as appending on this thread would, batch after batch', async () => {
@@ -19,7 +19,10 @@ describe('LeafHasher (leaves and nodes hashed on a worker thread)', () => {
         for (const batchSize of [1, 3, 16, 255, 1, 1000]) {
           const texts = Array.from({ length: batchSize }, (_unused, k) => text(next + k));
           next += batchSize;
-          const hashes = await hasher.hash(texts);
+          const batch = new LeafBatch();
+          for (const leaf of texts) batch.add(leaf);
+          const hashes = await hasher.hash(batch);
+          expect(batch.count).toBe(0);
           let offset = 0;
           for (const leaf of texts) {
             local.append(hashLeafText(leaf));
@@ -44,7 +47,9 @@ describe('LeafHasher (leaves and nodes hashed on a worker thread)', () => {
   it('refuses further work once closed, so a caller falls back to hashing itself', async () => {
     const hasher = LeafHasher.continuing(new MerkleTree());
     await hasher.close();
-    await expect(hasher.hash([text(0)])).rejects.toThrow('closed');
+    const batch = new LeafBatch();
+    batch.add(text(0));
+    await expect(hasher.hash(batch)).rejects.toThrow('closed');
     expect(hasher.failed).not.toBeNull();
   });
 });

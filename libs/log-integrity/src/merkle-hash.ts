@@ -8,11 +8,28 @@ const NODE_PREFIX = 0x01;
 
 // One-shot hashing (Node ≥ 20.12) skips the Hash object a `createHash` chain allocates per call.
 const oneShot = (
-  crypto as unknown as { hash?: (algorithm: string, data: Buffer | string, encoding: 'buffer') => Buffer }
+  crypto as unknown as {
+    hash?: (algorithm: string, data: Uint8Array | string, encoding: 'buffer' | 'latin1') => Buffer | string;
+  }
 ).hash;
 
-function sha256(data: Buffer): Buffer {
-  return oneShot ? oneShot('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest();
+/** SHA-256 of `data`, whatever prefix it already carries (the leaf hasher writes 0x00 before each leaf). */
+export function sha256(data: Uint8Array): Buffer {
+  return oneShot
+    ? (oneShot('sha256', data, 'buffer') as Buffer)
+    : crypto.createHash('sha256').update(data).digest();
+}
+
+/**
+ * `sha256(data)` written into `out` at `offset`. The digest is asked for as a latin1 string (one byte a
+ * character): Node hands a short string back several times faster than a new Buffer, which on the tree's hot
+ * path is most of what a hash costs.
+ */
+export function sha256Into(data: Uint8Array, out: Buffer, offset: number): void {
+  const digest = oneShot
+    ? (oneShot('sha256', data, 'latin1') as string)
+    : crypto.createHash('sha256').update(data).digest('binary');
+  out.write(digest, offset, HASH_BYTES, 'latin1');
 }
 
 /** RFC 9162 §2.1.1: the hash of a leaf is SHA-256(0x00 ‖ leaf bytes). */
@@ -26,7 +43,9 @@ nodeInput[0] = NODE_PREFIX;
 /** `hashLeaf` of the UTF-8 bytes of `text`, without building them: the hot path of the tree. */
 export function hashLeafText(text: string): Buffer {
   // U+0000 encodes as the single byte 0x00, the leaf prefix.
-  return oneShot ? oneShot('sha256', `\u0000${text}`, 'buffer') : hashLeaf(Buffer.from(text, 'utf8'));
+  return oneShot
+    ? (oneShot('sha256', `\u0000${text}`, 'buffer') as Buffer)
+    : hashLeaf(Buffer.from(text, 'utf8'));
 }
 
 /** RFC 9162 §2.1.1: an interior node is SHA-256(0x01 ‖ left ‖ right). */
