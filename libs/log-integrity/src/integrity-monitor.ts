@@ -383,6 +383,8 @@ export class IntegrityMonitor {
         if (this.checker.tampered && !wasTampered) this.onTampered();
         this.advance(event.position);
       }
+      // The tree copied what it keeps of them.
+      if (hashes) this.hasher?.recycle(hashes);
       if (this.writer && this.writer.recorded + FLUSH_EVERY_LEAVES < this.checker.size) void this.flush();
       const every = this.options.policy.everyEvents;
       if (this.caughtUp && every > 0 && this.checker.unsignedLeaves >= every) this.signInBackground('count');

@@ -20,7 +20,11 @@ nodeInput[0] = 0x01;
 parentPort?.on('message', (request: LeafHashRequest) => {
   const count = request.ends.length;
   // A batch of n leaves completes fewer than n + log2(size + n) parents.
-  const out = Buffer.allocUnsafeSlow((2 * count + 64) * HASH_BYTES);
+  const needed = (2 * count + 64) * HASH_BYTES;
+  const out =
+    request.spare !== null && request.spare.byteLength >= needed
+      ? Buffer.from(request.spare)
+      : Buffer.allocUnsafeSlow(Math.max(needed, 2 * (request.spare?.byteLength ?? 0)));
   const input = Buffer.from(request.bytes);
   let length = 0;
   let start = 0;
@@ -44,6 +48,6 @@ parentPort?.on('message', (request: LeafHashRequest) => {
     }
     out.copy(edge, level * HASH_BYTES, node, node + HASH_BYTES);
   }
-  const answer: LeafHashAnswer = { hashes: out.buffer as ArrayBuffer, length };
-  parentPort?.postMessage(answer, [answer.hashes]);
+  const answer: LeafHashAnswer = { hashes: out.buffer as ArrayBuffer, length, bytes: request.bytes };
+  parentPort?.postMessage(answer, [answer.hashes, answer.bytes]);
 });
