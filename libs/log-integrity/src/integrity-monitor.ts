@@ -8,6 +8,7 @@ import {
   type LogPosition,
   type StoredEvent,
 } from '@ledger/event-store';
+import { checkKeptHead } from './kept-heads';
 import { storedLeafText } from './leaf-bytes';
 import { LeafBatch, LeafHasher } from './leaf-hasher';
 import type { LogTreeSnapshot } from './log-tree-snapshot';
@@ -46,6 +47,12 @@ export interface IntegrityMonitorOptions {
   readonly logger?: IntegrityLogger;
   /** Hash leaves and nodes on a worker thread (the default), or on the thread that appends. */
   readonly hashOnWorker?: boolean;
+  /**
+   * Heads kept outside the data dir (LEDGER_KEPT_HEADS): at start-up each must be signed by `key` and be a
+   * prefix of the log. They catch what nothing inside the data dir can: the log and its tree state replaced
+   * together by a self-consistent fresh tree, or cut back along with its state.
+   */
+  readonly keptHeads?: readonly TreeHead[];
 }
 
 export type IntegrityState = 'verifying' | 'intact' | 'tampered';
@@ -401,6 +408,11 @@ export class IntegrityMonitor {
     if (!this.caughtUp) {
       const wasTampered = this.checker.tampered !== null;
       this.checker.end();
+      for (const kept of this.options.keptHeads ?? []) {
+        if (this.checker.tampered) break;
+        const finding = checkKeptHead(this.checker, kept, this.options.key);
+        if (finding) this.checker.report(finding);
+      }
       if (this.checker.tampered && !wasTampered) this.onTampered();
       this.caughtUp = true;
       this.markVerified();

@@ -1,9 +1,9 @@
 import { START, type EventStore, type StoredEvent } from '@ledger/event-store';
 import type { Subscription } from 'rxjs';
-import { fromHex, toHex } from './merkle-hash';
-import { verifyConsistency } from './proof-verifier';
+import { checkKeptHead } from './kept-heads';
+import { toHex } from './merkle-hash';
 import { TreeChecker, type TamperFinding } from './tree-checker';
-import { checkHeadSignature, type TreeHead, type TreeHeadKey } from './tree-head';
+import type { TreeHead, TreeHeadKey } from './tree-head';
 import type { LoadedTreeState } from './tree-state-file';
 
 export interface VerifyLogOptions {
@@ -137,32 +137,4 @@ export async function recomputeTree(
   const checker = new TreeChecker({ key, foreignHeads: 'ignore' });
   await feedFromLog(store, checker, options);
   return checker;
-}
-
-function checkKeptHead(checker: TreeChecker, head: TreeHead, key: TreeHeadKey): TamperFinding | null {
-  const signature = checkHeadSignature(head, key);
-  if (!signature.ok) {
-    return {
-      kind: signature.why === 'foreign-key' ? 'foreign-head' : 'forged-head',
-      message: `kept head: ${signature.message}`,
-    };
-  }
-  if (head.treeSize > checker.size) {
-    return {
-      kind: 'truncated',
-      leafIndex: checker.size,
-      message: `a kept head signed ${head.timestamp} covers ${head.treeSize} events; the log now holds ${checker.size}: it was truncated or replaced`,
-    };
-  }
-  const proof = checker.tree.consistencyProof(head.treeSize, checker.size);
-  const keptRoot = fromHex(head.rootHash) as Buffer;
-  if (!verifyConsistency(head.treeSize, checker.size, proof, keptRoot, checker.tree.root())) {
-    return {
-      kind: 'head-mismatch',
-      message:
-        `the kept head of size ${head.treeSize} signed ${head.timestamp} is not a prefix of today's log ` +
-        `(its root ${head.rootHash}, the log's ${toHex(checker.tree.root(head.treeSize))}): an event among leaves 0–${head.treeSize - 1} was changed`,
-    };
-  }
-  return null;
 }
