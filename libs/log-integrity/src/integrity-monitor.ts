@@ -9,6 +9,7 @@ import {
   type StoredEvent,
 } from '@ledger/event-store';
 import { checkKeptHead } from './kept-heads';
+import { storedLeafText } from './leaf-bytes';
 import { LeafBatch, LeafHasher } from './leaf-hasher';
 import type { LogTreeSnapshot } from './log-tree-snapshot';
 import { toHex } from './merkle-hash';
@@ -332,7 +333,7 @@ export class IntegrityMonitor {
           if (comparePositions(event.position, this.received) <= 0) return;
           this.received = event.position;
           this.batch.push(event);
-          if (this.hasher) this.leaves.addStored(event);
+          if (this.hasher) this.leaves.add(storedLeafText(event));
           if (this.batch.length >= HASH_BATCH) this.dispatch();
           else this.dispatchTimer ??= setImmediate(() => this.dispatch());
         } else {

@@ -1,5 +1,3 @@
-import type { StoredEvent } from '@ledger/event-store';
-import { storedLeafText } from './leaf-bytes';
 import { hashLeafText, toHex } from './merkle-hash';
 import { LeafBatch, LeafHasher } from './leaf-hasher';
 import { MerkleTree } from './merkle-tree';
@@ -46,51 +44,6 @@ describe('LeafHasher (leaves and nodes hashed on a worker thread)', () => {
         await hasher.close();
       }
     }
-  });
-
-  it("writes a stored event's leaf piece by piece as exactly the UTF-8 bytes of its leaf text", () => {
-    const long = 'ü'.repeat(40) + 'x'.repeat(80);
-    const events: StoredEvent[] = [
-      {
-        eventId: '0b8f5e0e-3c1d-4a57-9d7e-2f1f3c5b6a10',
-        stream: 'views-3',
-        revision: 12n,
-        type: 'MediaViewed',
-        dataJson: '{"viewerId":"user-1","n":3}',
-        metadataJson: '{}',
-        position: { commit: 18n, prepare: 18n },
-      },
-      {
-        eventId: 'id "quoted" \\ and\ttab',
-        stream: 'views-é漢😀',
-        revision: 18446744073709551615n,
-        type: 'Type\u0001',
-        dataJson: `{"note":"${long}","emoji":"😀","escaped":"\\n\\u0000"}`,
-        metadataJson: `{"k":"${long}"}`,
-        position: { commit: 18446744073709551615n, prepare: 18446744073709551614n },
-      },
-      {
-        eventId: 'x'.repeat(70),
-        stream: 'ledger-heads',
-        revision: 0n,
-        type: 'TreeHeadSigned',
-        // Text a foreign writer stored: a lone surrogate, encoded as U+FFFD on both paths.
-        dataJson: '{"lone":"\ud800"}',
-        metadataJson: '{"idempotency":{"key":"k"}}',
-        position: { commit: 0n, prepare: 0n },
-      },
-    ];
-    const byEvent = new LeafBatch();
-    const byText = new LeafBatch();
-    for (const event of events) {
-      byEvent.addStored(event);
-      byText.add(storedLeafText(event));
-    }
-    const written = byEvent.take();
-    const expected = byText.take();
-    expect([...written.ends]).toEqual([...expected.ends]);
-    const end = expected.ends[expected.ends.length - 1];
-    expect(Buffer.from(written.bytes, 0, end).equals(Buffer.from(expected.bytes, 0, end))).toBe(true);
   });
 
   it('refuses further work once closed, so a caller falls back to hashing itself', async () => {

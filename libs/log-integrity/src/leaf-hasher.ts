@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { StoredEvent } from '@ledger/event-store';
 import type { MerkleTree } from './merkle-tree';
 
 export interface LeafHashWorkerData {
@@ -50,78 +49,26 @@ export class LeafBatch {
     return this.leaves;
   }
 
-  /** Adds the next leaf, given its leaf text. */
+  /** Adds the next leaf, given its leaf text (`storedLeafText`). */
   add(text: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units).
-    const bytes = this.reserve(1 + 3 * text.length);
-    bytes[this.used] = 0x00;
-    this.used += 1 + bytes.write(text, this.used + 1, 'utf8');
-    this.ends[this.leaves++] = this.used;
-  }
-
-  /**
-   * Adds the next leaf, given its event: the bytes of `storedLeafText(event)` (leaf-bytes.ts, the definition),
-   * written piece by piece. Building the text and writing it would make V8 flatten a new string of the whole leaf
-   * per event, the largest garbage the tree made on the appending thread; each piece here is already flat.
-   */
-  addStored(event: StoredEvent): void {
-    const id = JSON.stringify(event.eventId);
-    const stream = JSON.stringify(event.stream);
-    const type = JSON.stringify(event.type);
-    const revision = String(event.revision);
-    const commit = String(event.position.commit);
-    const prepare =
-      event.position.prepare === event.position.commit ? commit : String(event.position.prepare);
-    const { dataJson, metadataJson } = event;
-    const variable =
-      id.length +
-      stream.length +
-      type.length +
-      revision.length +
-      commit.length +
-      prepare.length +
-      dataJson.length +
-      metadataJson.length;
-    const bytes = this.reserve(1 + LEAF_FIXED_BYTES + 3 * variable);
-    bytes[this.used] = 0x00;
-    let at = this.used + 1;
-    at = writeText(bytes, at, '{"eventId":');
-    at = writeText(bytes, at, id);
-    at = writeText(bytes, at, ',"stream":');
-    at = writeText(bytes, at, stream);
-    at = writeText(bytes, at, ',"revision":"');
-    at = writeText(bytes, at, revision);
-    at = writeText(bytes, at, '","type":');
-    at = writeText(bytes, at, type);
-    at = writeText(bytes, at, ',"position":{"commit":"');
-    at = writeText(bytes, at, commit);
-    at = writeText(bytes, at, '","prepare":"');
-    at = writeText(bytes, at, prepare);
-    at = writeText(bytes, at, '"},"data":');
-    at = writeText(bytes, at, dataJson);
-    at = writeText(bytes, at, ',"metadata":');
-    at = writeText(bytes, at, metadataJson);
-    at = writeText(bytes, at, '}');
-    this.used = at;
-    this.ends[this.leaves++] = this.used;
-  }
-
-  /** The batch's buffer with room for `bytes` more, and for one more leaf's end. */
-  private reserve(bytes: number): Buffer {
-    let buffer = this.bytes;
-    if (buffer === null || this.used + bytes > buffer.length) {
-      const size = Math.max(this.lastSize, 2 * (this.used + bytes));
+    const worst = 1 + 3 * text.length;
+    let bytes = this.bytes;
+    if (bytes === null || this.used + worst > bytes.length) {
+      const size = Math.max(this.lastSize, 2 * (this.used + worst));
       const spare = this.spares.pop();
       const grown = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafeSlow(size);
-      if (buffer !== null) buffer.copy(grown, 0, 0, this.used);
-      this.bytes = buffer = grown;
+      if (bytes !== null) bytes.copy(grown, 0, 0, this.used);
+      this.bytes = bytes = grown;
     }
     if (this.leaves === this.ends.length) {
       const ends = new Uint32Array(this.ends.length * 2);
       ends.set(this.ends);
       this.ends = ends;
     }
-    return buffer;
+    bytes[this.used] = 0x00;
+    this.used += 1 + bytes.write(text, this.used + 1, 'utf8');
+    this.ends[this.leaves++] = this.used;
   }
 
   /** A buffer a batch was taken in, free to be written again. */
@@ -143,29 +90,6 @@ export class LeafBatch {
     this.leaves = 0;
     return request;
   }
-}
-
-/** Bytes of the fixed parts of a leaf text (`storedLeafText`): everything but the eight values. */
-const LEAF_FIXED_BYTES =
-  '{"eventId":,"stream":,"revision":"","type":,"position":{"commit":"","prepare":""},"data":,"metadata":}'
-    .length;
-
-/**
- * Writes `text` as UTF-8 at `at`; returns the offset after it. Short ASCII text (every fixed part, ids, names,
- * numbers) is copied a character a byte here, which is cheaper than a call into Buffer's encoder.
- */
-function writeText(out: Buffer, at: number, text: string): number {
-  const length = text.length;
-  if (length <= 64) {
-    let i = 0;
-    for (; i < length; i++) {
-      const code = text.charCodeAt(i);
-      if (code >= 0x80) break;
-      out[at + i] = code;
-    }
-    if (i === length) return at + length;
-  }
-  return at + out.write(text, at, 'utf8');
 }
 
 /** Lets the worker load the TypeScript sources when this module was itself loaded from them (tests). */
