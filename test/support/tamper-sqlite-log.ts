@@ -38,6 +38,11 @@ export class SqliteLogTamperer {
       .run(`$.${field}`, value, position);
   }
 
+  /** The row's data text rewritten, whatever it parses to (say, whitespace added where JSON allows it). */
+  setDataText(position: number, text: string): void {
+    this.db.prepare('UPDATE events SET data = ? WHERE position = ?').run(text, position);
+  }
+
   delete(position: number): void {
     this.db.prepare('DELETE FROM events WHERE position = ?').run(position);
   }

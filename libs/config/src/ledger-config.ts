@@ -37,6 +37,11 @@ export interface LedgerConfig {
   readonly headEveryEvents: number;
   /** Sign a tree head this often when the log grew since the last one; 0: never by time. */
   readonly headEverySeconds: number;
+  /**
+   * LEDGER_KEPT_HEADS: a file of signed tree heads kept outside the data dir (JSON, or NDJSON of heads); at
+   * start-up the log must extend each, else readiness reports it tampered. null: none.
+   */
+  readonly keptHeadsFile: string | null;
   readonly logLevel: string;
   /** Bounds of the watch feed (GET /v1/watch), so no client can make the service hold unbounded memory. */
   readonly watch: {
@@ -183,6 +188,7 @@ export function loadConfig(env: Env = process.env): LedgerConfig {
     idempotencyRetentionMs: parseDuration(env, 'LEDGER_IDEMPOTENCY_RETENTION', 24 * 3_600_000),
     headEveryEvents: integer(env, 'LEDGER_HEAD_EVERY_EVENTS', 10_000, 0, 1_000_000_000),
     headEverySeconds: integer(env, 'LEDGER_HEAD_EVERY_SECONDS', 3600, 0, 7 * 86_400),
+    keptHeadsFile: env.LEDGER_KEPT_HEADS?.trim() ? path.resolve(env.LEDGER_KEPT_HEADS.trim()) : null,
     logLevel: env.LOG_LEVEL?.trim() || 'info',
     watch: {
       maxConnectionsPerKey: integer(env, 'LEDGER_WATCH_MAX_CONNECTIONS_PER_KEY', 64, 1, 100_000),

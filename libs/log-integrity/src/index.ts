@@ -9,3 +9,4 @@ export * from './integrity-monitor';
 export * from './log-verifier';
 export * from './tree-head-keys';
 export * from './log-tree-snapshot';
+export * from './kept-heads';

@@ -8,8 +8,9 @@ import {
   type LogPosition,
   type StoredEvent,
 } from '@ledger/event-store';
+import { checkKeptHead } from './kept-heads';
 import { storedLeafText } from './leaf-bytes';
-import { LeafHasher } from './leaf-hasher';
+import { LeafBatch, LeafHasher } from './leaf-hasher';
 import type { LogTreeSnapshot } from './log-tree-snapshot';
 import { toHex } from './merkle-hash';
 import { loadTreeState, TreeStateWriter } from './tree-state-file';
@@ -46,6 +47,12 @@ export interface IntegrityMonitorOptions {
   readonly logger?: IntegrityLogger;
   /** Hash leaves and nodes on a worker thread (the default), or on the thread that appends. */
   readonly hashOnWorker?: boolean;
+  /**
+   * Heads kept outside the data dir (LEDGER_KEPT_HEADS): at start-up each must be signed by `key` and be a
+   * prefix of the log. They catch what nothing inside the data dir can: the log and its tree state replaced
+   * together by a self-consistent fresh tree, or cut back along with its state.
+   */
+  readonly keptHeads?: readonly TreeHead[];
 }
 
 export type IntegrityState = 'verifying' | 'intact' | 'tampered';
@@ -115,7 +122,8 @@ export class IntegrityMonitor {
   private received: LogPosition = START;
   private hasher: LeafHasher | null = null;
   private batch: StoredEvent[] = [];
-  private batchTexts: string[] = [];
+  /** The leaves of `batch`, as the hashing worker takes them. */
+  private leaves = new LeafBatch();
   private dispatchTimer: NodeJS.Immediate | null = null;
   /** Received events go into the tree in order, batch after batch, whatever order the hashes come back in. */
   private applying: Promise<void> = Promise.resolve();
@@ -325,7 +333,7 @@ export class IntegrityMonitor {
           if (comparePositions(event.position, this.received) <= 0) return;
           this.received = event.position;
           this.batch.push(event);
-          if (this.hasher) this.batchTexts.push(storedLeafText(event));
+          if (this.hasher) this.leaves.add(storedLeafText(event));
           if (this.batch.length >= HASH_BATCH) this.dispatch();
           else this.dispatchTimer ??= setImmediate(() => this.dispatch());
         } else {
@@ -351,11 +359,13 @@ export class IntegrityMonitor {
     this.dispatchTimer = null;
     if (this.batch.length === 0) return;
     const events = this.batch;
-    const hashing = this.hasher?.hash(this.batchTexts) ?? null;
+    let hashing: Promise<Buffer> | null = null;
+    if (this.hasher) hashing = this.hasher.hash(this.leaves);
+    // The hasher failed after these leaves were added: they are hashed here, from the events.
+    else if (this.leaves.count > 0) this.leaves.take();
     // Awaited in turn below; a failure there is handled, not unhandled.
     hashing?.catch(() => undefined);
     this.batch = [];
-    this.batchTexts = [];
     this.enqueue(async () => {
       let hashes: Buffer | null = null;
       if (hashing) {
@@ -380,6 +390,8 @@ export class IntegrityMonitor {
         if (this.checker.tampered && !wasTampered) this.onTampered();
         this.advance(event.position);
       }
+      // The tree copied what it keeps of them.
+      if (hashes) this.hasher?.recycle(hashes);
       if (this.writer && this.writer.recorded + FLUSH_EVERY_LEAVES < this.checker.size) void this.flush();
       const every = this.options.policy.everyEvents;
       if (this.caughtUp && every > 0 && this.checker.unsignedLeaves >= every) this.signInBackground('count');
@@ -396,6 +408,11 @@ export class IntegrityMonitor {
     if (!this.caughtUp) {
       const wasTampered = this.checker.tampered !== null;
       this.checker.end();
+      for (const kept of this.options.keptHeads ?? []) {
+        if (this.checker.tampered) break;
+        const finding = checkKeptHead(this.checker, kept, this.options.key);
+        if (finding) this.checker.report(finding);
+      }
       if (this.checker.tampered && !wasTampered) this.onTampered();
       this.caughtUp = true;
       this.markVerified();

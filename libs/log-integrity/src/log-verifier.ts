@@ -1,8 +1,9 @@
-import { readAllPages, toStoredEvent, type EventStore, type RecordedEvent } from '@ledger/event-store';
-import { fromHex, toHex } from './merkle-hash';
-import { verifyConsistency } from './proof-verifier';
+import { START, type EventStore, type StoredEvent } from '@ledger/event-store';
+import type { Subscription } from 'rxjs';
+import { checkKeptHead } from './kept-heads';
+import { toHex } from './merkle-hash';
 import { TreeChecker, type TamperFinding } from './tree-checker';
-import { checkHeadSignature, type TreeHead, type TreeHeadKey } from './tree-head';
+import type { TreeHead, TreeHeadKey } from './tree-head';
 import type { LoadedTreeState } from './tree-state-file';
 
 export interface VerifyLogOptions {
@@ -11,7 +12,6 @@ export interface VerifyLogOptions {
   readonly recorded?: LoadedTreeState;
   /** Heads kept outside the ledger (an auditor's); each must be a prefix of today's log. */
   readonly keptHeads?: readonly TreeHead[];
-  readonly pageSize?: number;
   readonly onProgress?: (events: number) => void;
 }
 
@@ -73,27 +73,56 @@ export async function verifyLog(store: EventStore, options: VerifyLogOptions): P
 }
 
 export interface RecomputeOptions {
-  readonly pageSize?: number;
   readonly onProgress?: (events: number) => void;
   /** Sees each event with its leaf index, before it is added. */
-  readonly onEvent?: (event: RecordedEvent, leafIndex: number) => void;
+  readonly onEvent?: (event: StoredEvent, leafIndex: number) => void;
 }
 
-/** Reads the log to its current head in pages into `checker`. */
-async function feedFromLog(
-  store: EventStore,
-  checker: TreeChecker,
-  options: RecomputeOptions,
-): Promise<void> {
-  const head = await store.headPosition();
-  for await (const page of readAllPages(store, { upTo: head, pageSize: options.pageSize ?? 5000 })) {
-    for (const event of page) {
-      options.onEvent?.(event, checker.size);
-      checker.add(toStoredEvent(event));
-    }
-    options.onProgress?.(checker.size);
-  }
-  checker.end();
+const PROGRESS_EVERY = 5000;
+
+/**
+ * Feeds the log, from its start to the head it has when the read catches up, into `checker`. It reads what the
+ * service's monitor reads (`subscribeToAllStored`: data and metadata as the store keeps their text), so a leaf
+ * here is the leaf the service hashed, byte for byte: a parse and re-serialization would erase an edit that
+ * changes only the stored text (whitespace, member order, escapes) and pass a log the service refuses.
+ */
+function feedFromLog(store: EventStore, checker: TreeChecker, options: RecomputeOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let done = false;
+    let subscription: Subscription | null = null;
+    const finish = (error?: unknown): void => {
+      if (done) return;
+      done = true;
+      subscription?.unsubscribe();
+      if (error !== undefined) {
+        reject(error);
+        return;
+      }
+      checker.end();
+      resolve();
+    };
+    subscription = store.subscribeToAllStored({ from: START }).subscribe({
+      next: (message) => {
+        if (done) return;
+        if (message.kind === 'caught-up') {
+          options.onProgress?.(checker.size);
+          finish();
+          return;
+        }
+        try {
+          options.onEvent?.(message.event, checker.size);
+          checker.add(message.event);
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        if (checker.size % PROGRESS_EVERY === 0) options.onProgress?.(checker.size);
+      },
+      error: (error: unknown) => finish(error),
+    });
+    // A store that answered within `subscribe` itself.
+    if (done) subscription.unsubscribe();
+  });
 }
 
 /**
@@ -108,32 +137,4 @@ export async function recomputeTree(
   const checker = new TreeChecker({ key, foreignHeads: 'ignore' });
   await feedFromLog(store, checker, options);
   return checker;
-}
-
-function checkKeptHead(checker: TreeChecker, head: TreeHead, key: TreeHeadKey): TamperFinding | null {
-  const signature = checkHeadSignature(head, key);
-  if (!signature.ok) {
-    return {
-      kind: signature.why === 'foreign-key' ? 'foreign-head' : 'forged-head',
-      message: `kept head: ${signature.message}`,
-    };
-  }
-  if (head.treeSize > checker.size) {
-    return {
-      kind: 'truncated',
-      leafIndex: checker.size,
-      message: `a kept head signed ${head.timestamp} covers ${head.treeSize} events; the log now holds ${checker.size}: it was truncated or replaced`,
-    };
-  }
-  const proof = checker.tree.consistencyProof(head.treeSize, checker.size);
-  const keptRoot = fromHex(head.rootHash) as Buffer;
-  if (!verifyConsistency(head.treeSize, checker.size, proof, keptRoot, checker.tree.root())) {
-    return {
-      kind: 'head-mismatch',
-      message:
-        `the kept head of size ${head.treeSize} signed ${head.timestamp} is not a prefix of today's log ` +
-        `(its root ${head.rootHash}, the log's ${toHex(checker.tree.root(head.treeSize))}): an event among leaves 0–${head.treeSize - 1} was changed`,
-    };
-  }
-  return null;
 }

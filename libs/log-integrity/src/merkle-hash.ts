@@ -8,11 +8,29 @@ const NODE_PREFIX = 0x01;
 
 // One-shot hashing (Node ≥ 20.12) skips the Hash object a `createHash` chain allocates per call.
 const oneShot = (
-  crypto as unknown as { hash?: (algorithm: string, data: Buffer | string, encoding: 'buffer') => Buffer }
+  crypto as unknown as { hash?: (algorithm: string, data: Uint8Array | string, encoding: 'latin1') => string }
 ).hash;
 
-function sha256(data: Buffer): Buffer {
-  return oneShot ? oneShot('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest();
+/**
+ * SHA-256 of `data`, whatever prefix it already carries (the leaf hasher writes 0x00 before each leaf). The digest
+ * is asked for as a latin1 string (one byte a character): Node hands a short string back several times faster
+ * than a new Buffer made in C++, which on the tree's hot path is most of what a hash costs; `Buffer.from` of it
+ * is a slice of Node's buffer pool.
+ */
+export function sha256(data: Uint8Array | string): Buffer {
+  return Buffer.from(digestLatin1(data), 'latin1');
+}
+
+/** A string is hashed as its UTF-8 bytes. */
+function digestLatin1(data: Uint8Array | string): string {
+  return oneShot
+    ? oneShot('sha256', data, 'latin1')
+    : crypto.createHash('sha256').update(data).digest('binary');
+}
+
+/** `sha256(data)` written into `out` at `offset`, with no Buffer made for it at all. */
+export function sha256Into(data: Uint8Array, out: Buffer, offset: number): void {
+  out.write(digestLatin1(data), offset, HASH_BYTES, 'latin1');
 }
 
 /** RFC 9162 §2.1.1: the hash of a leaf is SHA-256(0x00 ‖ leaf bytes). */
@@ -26,7 +44,7 @@ nodeInput[0] = NODE_PREFIX;
 /** `hashLeaf` of the UTF-8 bytes of `text`, without building them: the hot path of the tree. */
 export function hashLeafText(text: string): Buffer {
   // U+0000 encodes as the single byte 0x00, the leaf prefix.
-  return oneShot ? oneShot('sha256', `\u0000${text}`, 'buffer') : hashLeaf(Buffer.from(text, 'utf8'));
+  return sha256(`\u0000${text}`);
 }
 
 /** RFC 9162 §2.1.1: an interior node is SHA-256(0x01 ‖ left ‖ right). */
@@ -34,6 +52,15 @@ export function hashChildren(left: Buffer, right: Buffer): Buffer {
   left.copy(nodeInput, 1);
   right.copy(nodeInput, 1 + HASH_BYTES);
   return sha256(nodeInput);
+}
+
+/**
+ * `hashChildren` of the two hashes that lie side by side at `offset` in `source` (a level of the tree: a left
+ * child and its right sibling), written into `out` at `outOffset`.
+ */
+export function hashSiblingsInto(source: Buffer, offset: number, out: Buffer, outOffset: number): void {
+  source.copy(nodeInput, 1, offset, offset + 2 * HASH_BYTES);
+  sha256Into(nodeInput, out, outOffset);
 }
 
 /** The root of the empty tree: SHA-256 of the empty string. */

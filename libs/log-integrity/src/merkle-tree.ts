@@ -1,4 +1,11 @@
-import { EMPTY_TREE_ROOT, hashChildren, HASH_BYTES, isPowerOfTwo, splitPoint } from './merkle-hash';
+import {
+  EMPTY_TREE_ROOT,
+  hashChildren,
+  hashSiblingsInto,
+  HASH_BYTES,
+  isPowerOfTwo,
+  splitPoint,
+} from './merkle-hash';
 
 /** Shared memory, so a snapshot of the tree can be read by another thread (an export worker) without a copy. */
 function sharedBytes(length: number): Buffer {
@@ -33,13 +40,24 @@ class HashArray {
 
   /** Pushes the hash at `offset` of `source`, without a view of it. */
   pushFrom(source: Buffer, offset: number): void {
+    this.makeRoom();
+    source.copy(this.buffer, this.length * HASH_BYTES, offset, offset + HASH_BYTES);
+    this.length++;
+  }
+
+  /** Pushes the parent of the hashes at `left` and `left + 1` of `children` (the level below), hashed in place. */
+  pushParentOf(children: HashArray, left: number): void {
+    this.makeRoom();
+    hashSiblingsInto(children.buffer, left * HASH_BYTES, this.buffer, this.length * HASH_BYTES);
+    this.length++;
+  }
+
+  private makeRoom(): void {
     if ((this.length + 1) * HASH_BYTES > this.buffer.length) {
       const grown = sharedBytes(this.buffer.length * 2);
       this.buffer.copy(grown, 0, 0, this.length * HASH_BYTES);
       this.buffer = grown;
     }
-    source.copy(this.buffer, this.length * HASH_BYTES, offset, offset + HASH_BYTES);
-    this.length++;
   }
 
   /** A view, not a copy: valid until the next push grows the buffer. */
@@ -110,10 +128,10 @@ export class MerkleTree {
     let at = index;
     // A right child completes its parent; the parent may complete the next one up.
     while (at % 2 === 1) {
-      const parent = hashChildren(this.levels[level].at(at - 1), this.levels[level].at(at));
+      const children = this.levels[level];
       level++;
       if (this.levels.length === level) this.levels.push(new HashArray());
-      this.levels[level].push(parent);
+      this.levels[level].pushParentOf(children, at - 1);
       at = (at - 1) / 2;
     }
     return index;

@@ -1,9 +1,16 @@
+import * as fs from 'node:fs';
 import { Injectable, Logger, type BeforeApplicationShutdown, type Provider } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { loadExportSigner } from '@ledger/audit-trail';
 import type { LedgerConfig } from '@ledger/config';
 import type { EventStore } from '@ledger/event-store';
-import { headKeyOf, headSignerOf, IntegrityMonitor } from '@ledger/log-integrity';
+import {
+  headKeyOf,
+  headSignerOf,
+  IntegrityMonitor,
+  parseKeptHeads,
+  type TreeHead,
+} from '@ledger/log-integrity';
 import { EVENT_STORE, LEDGER_CONFIG } from '../ledger.providers';
 import { LedgerMetrics } from '../metrics/ledger-metrics';
 
@@ -18,6 +25,7 @@ export const integrityMonitorProvider: Provider = {
     const logger = new Logger('LogIntegrity');
     const signer = loadExportSigner(config);
     const monitor = new IntegrityMonitor(store, {
+      keptHeads: config.keptHeadsFile === null ? [] : readKeptHeadsFile(config.keptHeadsFile),
       dataDir: config.dataDir,
       signer: headSignerOf(signer),
       key: headKeyOf(signer.publicKey),
@@ -29,6 +37,23 @@ export const integrityMonitorProvider: Provider = {
     return monitor;
   },
 };
+
+/** A kept-heads file that cannot be read stops the service, naming it: it was configured to be checked. */
+export function readKeptHeadsFile(file: string): TreeHead[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `LEDGER_KEPT_HEADS: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+  try {
+    return parseKeptHeads(text, file);
+  } catch (error) {
+    throw new Error(`LEDGER_KEPT_HEADS: ${(error as Error).message}`);
+  }
+}
 
 function registerIntegrityGauges(monitor: IntegrityMonitor, metrics: LedgerMetrics): void {
   new Gauge({

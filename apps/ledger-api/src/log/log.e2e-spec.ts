@@ -1,5 +1,7 @@
-import { createPublicKey, verify } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   loadExportSigner,
@@ -18,6 +20,9 @@ import {
   referenceVerifyConsistency,
   referenceVerifyInclusion,
 } from '../../../../test/support/merkle-reference';
+
+/** The verifier docs/audit-trail.md §9.4 gives a third party: plain Node, none of the ledger's code. */
+const THIRD_PARTY_VERIFIER = path.resolve(__dirname, '../../../../docs/examples/check-log-proof.js');
 
 async function* chunksOf(text: string): AsyncGenerator<string> {
   yield text;
@@ -126,6 +131,51 @@ describe('the log API: signed tree heads, inclusion and consistency proofs', () 
         second.rootHash,
       ),
     ).toBe(true);
+    // The stand-alone verifier the docs give a third party (node:crypto only) agrees, and refuses an edited proof.
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-third-party-'));
+    const file = (name: string, value: unknown) => {
+      const at = path.join(work, name);
+      fs.writeFileSync(
+        at,
+        Buffer.isBuffer(value) || typeof value === 'string' ? value : JSON.stringify(value),
+      );
+      return at;
+    };
+    const keyFile = file('ledger.pub.pem', publicKey.export({ type: 'spki', format: 'pem' }));
+    const checkProof = (...args: string[]) =>
+      spawnSync(process.execPath, [THIRD_PARTY_VERIFIER, ...args], { encoding: 'utf8' });
+    const kept = file('kept.json', first.body);
+    const now = file('now.json', second);
+    const consistent = checkProof('consistency', keyFile, kept, now, file('proof.json', consistency.body));
+    expect(consistent.stdout).toMatch(/^OK: the log of \d+ events extends the kept head of \d+/);
+    expect(consistent.status).toBe(0);
+    const edited = { ...consistency.body, proof: [...consistency.body.proof] };
+    edited.proof[0] = edited.proof[0].replace(/^./, (c: string) => (c === '0' ? '1' : '0'));
+    const refused = checkProof('consistency', keyFile, kept, now, file('edited.json', edited));
+    expect(refused.stdout).toMatch(/^FAILED: the log of \d+ events does not extend the kept head/);
+    expect(refused.status).toBe(1);
+    const [event] = await eventsOfDevice(cam);
+    const inclusion = await ledger.http(
+      'GET',
+      `/v1/log/proofs/inclusion?eventId=${event.eventId}&treeSize=${second.treeSize}`,
+    );
+    const included = checkProof(
+      'inclusion',
+      keyFile,
+      now,
+      file('inclusion.json', inclusion.body),
+      file('leaf.bin', referenceLeafBytes(event)),
+    );
+    expect(included.stdout).toMatch(/^OK: leaf \d+ is in the tree of \d+ events signed/);
+    expect(included.status).toBe(0);
+    const foreignKey = file(
+      'other.pub.pem',
+      generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    const unsigned = checkProof('consistency', foreignKey, kept, now, file('proof.json', consistency.body));
+    expect(unsigned.stdout).toMatch(/^FAILED: the kept head's signature does not verify/);
+    expect(unsigned.status).toBe(1);
+
     // Without `to`, the latest head is the newer tree.
     expect((await ledger.http('GET', `/v1/log/proofs/consistency?from=${first.body.treeSize}`)).body).toEqual(
       consistency.body,

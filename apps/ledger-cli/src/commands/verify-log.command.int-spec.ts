@@ -24,8 +24,8 @@ async function verifyLog(dataDir: string, args: string[] = []) {
 }
 
 /** The service on a data dir, once its start-up check of the log is done. */
-async function startChecked(dataDir: string): Promise<LedgerTestApp> {
-  const ledger = await startLedger({ dataDir });
+async function startChecked(dataDir: string, env: Record<string, string> = {}): Promise<LedgerTestApp> {
+  const ledger = await startLedger({ dataDir, env });
   for (;;) {
     const ready = await ledger.http('GET', '/health');
     const state =
@@ -48,6 +48,59 @@ function foreignSigner() {
     keyId: 'ed25519:0123456789abcdef',
     sign: (text: string) => sign(null, Buffer.from(text), privateKey).toString('base64'),
   };
+}
+
+/**
+ * Another log with a head of its own (signed by another key): a device registered to someone else. With its tree
+ * state too (`withState`): a self-consistent fresh tree, all an attacker with the data dir could write.
+ */
+async function freshLog({ withState }: { withState: boolean }): Promise<string> {
+  const fresh = tempDataDir('ledger-fresh-');
+  const store: EventStore = await openEventStore({ dataDir: fresh, eventStoreConnectionString: null });
+  try {
+    const monitor = new IntegrityMonitor(store, {
+      dataDir: withState ? fresh : null,
+      signer: foreignSigner(),
+      key: { keyId: 'ed25519:0123456789abcdef', verify: () => true },
+      policy: { everyEvents: 0, everySeconds: 0 },
+    });
+    monitor.start();
+    await store.append({
+      stream: 'device-cam-1',
+      expectedRevision: 'no_stream',
+      events: [
+        {
+          eventId: randomUUID(),
+          type: 'DeviceRegistered',
+          data: {
+            deviceId: 'cam-1',
+            ownerId: 'user-mallory',
+            actor: 'svc:p',
+            occurredAt: '2024-01-01T00:00:00.000Z',
+            recordedAt: '2024-01-01T00:00:00.000Z',
+          },
+        },
+      ],
+    });
+    await monitor.signHead();
+    await monitor.stop();
+  } finally {
+    await store.close();
+  }
+  return fresh;
+}
+
+/** `dir`'s log (and, when given, its tree state) replaced by `fresh`'s; its key stays. */
+function replaceLog(dir: string, fresh: string, { withState }: { withState: boolean }): void {
+  for (const file of fs.readdirSync(dir).filter((f) => f.startsWith('events.sqlite3')))
+    fs.rmSync(path.join(dir, file));
+  for (const file of fs.readdirSync(fresh).filter((f) => f.startsWith('events.sqlite3'))) {
+    fs.copyFileSync(path.join(fresh, file), path.join(dir, file));
+  }
+  if (withState) {
+    fs.rmSync(path.join(dir, 'integrity'), { recursive: true, force: true });
+    fs.cpSync(path.join(fresh, 'integrity'), path.join(dir, 'integrity'), { recursive: true });
+  }
 }
 
 describe('ledger verify-log and the service start-up check catch every kind of tampering with events.sqlite3', () => {
@@ -105,6 +158,16 @@ describe('ledger verify-log and the service start-up check catch every kind of t
       tamper: (t) => {
         t.editData(viewPositions[3], 'viewerId', 'user-mallory');
         return t.leafIndexOf(viewPositions[3]);
+      },
+      kind: /leaf-differs/,
+    },
+    {
+      // The stored text changes, the value it parses to does not: only a verifier of the bytes as stored sees it.
+      name: 'a row edited in its whitespace only',
+      tamper: (t) => {
+        const row = t.rows().find((r) => r.position === viewPositions[4])!;
+        t.setDataText(viewPositions[4], JSON.stringify(JSON.parse(row.data), null, 1));
+        return t.leafIndexOf(viewPositions[4]);
       },
       kind: /leaf-differs/,
     },
@@ -185,44 +248,9 @@ describe('ledger verify-log and the service start-up check catch every kind of t
   }
 
   it('a log replaced by a fresh one with its own valid-looking heads: caught by the state, the key and a kept head', async () => {
-    const fresh = tempDataDir('ledger-fresh-');
-    const store: EventStore = await openEventStore({ dataDir: fresh, eventStoreConnectionString: null });
-    try {
-      const monitor = new IntegrityMonitor(store, {
-        dataDir: null,
-        signer: foreignSigner(),
-        key: { keyId: 'ed25519:0123456789abcdef', verify: () => true },
-        policy: { everyEvents: 0, everySeconds: 0 },
-      });
-      monitor.start();
-      await store.append({
-        stream: 'device-cam-1',
-        expectedRevision: 'no_stream',
-        events: [
-          {
-            eventId: randomUUID(),
-            type: 'DeviceRegistered',
-            data: {
-              deviceId: 'cam-1',
-              ownerId: 'user-mallory',
-              actor: 'svc:p',
-              occurredAt: '2024-01-01T00:00:00.000Z',
-              recordedAt: '2024-01-01T00:00:00.000Z',
-            },
-          },
-        ],
-      });
-      await monitor.signHead();
-      await monitor.stop();
-    } finally {
-      await store.close();
-    }
+    const fresh = await freshLog({ withState: false });
     const dir = copyOf(original);
-    for (const file of fs.readdirSync(dir).filter((f) => f.startsWith('events.sqlite3')))
-      fs.rmSync(path.join(dir, file));
-    for (const file of fs.readdirSync(fresh).filter((f) => f.startsWith('events.sqlite3'))) {
-      fs.copyFileSync(path.join(fresh, file), path.join(dir, file));
-    }
+    replaceLog(dir, fresh, { withState: false });
     expect((await verifyLog(dir)).stdout).toMatch(/^TAMPERED \(leaf-differs\) at leaf 0/);
     expect((await verifyLog(dir, ['--no-state'])).stdout).toMatch(
       /^TAMPERED \(foreign-head\).*not the trusted/,
@@ -230,7 +258,42 @@ describe('ledger verify-log and the service start-up check catch every kind of t
     expect((await verifyLog(dir, ['--no-state', '--head', keptHeadFile])).exitCode).toBe(1);
     const ledger = await startChecked(dir);
     try {
-      expect((await ledger.http('GET', '/health')).status).toBe(503);
+      const ready = await ledger.http('GET', '/health');
+      expect(ready.status).toBe(503);
+      expect(ready.body.message).toMatch(/^not ready: logIntegrity \(leaf-differs: leaf 0 /);
+      expect(await (await fetch(`${ledger.baseUrl}/metrics`)).text()).toMatch(/^ledger_log_tampered 1$/m);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('a log replaced together with its tree state by a fresh, self-consistent tree: verify-log refuses its heads; the service catches it by a kept head (LEDGER_KEPT_HEADS)', async () => {
+    const dir = copyOf(original);
+    replaceLog(dir, await freshLog({ withState: true }), { withState: true });
+    // The state now agrees with the log: only the heads' key and a head kept outside the data dir can tell.
+    const run = await verifyLog(dir);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/^TAMPERED \(foreign-head\) at leaf 1, .*not the trusted/);
+    expect((await verifyLog(dir, ['--no-state', '--head', keptHeadFile])).exitCode).toBe(1);
+    const ledger = await startChecked(dir, { LEDGER_KEPT_HEADS: keptHeadFile });
+    try {
+      const ready = await ledger.http('GET', '/health');
+      expect(ready.status).toBe(503);
+      expect(ready.body.message).toMatch(
+        /^not ready: logIntegrity \(truncated: a kept head signed .* covers 33 events; the log now holds 2/,
+      );
+      expect(await (await fetch(`${ledger.baseUrl}/metrics`)).text()).toMatch(/^ledger_log_tampered 1$/m);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('a service given kept heads starts ready on the log that extends them', async () => {
+    const ledger = await startChecked(original, { LEDGER_KEPT_HEADS: keptHeadFile });
+    try {
+      const ready = await ledger.http('GET', '/health');
+      expect(ready.status).toBe(200);
+      expect(ready.body.info.logIntegrity).toMatchObject({ state: 'intact' });
     } finally {
       await ledger.close();
     }
@@ -263,6 +326,7 @@ describe('ledger verify-log and the service start-up check catch every kind of t
       const ready = await ledger.http('GET', '/health');
       expect(ready.status).toBe(503);
       expect(ready.body.message).toMatch(/logIntegrity \(forged-head: .*signature does not verify/);
+      expect(await (await fetch(`${ledger.baseUrl}/metrics`)).text()).toMatch(/^ledger_log_tampered 1$/m);
     } finally {
       await ledger.close();
     }

@@ -1,6 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadTreeState, parseTreeHead, verifyLog, type TreeHead } from '@ledger/log-integrity';
+import {
+  KeptHeadsError,
+  loadTreeState,
+  parseKeptHeads,
+  verifyLog,
+  type TreeHead,
+} from '@ledger/log-integrity';
 import { ExitCode, UsageError } from '../cli-context';
 import type { RegisterCommand } from './index';
 import { headVerificationKey } from './log-key';
@@ -11,7 +17,7 @@ interface VerifyLogOptions {
   readonly state?: boolean;
 }
 
-/** Kept heads: a file holding one head as JSON, or several as NDJSON (one per line), as `ledger head` prints. */
+/** Kept heads: files each holding one head as JSON, or several as NDJSON (one per line), as `ledger head` prints. */
 export function readKeptHeads(files: readonly string[]): TreeHead[] {
   const heads: TreeHead[] = [];
   for (const file of files) {
@@ -21,22 +27,12 @@ export function readKeptHeads(files: readonly string[]): TreeHead[] {
     } catch (error) {
       throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
-    const lines = text.split('\n').filter((line) => line.trim() !== '');
-    if (lines.length === 0) throw new UsageError(`${file} holds no tree head`);
-    const values: unknown[] = [];
     try {
-      if (lines.length > 1 && lines.every((line) => line.trim().startsWith('{'))) {
-        for (const line of lines) values.push(JSON.parse(line));
-      } else values.push(JSON.parse(text));
-    } catch {
-      throw new UsageError(`${file} is not JSON (a tree head, or NDJSON of heads)`);
+      heads.push(...parseKeptHeads(text, file));
+    } catch (error) {
+      if (error instanceof KeptHeadsError) throw new UsageError(error.message);
+      throw error;
     }
-    values.forEach((value, index) => {
-      const parsed = parseTreeHead(value);
-      if (!parsed.ok)
-        throw new UsageError(`${file}${values.length > 1 ? ` line ${index + 1}` : ''}: ${parsed.problem}`);
-      heads.push(parsed.head);
-    });
   }
   return heads;
 }
