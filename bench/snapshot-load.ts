@@ -38,7 +38,7 @@ function since(start: Mark): { wall: number; cpu: number } {
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const relationships = Number(process.argv[2] ?? 1_000_000);
   if (!Number.isInteger(relationships) || relationships < 4) throw new Error('usage: snapshot-load <relationships>');
   // The memory suite's shape: an owner and three viewers per device.
@@ -57,7 +57,7 @@ function main(): void {
     const apply = since(started);
     const position64 = BigInt(position);
     started = mark();
-    const file = writeSnapshot(
+    const file = await writeSnapshot(
       dir,
       'sqlite',
       { commit: position64, prepare: position64 },
@@ -94,4 +94,4 @@ function main(): void {
   }
 }
 
-main();
+void main();

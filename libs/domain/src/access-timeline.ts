@@ -484,6 +484,12 @@ export function ownershipIntervals(timeline: DeviceTimeline, userId: string): Ar
 
 /** Keys of every user who ever had access, in the order they first did. */
 export function packedUserKeys(p: PackedTimeline): number[] {
+  if (p.length > HEADER + SPAN * LOCAL_INDEX_FROM) {
+    // A device shared with thousands: a scan per span would be quadratic (a snapshot restores every device).
+    const seen = new Set<number>();
+    for (let i = HEADER; i < p.length; i += SPAN) seen.add(p[i]);
+    return [...seen];
+  }
   const keys: number[] = [];
   for (let i = HEADER; i < p.length; i += SPAN) if (!keys.includes(p[i])) keys.push(p[i]);
   return keys;

@@ -46,6 +46,22 @@ export interface SerializedDevice {
 }
 
 /**
+ * The table as it was at one moment, for a snapshot written beside live updates: taking one copies pointers
+ * only, and until it is released the table copies a device's array before it first changes it, so what the
+ * capture reads never moves. Ids are interned append-only, so the counts fix the id tables too.
+ */
+export interface RelationshipTableCapture {
+  readonly deviceCount: number;
+  readonly userCount: number;
+  deviceId(key: number): string;
+  userId(key: number): string;
+  /** The device's packed timeline, its users keyed by `userId`: read it, never change it. */
+  timeline(key: number): PackedTimeline;
+  /** Ends copy-on-write; the capture must not be read after. */
+  release(): void;
+}
+
+/**
  * The user–device relationship table: the in-memory index behind every check. It is written only by
  * applying the log's device events in order, so a rebuild from position zero reproduces it exactly.
  *
@@ -59,9 +75,16 @@ export class RelationshipTable {
   /** By device key. */
   private readonly timelines: PackedTimeline[] = [];
   private readonly userDevices = new UserDeviceLists();
+  /** The timelines an open capture holds: an array found here is copied before it is changed. */
+  private captured: PackedTimeline[] | null = null;
 
   get deviceCount(): number {
     return this.deviceIds.size;
+  }
+
+  /** Number of users who ever had access to a device. */
+  get userCount(): number {
+    return this.userIds.size;
   }
 
   /** Number of (user, device) pairs that ever had access. */
@@ -117,7 +140,10 @@ export class RelationshipTable {
     }
     if (!existing) return null;
     const known = newcomer === null || packedHasUser(existing, this.userIds.keyOf(newcomer));
-    this.timelines[device] = applyToPacked(existing, domainEvent, this.userIds);
+    // applyToPacked changes short arrays' headers and long arrays' spans in place: a captured one is copied.
+    const writable =
+      this.captured !== null && this.captured[device] === existing ? existing.slice() : existing;
+    this.timelines[device] = applyToPacked(writable, domainEvent, this.userIds);
     if (!known) this.userDevices.add(this.userIds.keyOf(newcomer!), device);
     return { type: domainEvent.type, deviceId: data.deviceId, userIds, occurredAt: data.occurredAt };
   }
@@ -163,6 +189,51 @@ export class RelationshipTable {
     return `sha256:${hash.digest('hex')}`;
   }
 
+  /**
+   * The table as it is now, in O(devices) pointer copies; events applied after this call are not in it. One
+   * capture at a time: the snapshot writer holds it until the file is written.
+   */
+  capture(): RelationshipTableCapture {
+    if (this.captured !== null) throw new Error('the relationship table is already captured');
+    const timelines = this.timelines.slice();
+    this.captured = timelines;
+    const deviceIds = this.deviceIds;
+    const userIds = this.userIds;
+    return {
+      deviceCount: timelines.length,
+      userCount: userIds.size,
+      deviceId: (key) => deviceIds.idOf(key),
+      userId: (key) => userIds.idOf(key),
+      timeline: (key) => timelines[key],
+      release: () => {
+        if (this.captured === timelines) this.captured = null;
+      },
+    };
+  }
+
+  /**
+   * Restores a captured table's user table: the keys its timelines hold are the order users come in here.
+   * Only into an empty table, before `restorePacked`.
+   */
+  restoreUser(userId: string): void {
+    const expected = this.userIds.size;
+    if (this.userIds.keyFor(userId) !== expected) throw new Error(`user ${userId} is listed twice`);
+  }
+
+  /**
+   * Restores one device of a captured table, its timeline as the table held it (users keyed by the order of
+   * `restoreUser` calls). The array is taken as is; a timeline no table could hold is refused.
+   */
+  restorePacked(deviceId: string, p: PackedTimeline): void {
+    const users = this.userIds.size;
+    const problem = packedShapeProblem(p, users);
+    if (problem !== null) throw new Error(`device ${deviceId}: ${problem}`);
+    const key = this.deviceIds.keyFor(deviceId);
+    if (key !== this.timelines.length) throw new Error(`device ${deviceId} is listed twice`);
+    this.timelines.push(p);
+    for (const user of packedUserKeys(p)) this.userDevices.add(user, key);
+  }
+
   *serialize(): Generator<SerializedDevice> {
     for (let key = 0; key < this.timelines.length; key++) yield this.serializeDevice(key);
   }
@@ -197,4 +268,17 @@ export class RelationshipTable {
       ]),
     };
   }
+}
+
+/** Why `p` is not a packed timeline over `users` user keys, or null when it is one. */
+function packedShapeProblem(p: PackedTimeline, users: number): string | null {
+  if (p.length < 8 || p.length % 4 !== 0)
+    return `a timeline of ${p.length} numbers is not a header and spans`;
+  const owner = p[3];
+  if (!(owner === -1 || (Number.isInteger(owner) && owner >= 0 && owner < users))) return 'unknown owner key';
+  for (let i = 4; i < p.length; i += 4) {
+    const user = p[i];
+    if (!(Number.isInteger(user) && user >= 0 && user < users)) return 'unknown user key';
+  }
+  return null;
 }
