@@ -1,32 +1,89 @@
 import type { UserKeys } from '@ledger/domain';
 
+/** The hash {@link InternedIds} files ids under; snapshots name it, so a change of it discards them. */
+export const ID_HASH = 'fnv1a32-utf16';
+
+/** FNV-1a over the id's UTF-16 code units: the same on every host, so a snapshot can carry it. */
+export function idHash(id: string): number {
+  let hash = 0x811c9dc5 | 0;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash;
+}
+
 /**
  * A string table: each distinct id is kept once and stands for a small integer everywhere else, so the
  * projection holds numbers where it would otherwise hold one string (or one Map entry) per relationship.
+ *
+ * The index is an open-addressing hash table in a typed array, with each key's hash kept beside it, rather
+ * than a Map: a snapshot carries the hashes, so a restart files millions of ids without hashing a string or
+ * rehashing a Map's growing table (which cost seconds per million ids), and growing never reads a string.
  */
 export class InternedIds implements UserKeys {
-  private readonly keys = new Map<string, number>();
   private readonly ids: string[] = [];
+  /** Per key: its id's hash. */
+  private hashes = new Int32Array(1024);
+  /** 1 + key, 0 for an empty slot; linear probing, at most half full. */
+  private slots = new Int32Array(2048);
 
   get size(): number {
     return this.ids.length;
   }
 
   keyOf(id: string): number {
-    return this.keys.get(id) ?? -1;
+    const slot = this.slotOf(id, idHash(id));
+    return this.slots[slot] - 1;
   }
 
   keyFor(id: string): number {
-    let key = this.keys.get(id);
-    if (key === undefined) {
-      key = this.ids.push(id) - 1;
-      this.keys.set(id, key);
-    }
+    return this.filed(id, idHash(id));
+  }
+
+  /** Files an id whose hash the caller already has (a snapshot's); returns its key. */
+  filed(id: string, hash: number): number {
+    const slot = this.slotOf(id, hash);
+    const existing = this.slots[slot];
+    if (existing !== 0) return existing - 1;
+    const key = this.ids.push(id) - 1;
+    if (key >= this.hashes.length) this.hashes = grown(this.hashes, key + 1);
+    this.hashes[key] = hash;
+    this.slots[slot] = key + 1;
+    if (this.ids.length * 2 > this.slots.length) this.rehash(this.slots.length * 2);
     return key;
   }
 
   idOf(key: number): string {
     return this.ids[key];
+  }
+
+  /** The hash `key`'s id is filed under, for a snapshot. */
+  hashOf(key: number): number {
+    return this.hashes[key];
+  }
+
+  /** The slot holding `id`, or the empty slot where it would go. */
+  private slotOf(id: string, hash: number): number {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot];
+      if (entry === 0) return slot;
+      // The hash first: comparing strings would read one more scattered object per probe.
+      if (this.hashes[entry - 1] === hash && this.ids[entry - 1] === id) return slot;
+    }
+  }
+
+  private rehash(capacity: number): void {
+    const slots = new Int32Array(capacity);
+    const mask = capacity - 1;
+    for (let key = 0; key < this.ids.length; key++) {
+      let slot = this.hashes[key] & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = key + 1;
+    }
+    this.slots = slots;
   }
 }
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { LogPosition } from '@ledger/event-store';
 import type { IdempotencyCapture, IdempotencyIndex } from './idempotency.index';
 import type { RelationshipTable, RelationshipTableCapture } from './relationship-table.projection';
+import { ID_HASH } from './interned-ids';
 import { encodeBinaryBody, readBinaryBody } from './snapshot-binary';
 import { readJsonLinesBody } from './snapshot-json-lines';
 
@@ -58,6 +59,8 @@ export interface SnapshotHeader {
   readonly devices: number;
   /** Users in the id table (format 2; format 1 names users in each device's line). */
   readonly users?: number;
+  /** The hash the ids are filed under (format 2), which the id blocks carry. */
+  readonly idHash?: string;
   readonly idempotencyKeys: number;
   readonly writtenAt: string;
   /** Absent in snapshots written without one (older versions): only the head check applies to those. */
@@ -142,6 +145,7 @@ export async function writeCapturedSnapshot(
         prepare: capture.position.prepare.toString(),
         devices: capture.table.deviceCount,
         users: capture.table.userCount,
+        idHash: ID_HASH,
         idempotencyKeys: capture.idempotency.size,
         writtenAt: new Date().toISOString(),
         ...(capture.anchor ? { anchor: capture.anchor } : {}),
@@ -269,6 +273,9 @@ function readSnapshot(
   let contentProblem: string | null = null;
   if (header === null) {
     contentProblem = 'unreadable header';
+    hashRange(fd, bytes, bodyBytes, hash);
+  } else if (header.format === SNAPSHOT_FORMAT && header.idHash !== ID_HASH) {
+    contentProblem = `ids filed under hash ${String(header.idHash)}, which this version does not use`;
     hashRange(fd, bytes, bodyBytes, hash);
   } else if (header.format === SNAPSHOT_FORMAT) {
     contentProblem = readBinaryBody(fd, bytes, bodyBytes, hash, binaryCounts(header), table, idempotency);

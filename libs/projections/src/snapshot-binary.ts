@@ -9,7 +9,7 @@ import type { RelationshipTable, RelationshipTableCapture } from './relationship
  * device's packed timeline as raw doubles — so a restart copies arrays instead of parsing text, and the
  * restored table is the captured one key for key and span for span.
  *
- *   users        u32 count, u32 UTF-16 length of each id, the ids' UTF-8 bytes
+ *   users        u32 count, u32 UTF-16 length of each id, i32 hash of each id (`ID_HASH`), the ids' UTF-8 bytes
  *   devices      the same, for device ids
  *   timelines    u32 count, u32 length of each timeline, padding to 8 bytes, the timelines' doubles
  *   idempotency  UTF-8 JSON array of {@link IdempotencySnapshotRow}
@@ -38,8 +38,8 @@ export function* encodeBinaryBody(
   idempotency: IdempotencyCapture,
 ): Generator<Buffer> {
   assertLittleEndian();
-  yield* idBlocks(BlockKind.Users, table.userCount, table.userId);
-  yield* idBlocks(BlockKind.Devices, table.deviceCount, table.deviceId);
+  yield* idBlocks(BlockKind.Users, table.userCount, table.userId, table.userIdHash);
+  yield* idBlocks(BlockKind.Devices, table.deviceCount, table.deviceId, table.deviceIdHash);
   yield* timelineBlocks(table);
   yield* idempotencyBlocks(idempotency);
   yield blockOf(BlockKind.End, 0);
@@ -53,7 +53,12 @@ function blockOf(kind: BlockKind, payloadBytes: number): Buffer {
   return block;
 }
 
-function* idBlocks(kind: BlockKind, count: number, idOf: (key: number) => string): Generator<Buffer> {
+function* idBlocks(
+  kind: BlockKind,
+  count: number,
+  idOf: (key: number) => string,
+  hashOf: (key: number) => number,
+): Generator<Buffer> {
   for (let from = 0; from < count;) {
     const ids: string[] = [];
     let chars = 0;
@@ -63,12 +68,16 @@ function* idBlocks(kind: BlockKind, count: number, idOf: (key: number) => string
       chars += id.length;
     }
     const text = ids.join('');
-    const lengthsBytes = 4 + 4 * ids.length;
-    const block = blockOf(kind, lengthsBytes + Buffer.byteLength(text, 'utf8'));
+    const tablesBytes = 4 + 8 * ids.length;
+    const block = blockOf(kind, tablesBytes + Buffer.byteLength(text, 'utf8'));
     block.writeUInt32LE(ids.length, BLOCK_HEADER_BYTES);
     const lengths = new Uint32Array(block.buffer, BLOCK_HEADER_BYTES + 4, ids.length);
-    for (let i = 0; i < ids.length; i++) lengths[i] = ids[i].length;
-    block.write(text, BLOCK_HEADER_BYTES + lengthsBytes, 'utf8');
+    const hashes = new Int32Array(block.buffer, BLOCK_HEADER_BYTES + 4 + 4 * ids.length, ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      lengths[i] = ids[i].length;
+      hashes[i] = hashOf(from + i);
+    }
+    block.write(text, BLOCK_HEADER_BYTES + tablesBytes, 'utf8');
     yield block;
     from += ids.length;
   }
@@ -159,27 +168,35 @@ function restoreBlocks(
   idempotency: IdempotencyIndex,
 ): string | null {
   const deviceIds: string[] = [];
+  const deviceHashes: number[] = [];
   let users = 0;
   let timelines = 0;
   let rows = 0;
   let previous: BlockKind = BlockKind.Users;
   for (;;) {
-    const block = reader.next();
+    const block = reader.next(BlockKind.Timelines);
     if (block === null) return 'unreadable content: the blocks run past the end of the body';
     if (block.kind < previous || block.kind > BlockKind.End) {
       return `unreadable content: block of kind ${block.kind} out of order`;
     }
     previous = block.kind as BlockKind;
     switch (block.kind) {
-      case BlockKind.Users:
-        for (const id of decodeIds(block.payload)) table.restoreUser(id);
+      case BlockKind.Users: {
+        const { ids, hashes } = decodeIds(block.payload);
+        for (let i = 0; i < ids.length; i++) table.restoreUser(ids[i], hashes[i]);
         users = table.userCount;
         break;
-      case BlockKind.Devices:
-        for (const id of decodeIds(block.payload)) deviceIds.push(id);
+      }
+      case BlockKind.Devices: {
+        const { ids, hashes } = decodeIds(block.payload);
+        for (let i = 0; i < ids.length; i++) {
+          deviceIds.push(ids[i]);
+          deviceHashes.push(hashes[i]);
+        }
         break;
+      }
       case BlockKind.Timelines:
-        timelines = restoreTimelines(block.payload, deviceIds, timelines, table);
+        timelines = restoreTimelines(block.payload, deviceIds, deviceHashes, timelines, table);
         break;
       case BlockKind.Idempotency: {
         const parsed = JSON.parse(block.payload.toString('utf8')) as IdempotencySnapshotRow[];
@@ -204,14 +221,15 @@ function restoreBlocks(
   }
 }
 
-function decodeIds(payload: Buffer): string[] {
+function decodeIds(payload: Buffer): { ids: string[]; hashes: Int32Array } {
   if (payload.length < 4) throw new Error('an id block is shorter than its count');
   const count = payload.readUInt32LE(0);
-  const lengthsBytes = 4 + 4 * count;
-  if (lengthsBytes > payload.length) throw new Error('an id block is shorter than its lengths');
+  const tablesBytes = 4 + 8 * count;
+  if (tablesBytes > payload.length) throw new Error('an id block is shorter than its lengths and hashes');
   const lengths = new Uint32Array(payload.buffer, payload.byteOffset + 4, count);
+  const hashes = new Int32Array(payload.buffer, payload.byteOffset + 4 + 4 * count, count);
   // One decode per block, then slices: cheaper than a decode per id.
-  const text = payload.toString('utf8', lengthsBytes);
+  const text = payload.toString('utf8', tablesBytes);
   const ids = new Array<string>(count);
   let at = 0;
   for (let i = 0; i < count; i++) {
@@ -219,12 +237,13 @@ function decodeIds(payload: Buffer): string[] {
     at += lengths[i];
   }
   if (at !== text.length) throw new Error('an id block’s lengths do not add up to its text');
-  return ids;
+  return { ids, hashes };
 }
 
 function restoreTimelines(
   payload: Buffer,
   deviceIds: readonly string[],
+  deviceHashes: readonly number[],
   first: number,
   table: RelationshipTable,
 ): number {
@@ -234,19 +253,18 @@ function restoreTimelines(
   if (lengthsBytes > payload.length) throw new Error('a timeline block is shorter than its lengths');
   if (first + count > deviceIds.length) throw new Error('more timelines than device ids');
   const lengths = new Uint32Array(payload.buffer, payload.byteOffset + 4, count);
+  const starts = new Uint32Array(count + 1);
+  for (let i = 0; i < count; i++) starts[i + 1] = starts[i] + lengths[i];
   const doubles = (payload.length - lengthsBytes) / 8;
-  let total = 0;
-  for (let i = 0; i < count; i++) total += lengths[i];
-  if (total !== doubles) throw new Error('a timeline block’s lengths do not add up to its values');
+  if (starts[count] !== doubles) throw new Error('a timeline block’s lengths do not add up to its values');
+  // The table keeps these doubles as they are: the payload is this block's own buffer, not the reused one.
   const values = new Float64Array(payload.buffer, payload.byteOffset + lengthsBytes, doubles);
-  for (let i = 0, at = 0; i < count; i++) {
-    const length = lengths[i];
-    // An array of exactly its size, as the live table keeps short timelines.
-    const p = new Array<number>(length);
-    for (let j = 0; j < length; j++) p[j] = values[at + j];
-    at += length;
-    table.restorePacked(deviceIds[first + i], p);
-  }
+  table.restoreStored(
+    deviceIds.slice(first, first + count),
+    deviceHashes.slice(first, first + count),
+    starts,
+    values,
+  );
   return first + count;
 }
 
@@ -263,14 +281,19 @@ class BlockReader {
     private readonly hash: { update(data: Buffer): unknown },
   ) {}
 
-  next(): { kind: number; payload: Buffer } | null {
+  /** The next block; its payload is in the reused buffer, unless it is one the caller keeps (`kept`). */
+  next(kept: number): { kind: number; payload: Buffer } | null {
     if (this.offset + BLOCK_HEADER_BYTES > this.bodyBytes - 1) return null;
     this.read(this.header);
     const kind = this.header.readUInt32LE(0);
     const length = this.header.readUInt32LE(4);
     if (length > MAX_BLOCK_BYTES || this.offset + length > this.bodyBytes - 1) return null;
-    if (this.buffer.length < length) this.buffer = Buffer.allocUnsafeSlow(length);
-    const payload = this.buffer.subarray(0, length);
+    let payload: Buffer;
+    if (kind === kept) payload = Buffer.allocUnsafeSlow(length);
+    else {
+      if (this.buffer.length < length) this.buffer = Buffer.allocUnsafeSlow(length);
+      payload = this.buffer.subarray(0, length);
+    }
     this.read(payload);
     return { kind, payload };
   }
