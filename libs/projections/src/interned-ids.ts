@@ -22,7 +22,12 @@ export function idHash(id: string): number {
  * rehashing a Map's growing table (which cost seconds per million ids), and growing never reads a string.
  */
 export class InternedIds implements UserKeys {
-  private readonly ids: string[] = [];
+  /** By key; undefined for an id restored from a snapshot and not read since (see `fileStored`). */
+  private readonly ids: Array<string | undefined> = [];
+  /** Restored ids, per block of the snapshot: its first key, its text, each id's start in the text. */
+  private readonly storedFirstKeys: number[] = [];
+  private readonly storedTexts: string[] = [];
+  private readonly storedStarts: Uint32Array[] = [];
   /** Per key: its id's hash. */
   private hashes = new Int32Array(1024);
   /** 1 + key, 0 for an empty slot; linear probing, at most half full. */
@@ -55,7 +60,64 @@ export class InternedIds implements UserKeys {
   }
 
   idOf(key: number): string {
-    return this.ids[key];
+    return this.ids[key] ?? this.storedId(key);
+  }
+
+  /**
+   * Files a run of ids from a snapshot under the hashes it carries: `text` holds them back to back, id i
+   * from `starts[i]` to `starts[i + 1]`. An id is cut from the text when first read, so a restart makes no
+   * string per id. Returns the first one's key; an id already filed is refused.
+   */
+  fileStored(text: string, starts: Uint32Array, hashes: ArrayLike<number>): number {
+    const first = this.ids.length;
+    const count = starts.length - 1;
+    this.storedFirstKeys.push(first);
+    this.storedTexts.push(text);
+    this.storedStarts.push(starts);
+    if (first + count > this.hashes.length) this.hashes = grown(this.hashes, first + count);
+    for (let i = 0; i < count; i++) {
+      const key = first + i;
+      const hash = hashes[i];
+      this.ids.push(undefined);
+      this.hashes[key] = hash;
+      const slots = this.slots;
+      const mask = slots.length - 1;
+      let slot = hash & mask;
+      for (let entry = slots[slot]; entry !== 0; entry = slots[slot]) {
+        if (this.hashes[entry - 1] === hash && this.idOf(entry - 1) === this.idOf(key)) {
+          throw new Error(`${this.idOf(key)} is listed twice`);
+        }
+        slot = (slot + 1) & mask;
+      }
+      slots[slot] = key + 1;
+      if (this.ids.length * 2 > slots.length) this.rehash(slots.length * 2);
+    }
+    return first;
+  }
+
+  /** Makes room for `count` ids in all, so filing a snapshot's ids never regrows the index. */
+  reserve(count: number): void {
+    if (count > this.hashes.length) this.hashes = grown(this.hashes, count);
+    let capacity = this.slots.length;
+    while (count * 2 > capacity) capacity *= 2;
+    if (capacity > this.slots.length) this.rehash(capacity);
+  }
+
+  private storedId(key: number): string {
+    // The last block whose first key is at most `key`.
+    const firstKeys = this.storedFirstKeys;
+    let low = 0;
+    let high = firstKeys.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (firstKeys[middle] <= key) low = middle;
+      else high = middle - 1;
+    }
+    const starts = this.storedStarts[low];
+    const index = key - firstKeys[low];
+    const id = this.storedTexts[low].slice(starts[index], starts[index + 1]);
+    this.ids[key] = id;
+    return id;
   }
 
   /** The hash `key`'s id is filed under, for a snapshot. */
@@ -71,7 +133,7 @@ export class InternedIds implements UserKeys {
       const entry = slots[slot];
       if (entry === 0) return slot;
       // The hash first: comparing strings would read one more scattered object per probe.
-      if (this.hashes[entry - 1] === hash && this.ids[entry - 1] === id) return slot;
+      if (this.hashes[entry - 1] === hash && this.idOf(entry - 1) === id) return slot;
     }
   }
 

@@ -93,6 +93,11 @@ export class RelationshipTable {
     return this.userIds.size;
   }
 
+  /** Devices whose timeline is restored or applied (during a restore, those restored so far). */
+  get restoredTimelines(): number {
+    return this.timelines.length;
+  }
+
   /** Number of (user, device) pairs that ever had access. */
   get relationshipCount(): number {
     return this.userDevices.size;
@@ -230,35 +235,42 @@ export class RelationshipTable {
     };
   }
 
-  /**
-   * Restores a captured table's user table: the keys its timelines hold are the order users come in here.
-   * Only into an empty table, before `restorePacked`.
-   */
-  restoreUser(userId: string, hash: number): void {
-    const expected = this.userIds.size;
-    if (this.userIds.filed(userId, hash) !== expected) throw new Error(`user ${userId} is listed twice`);
+  /** Makes room for a snapshot's users and devices before they are restored. */
+  reserve(users: number, devices: number): void {
+    this.userIds.reserve(users);
+    this.deviceIds.reserve(devices);
   }
 
   /**
-   * Restores a run of devices of a captured table: their ids (with the hashes they are filed under) and
-   * their timelines, device i's being `values[starts[i]..starts[i + 1])`, users keyed by the order of
-   * `restoreUser` calls. The doubles are kept as they are, not copied into arrays: a device gets an array of
-   * its own when it first changes. A timeline no table could hold is refused.
+   * Restores a run of a captured table's user ids: back to back in `text`, id i from `starts[i]` to
+   * `starts[i + 1]`, filed under `hashes`. Their keys are the order they come in, which the timelines refer
+   * to: only into a table with no devices yet.
    */
-  restoreStored(
-    ids: readonly string[],
-    hashes: ArrayLike<number>,
-    starts: Uint32Array,
-    values: Float64Array,
-  ): void {
+  restoreUserIds(text: string, starts: Uint32Array, hashes: ArrayLike<number>): void {
+    if (this.deviceIds.size > 0) throw new Error('user ids come before device ids');
+    this.userIds.fileStored(text, starts, hashes);
+  }
+
+  /** Restores a run of a captured table's device ids (as `restoreUserIds`); their timelines follow. */
+  restoreDeviceIds(text: string, starts: Uint32Array, hashes: ArrayLike<number>): void {
+    this.deviceIds.fileStored(text, starts, hashes);
+  }
+
+  /**
+   * Restores the timelines of the next devices in key order, device i's being `values[starts[i]..starts[i +
+   * 1])`, users keyed as restored. The doubles are kept as they are, not copied into arrays: a device gets an
+   * array of its own when it first changes. A timeline no table could hold is refused.
+   */
+  restoreStored(starts: Uint32Array, values: Float64Array): void {
     const users = this.userIds.size;
     const firstKey = this.timelines.length;
+    const count = starts.length - 1;
+    if (firstKey + count > this.deviceIds.size) throw new Error('more timelines than device ids');
     const seen: number[] = [];
-    for (let i = 0; i < ids.length; i++) {
+    for (let i = 0; i < count; i++) {
+      const key = firstKey + i;
       const problem = storedShapeProblem(values, starts[i], starts[i + 1], users);
-      if (problem !== null) throw new Error(`device ${ids[i]}: ${problem}`);
-      const key = this.deviceIds.filed(ids[i], hashes[i]);
-      if (key !== this.timelines.length) throw new Error(`device ${ids[i]} is listed twice`);
+      if (problem !== null) throw new Error(`device ${this.deviceIds.idOf(key)}: ${problem}`);
       this.timelines.push(undefined);
       seen.length = 0;
       for (let at = starts[i] + 4; at < starts[i + 1]; at += 4) {

@@ -153,6 +153,9 @@ export function readBinaryBody(
   const reader = new BlockReader(fd, from, bodyBytes, hash);
   let problem: string | null = null;
   try {
+    // An id takes at least its length and hash in the file: a forged count cannot reserve beyond that.
+    const mostIds = Math.floor(bodyBytes / 8);
+    table.reserve(Math.min(counts.users, mostIds), Math.min(counts.devices, mostIds));
     problem = restoreBlocks(reader, counts, table, idempotency);
   } catch (error) {
     problem = `unreadable content: ${(error as Error).message}`;
@@ -167,10 +170,6 @@ function restoreBlocks(
   table: RelationshipTable,
   idempotency: IdempotencyIndex,
 ): string | null {
-  const deviceIds: string[] = [];
-  const deviceHashes: number[] = [];
-  let users = 0;
-  let timelines = 0;
   let rows = 0;
   let previous: BlockKind = BlockKind.Users;
   for (;;) {
@@ -182,22 +181,20 @@ function restoreBlocks(
     previous = block.kind as BlockKind;
     switch (block.kind) {
       case BlockKind.Users: {
-        const { ids, hashes } = decodeIds(block.payload);
-        for (let i = 0; i < ids.length; i++) table.restoreUser(ids[i], hashes[i]);
-        users = table.userCount;
+        const { text, starts, hashes } = decodeIds(block.payload);
+        table.restoreUserIds(text, starts, hashes);
         break;
       }
       case BlockKind.Devices: {
-        const { ids, hashes } = decodeIds(block.payload);
-        for (let i = 0; i < ids.length; i++) {
-          deviceIds.push(ids[i]);
-          deviceHashes.push(hashes[i]);
-        }
+        const { text, starts, hashes } = decodeIds(block.payload);
+        table.restoreDeviceIds(text, starts, hashes);
         break;
       }
-      case BlockKind.Timelines:
-        timelines = restoreTimelines(block.payload, deviceIds, deviceHashes, timelines, table);
+      case BlockKind.Timelines: {
+        const { starts, values } = decodeTimelines(block.payload);
+        table.restoreStored(starts, values);
         break;
+      }
       case BlockKind.Idempotency: {
         const parsed = JSON.parse(block.payload.toString('utf8')) as IdempotencySnapshotRow[];
         if (!Array.isArray(parsed)) return 'unreadable content: idempotency block is not a list';
@@ -209,8 +206,17 @@ function restoreBlocks(
         break;
       }
       case BlockKind.End: {
-        if (users !== counts.users || deviceIds.length !== counts.devices || timelines !== counts.devices) {
-          return `unreadable content: ${users} users, ${deviceIds.length} devices and ${timelines} timelines, the header says ${counts.users} users and ${counts.devices} devices`;
+        const restored = {
+          users: table.userCount,
+          devices: table.deviceCount,
+          timelines: table.restoredTimelines,
+        };
+        if (
+          restored.users !== counts.users ||
+          restored.devices !== counts.devices ||
+          restored.timelines !== counts.devices
+        ) {
+          return `unreadable content: ${restored.users} users, ${restored.devices} devices and ${restored.timelines} timelines, the header says ${counts.users} users and ${counts.devices} devices`;
         }
         if (rows !== counts.idempotencyKeys) {
           return `unreadable content: ${rows} idempotency keys, the header says ${counts.idempotencyKeys}`;
@@ -221,51 +227,35 @@ function restoreBlocks(
   }
 }
 
-function decodeIds(payload: Buffer): { ids: string[]; hashes: Int32Array } {
+/** An id block: the ids' text (decoded once for the block), where each starts in it, and their hashes. */
+function decodeIds(payload: Buffer): { text: string; starts: Uint32Array; hashes: Int32Array } {
   if (payload.length < 4) throw new Error('an id block is shorter than its count');
   const count = payload.readUInt32LE(0);
   const tablesBytes = 4 + 8 * count;
   if (tablesBytes > payload.length) throw new Error('an id block is shorter than its lengths and hashes');
   const lengths = new Uint32Array(payload.buffer, payload.byteOffset + 4, count);
-  const hashes = new Int32Array(payload.buffer, payload.byteOffset + 4 + 4 * count, count);
-  // One decode per block, then slices: cheaper than a decode per id.
+  // Copied: the payload is the reader's reused buffer.
+  const hashes = new Int32Array(payload.buffer, payload.byteOffset + 4 + 4 * count, count).slice();
   const text = payload.toString('utf8', tablesBytes);
-  const ids = new Array<string>(count);
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    ids[i] = text.slice(at, at + lengths[i]);
-    at += lengths[i];
-  }
-  if (at !== text.length) throw new Error('an id block’s lengths do not add up to its text');
-  return { ids, hashes };
+  const starts = new Uint32Array(count + 1);
+  for (let i = 0; i < count; i++) starts[i + 1] = starts[i] + lengths[i];
+  if (starts[count] !== text.length) throw new Error('an id block’s lengths do not add up to its text');
+  return { text, starts, hashes };
 }
 
-function restoreTimelines(
-  payload: Buffer,
-  deviceIds: readonly string[],
-  deviceHashes: readonly number[],
-  first: number,
-  table: RelationshipTable,
-): number {
+/** A timeline block: where each device's timeline starts in its doubles, and the doubles. */
+function decodeTimelines(payload: Buffer): { starts: Uint32Array; values: Float64Array } {
   if (payload.length < 4) throw new Error('a timeline block is shorter than its count');
   const count = payload.readUInt32LE(0);
   const lengthsBytes = paddedTo8(4 + 4 * count);
   if (lengthsBytes > payload.length) throw new Error('a timeline block is shorter than its lengths');
-  if (first + count > deviceIds.length) throw new Error('more timelines than device ids');
   const lengths = new Uint32Array(payload.buffer, payload.byteOffset + 4, count);
   const starts = new Uint32Array(count + 1);
   for (let i = 0; i < count; i++) starts[i + 1] = starts[i] + lengths[i];
   const doubles = (payload.length - lengthsBytes) / 8;
   if (starts[count] !== doubles) throw new Error('a timeline block’s lengths do not add up to its values');
   // The table keeps these doubles as they are: the payload is this block's own buffer, not the reused one.
-  const values = new Float64Array(payload.buffer, payload.byteOffset + lengthsBytes, doubles);
-  table.restoreStored(
-    deviceIds.slice(first, first + count),
-    deviceHashes.slice(first, first + count),
-    starts,
-    values,
-  );
-  return first + count;
+  return { starts, values: new Float64Array(payload.buffer, payload.byteOffset + lengthsBytes, doubles) };
 }
 
 /** Reads blocks one at a time into one reused, 8-byte-aligned buffer, hashing every byte it reads. */
