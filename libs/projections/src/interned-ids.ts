@@ -60,7 +60,12 @@ export class InternedIds implements UserKeys {
   }
 
   idOf(key: number): string {
-    return this.ids[key] ?? this.storedId(key);
+    return this.ids[key] ?? this.storedId(key, true);
+  }
+
+  /** The id, without keeping a string of it: a snapshot reads every id and must not make one per id. */
+  peek(key: number): string {
+    return this.ids[key] ?? this.storedId(key, false);
   }
 
   /**
@@ -103,7 +108,7 @@ export class InternedIds implements UserKeys {
     if (capacity > this.slots.length) this.rehash(capacity);
   }
 
-  private storedId(key: number): string {
+  private storedId(key: number, keep: boolean): string {
     // The last block whose first key is at most `key`.
     const firstKeys = this.storedFirstKeys;
     let low = 0;
@@ -116,7 +121,7 @@ export class InternedIds implements UserKeys {
     const starts = this.storedStarts[low];
     const index = key - firstKeys[low];
     const id = this.storedTexts[low].slice(starts[index], starts[index + 1]);
-    this.ids[key] = id;
+    if (keep) this.ids[key] = id;
     return id;
   }
 

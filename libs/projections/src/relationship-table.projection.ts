@@ -224,8 +224,8 @@ export class RelationshipTable {
     return {
       deviceCount: timelines.length,
       userCount: userIds.size,
-      deviceId: (key) => deviceIds.idOf(key),
-      userId: (key) => userIds.idOf(key),
+      deviceId: (key) => deviceIds.peek(key),
+      userId: (key) => userIds.peek(key),
       deviceIdHash: (key) => deviceIds.hashOf(key),
       userIdHash: (key) => userIds.hashOf(key),
       timeline: (key) => timelines[key] ?? stored.view(key),
