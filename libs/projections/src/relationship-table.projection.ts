@@ -272,6 +272,12 @@ export class RelationshipTable {
       const problem = storedShapeProblem(values, starts[i], starts[i + 1], users);
       if (problem !== null) throw new Error(`device ${this.deviceIds.idOf(key)}: ${problem}`);
       this.timelines.push(undefined);
+      if (starts[i + 1] - starts[i] > MANY_SPANS) {
+        // A device shared with thousands: a scan of the users seen per span would be quadratic.
+        for (const user of packedUserKeys(values.subarray(starts[i], starts[i + 1])))
+          this.userDevices.add(user, key);
+        continue;
+      }
       seen.length = 0;
       for (let at = starts[i] + 4; at < starts[i + 1]; at += 4) {
         const user = values[at];
@@ -319,6 +325,9 @@ export class RelationshipTable {
     };
   }
 }
+
+/** Doubles in a timeline of 32 spans: past it, distinct users are found with a Set. */
+const MANY_SPANS = 4 + 4 * 32;
 
 /** Why `values[start..end)` is not a packed timeline over `users` user keys, or null when it is one. */
 function storedShapeProblem(values: Float64Array, start: number, end: number, users: number): string | null {
