@@ -6,8 +6,9 @@ import type { RelationshipTable, RelationshipTableCapture } from './relationship
 /**
  * The body of a format-2 snapshot, after its JSON header line: a run of blocks, each `[u32 kind][u32 payload
  * bytes][payload]`, little-endian. The table is written as it is held — the id tables in key order and every
- * device's packed timeline as raw doubles — so a restart copies arrays instead of parsing text, and the
- * restored table is the captured one key for key and span for span.
+ * device's packed timeline as raw doubles — so a restart keeps the blocks' buffers instead of parsing text
+ * (see `RelationshipTable.restoreStored`), and the restored table is the captured one key for key and span for
+ * span. Ids are written as UTF-8, which holds any well-formed string (ids are ASCII by contract).
  *
  *   users        u32 count, u32 UTF-16 length of each id, i32 hash of each id (`ID_HASH`), the ids' UTF-8 bytes
  *   devices      the same, for device ids
