@@ -5,10 +5,14 @@ import { Streams } from '@ledger/domain';
 import { openEventStore, type EventStore } from '@ledger/event-store';
 import {
   deriveSnapshotKey,
+  IdempotencyIndex,
   LiveProjection,
+  loadSnapshot,
   rebuildFromLog,
   RelationshipTable,
   SNAPSHOT_FILE,
+  writeSnapshot,
+  type SnapshotHeader,
 } from '@ledger/projections';
 import { SqliteEventStore } from '../../../libs/event-store/src/sqlite';
 import {
@@ -148,31 +152,96 @@ function registration(deviceId: string, ownerId: string) {
   };
 }
 
+/** The body of a snapshot file: everything before its trailer line. */
+function bodyOf(snapshot: Buffer): Buffer {
+  return snapshot.subarray(0, snapshot.lastIndexOf('\n#') + 1);
+}
+
+function withTrailer(body: Buffer | string, hmacKey: Buffer | null): Buffer {
+  const trailer = hmacKey
+    ? `hmac-sha256:${createHmac('sha256', hmacKey).update(body).digest('hex')}`
+    : createHash('sha256').update(body).digest('hex');
+  return Buffer.concat([Buffer.from(body), Buffer.from(`#${trailer}\n`)]);
+}
+
+/** A snapshot's content, read whatever its trailer says (as its writer, or a forger, can). */
+function decoded(snapshot: Buffer): {
+  header: SnapshotHeader;
+  table: RelationshipTable;
+  idempotency: IdempotencyIndex;
+} {
+  const dir = tempDataDir('ledger-snapshot-decode-');
+  fs.writeFileSync(path.join(dir, SNAPSHOT_FILE), withTrailer(bodyOf(snapshot), null));
+  const table = new RelationshipTable();
+  const idempotency = new IdempotencyIndex();
+  const result = loadSnapshot(dir, 'sqlite', table, idempotency);
+  if (result.kind !== 'loaded') throw new Error(`the snapshot does not decode: ${JSON.stringify(result)}`);
+  return { header: result.header, table, idempotency };
+}
+
+/** Writes read models as a snapshot file of the format this version writes, trailed as asked. */
+async function encoded(
+  header: SnapshotHeader,
+  table: RelationshipTable,
+  idempotency: IdempotencyIndex,
+  hmacKey: Buffer | null,
+): Promise<Buffer> {
+  const dir = tempDataDir('ledger-snapshot-encode-');
+  const position = { commit: BigInt(header.commit), prepare: BigInt(header.prepare) };
+  return fs.readFileSync(
+    await writeSnapshot(dir, header.store, position, table, idempotency, header.anchor ?? null, hmacKey),
+  );
+}
+
+/** One device's serialized form with an open viewer interval for `userId` added, as the table writes them. */
+function withForgedGrant(table: RelationshipTable, deviceId: string, userId: string) {
+  const device = [...table.serialize()].find((d) => d.deviceId === deviceId);
+  if (!device) throw new Error(`no device ${deviceId} in the snapshot`);
+  // [start, end (null: open), code 0 (viewer, open)].
+  return {
+    ...device,
+    access: [...device.access, [userId, [device.registeredAt, null, 0]] as [string, number[]]],
+  };
+}
+
 /**
  * What someone who can write the data dir would do: grant `userId` open-ended access to `deviceId` inside the
  * snapshot and recompute the trailer — a plain checksum, or an HMAC under a key of their own.
  */
-function forgeGrant(
+async function forgeGrant(
   snapshot: Buffer,
   deviceId: string,
   userId: string,
   hmacKey: Buffer | null = null,
-): Buffer {
+): Promise<Buffer> {
+  const { header, table, idempotency } = decoded(snapshot);
+  table.restore(withForgedGrant(table, deviceId, userId));
+  return encoded(header, table, idempotency, hmacKey);
+}
+
+/**
+ * The same content in the JSON-lines format older versions wrote (format 1): a header line, a `D` line per
+ * device and an `I` line per Idempotency-Key, then the trailer. Such snapshots are still loaded.
+ */
+function asJsonLines(snapshot: Buffer, hmacKey: Buffer | null = null): Buffer {
+  const { header, table, idempotency } = decoded(snapshot);
+  const lines = [
+    JSON.stringify({ ...header, format: 'ledger-projection-snapshot/1', users: undefined }),
+    ...[...table.serialize()].map((device) => 'D' + JSON.stringify(device)),
+    ...[...idempotency.serialize()].map((entry) => 'I' + JSON.stringify(entry)),
+  ];
+  return withTrailer(lines.join('\n') + '\n', hmacKey);
+}
+
+/** A JSON-lines snapshot with a grant forged into its device line, its trailer recomputed. */
+function forgeGrantInJsonLines(snapshot: Buffer, deviceId: string, userId: string): Buffer {
   const lines = snapshot.toString('utf8').split('\n');
   lines.splice(lines.length - 2); // the trailer line and the empty string after its newline
   const at = lines.findIndex((l) => l.startsWith('D') && l.includes(`"deviceId":"${deviceId}"`));
   const device = JSON.parse(lines[at].slice(1)) as { registeredAt: number; access: unknown[] };
-  // A well-formed open viewer interval, as the table writes them: [start, end (null: open), code 0 (viewer, open)].
   device.access.push([userId, [device.registeredAt, null, 0]]);
   lines[at] = 'D' + JSON.stringify(device);
-  return withTrailer(lines.join('\n') + '\n', hmacKey);
-}
-
-function withTrailer(body: string, hmacKey: Buffer | null): Buffer {
-  const trailer = hmacKey
-    ? `hmac-sha256:${createHmac('sha256', hmacKey).update(body).digest('hex')}`
-    : createHash('sha256').update(body).digest('hex');
-  return Buffer.from(`${body}#${trailer}\n`);
+  return withTrailer(lines.join('\n') + '\n', null);
 }
 
 describe('projection snapshot safety', () => {
@@ -232,29 +301,26 @@ describe('projection snapshot safety', () => {
       expect(output).not.toMatch(/projection snapshot loaded/);
     });
 
-    it('discards a snapshot edited so that it still parses (one digit changed), by its checksum', async () => {
-      const lines = sound.toString('utf8').split('\n');
-      const line = lines.findIndex((l) => l.startsWith('D') && /"registeredAt":\d/.test(l));
-      lines[line] = lines[line].replace(
-        /"registeredAt":(\d+)/,
-        (_m, ms: string) => `"registeredAt":${Number(ms) + 1000}`,
-      );
-      // The edit matters: loaded as is, the table would not be the log's.
-      const edited = new RelationshipTable();
-      for (const l of lines) if (l.startsWith('D')) edited.restore(JSON.parse(l.slice(1)));
-      expect(edited.digest()).not.toBe((await rebuilt(longLog)).digest);
+    it('discards a snapshot edited so that it still parses (one number changed), by its checksum', async () => {
+      // A device's registration time, as the snapshot holds it: a double among the timelines.
+      const registeredAt = decoded(sound).table.timeline('a-cam-0')!.registeredAt;
+      const was = Buffer.alloc(8);
+      was.writeDoubleLE(registeredAt);
+      const at = sound.indexOf(was, sound.indexOf('\n'));
+      expect(at).toBeGreaterThan(0);
+      const edited = Buffer.from(sound);
+      edited.writeDoubleLE(registeredAt + 1000, at);
+      // The edit matters: loaded as is (its checksum recomputed), the table would not be the log's.
+      expect(decoded(edited).table.digest()).not.toBe((await rebuilt(longLog)).digest);
 
-      const output = await restartAndCompare(dataDirWith(longLog, Buffer.from(lines.join('\n'))));
+      const output = await restartAndCompare(dataDirWith(longLog, edited));
       expect(output).toMatch(/projection snapshot discarded \(torn or edited: checksum mismatch/);
     });
 
     it('discards a forged snapshot (a grant added, its checksum recomputed): the grant is never served', async () => {
-      const forged = forgeGrant(sound, 'a-cam-0', 'mallory');
+      const forged = await forgeGrant(sound, 'a-cam-0', 'mallory');
       // The forgery is whole by its checksum and, loaded as is, would allow mallory.
-      const table = new RelationshipTable();
-      for (const l of forged.toString('utf8').split('\n'))
-        if (l.startsWith('D')) table.restore(JSON.parse(l.slice(1)));
-      expect(table.check('mallory', 'a-cam-0', Date.now()).allowed).toBe(true);
+      expect(decoded(forged).table.check('mallory', 'a-cam-0', Date.now()).allowed).toBe(true);
 
       const child = await startAndCompare(dataDirWith(longLog, forged));
       try {
@@ -277,12 +343,12 @@ describe('projection snapshot safety', () => {
       ).toBe(201);
       await first.kill('SIGTERM');
       const authenticated = fs.readFileSync(path.join(dir, 'snapshots', SNAPSHOT_FILE));
-      expect(authenticated.toString('utf8')).toMatch(/\n#hmac-sha256:[0-9a-f]{64}\n$/);
+      expect(authenticated.toString('latin1')).toMatch(/\n#hmac-sha256:[0-9a-f]{64}\n$/);
       const second = await startAndCompare(dir, env);
       await second.kill('SIGKILL');
       expect(second.output()).toMatch(/snapshot loaded .*authenticated by its key/);
 
-      const forged = forgeGrant(authenticated, 'a-cam-0', 'mallory', deriveSnapshotKey('b'.repeat(64)));
+      const forged = await forgeGrant(authenticated, 'a-cam-0', 'mallory', deriveSnapshotKey('b'.repeat(64)));
       const child = await startAndCompare(dataDirWith(longLog, forged), env);
       try {
         const check = await post(child, '/v1/check', { userId: 'mallory', deviceId: 'a-cam-0' });
@@ -398,20 +464,32 @@ describe('projection snapshot safety', () => {
     it('discards a forged snapshot like a torn one, with or without a snapshot key', async () => {
       const key = deriveSnapshotKey('the operator secret');
       const discarded = { warned: [expect.stringMatching(/discard/)], loaded: false };
+      const forged = await forgeGrant(sound, 'b-cam-1', 'mallory');
       // No key: the checksum is recomputed by the forger; the check against the device events finds it.
-      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory'))).toEqual(discarded);
+      expect(await startWith(longLog, forged)).toEqual(discarded);
       // A key: a checksum-only snapshot is checked against the log the same way …
-      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory'), key)).toEqual(discarded);
+      expect(await startWith(longLog, forged, key)).toEqual(discarded);
       // … and an HMAC under any other key fails authentication, as does one with no key to check it by.
       const otherKey = deriveSnapshotKey('a guess');
-      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory', otherKey), key)).toEqual(
+      expect(await startWith(longLog, await forgeGrant(sound, 'b-cam-1', 'mallory', otherKey), key)).toEqual(
         discarded,
       );
-      expect(await startWith(longLog, forgeGrant(sound, 'b-cam-1', 'mallory', key))).toEqual(discarded);
+      expect(await startWith(longLog, await forgeGrant(sound, 'b-cam-1', 'mallory', key))).toEqual(discarded);
       // The genuine snapshot, authenticated under the right key, loads.
-      const text = sound.toString('utf8');
-      const genuine = withTrailer(text.slice(0, text.lastIndexOf('\n#') + 1), key);
+      const genuine = withTrailer(bodyOf(sound), key);
       expect(await startWith(longLog, genuine, key)).toEqual({ warned: [], loaded: true });
+    });
+
+    it('loads a snapshot of the JSON-lines format older versions wrote, and discards one forged in it', async () => {
+      expect(await startWith(longLog, asJsonLines(sound))).toEqual({ warned: [], loaded: true });
+      const key = deriveSnapshotKey('the operator secret');
+      expect(await startWith(longLog, asJsonLines(sound, key), key)).toEqual({ warned: [], loaded: true });
+      expect(
+        await startWith(longLog, forgeGrantInJsonLines(asJsonLines(sound), 'b-cam-1', 'mallory')),
+      ).toEqual({
+        warned: [expect.stringMatching(/forged or edited/)],
+        loaded: false,
+      });
     });
 
     it('discards a snapshot that does not belong to the log: a fresh shorter log, or an older copy written to since', async () => {
@@ -428,7 +506,7 @@ describe('projection snapshot safety', () => {
       const diverged = tempDataDir('ledger-snapshot-diverged-');
       copyLog(shortLog, diverged);
       const snapshotAt = BigInt(
-        (JSON.parse(sound.toString('utf8').split('\n')[0]) as { commit: string }).commit,
+        (JSON.parse(sound.toString('latin1').split('\n')[0]) as { commit: string }).commit,
       );
       const store = SqliteEventStore.open({ dataDir: diverged });
       try {

@@ -29,7 +29,10 @@ export interface LedgerConfig {
   readonly exportKey: string | null;
   /** How long a read waits for the projection to reach an `atLeast` token before answering 503. */
   readonly consistencyWaitMs: number;
-  /** The projection writes a snapshot after this many applied events (and on shutdown). */
+  /**
+   * The projection writes a snapshot after this many applied events that change it (device events, events
+   * carrying an Idempotency-Key), or 40 times as many events of any kind (views), and on shutdown.
+   */
   readonly snapshotEveryEvents: number;
   /** How long an Idempotency-Key is remembered; a key reused after that is a new request. */
   readonly idempotencyRetentionMs: number;

@@ -18,6 +18,9 @@ import type { Millis } from './time';
  */
 export type PackedTimeline = number[];
 
+/** A packed timeline only read: a table's array, or the doubles of a snapshot not yet changed since loading. */
+export type PackedTimelineView = ArrayLike<number>;
+
 /** Maps user ids to the integer keys packed timelines hold, and back. */
 export interface UserKeys {
   /** The user's key, or -1 if the user has none. */
@@ -151,7 +154,7 @@ function appendSpan(
 }
 
 /** Index of the user's latest span of the given role that contains `at`, or -1. */
-function containingIndex(p: PackedTimeline, key: number, at: Millis, role: number): number {
+function containingIndex(p: PackedTimelineView, key: number, at: Millis, role: number): number {
   if (key < 0) return -1;
   for (let i = p.length - SPAN; i >= HEADER; i -= SPAN) {
     if (p[i] === key && (p[i + 3] & ROLE_OWNER) === role && p[i + 1] <= at && at < p[i + 2]) return i;
@@ -170,7 +173,7 @@ function endEveryInterval(p: PackedTimeline, at: Millis, reasonCode: number): vo
   }
 }
 
-function packedDecommissionedAt(p: PackedTimeline): Millis | null {
+function packedDecommissionedAt(p: PackedTimelineView): Millis | null {
   const at = p[DECOMMISSIONED_AT];
   return Number.isNaN(at) ? null : at;
 }
@@ -330,7 +333,7 @@ export function applyDeviceEvent(timeline: DeviceTimeline | null, event: DeviceE
 }
 
 /** §2 over a packed timeline: was the user with this key authorized at business time `at`, and if not, why. */
-export function judgePacked(p: PackedTimeline | undefined | null, key: number, at: Millis): Judgement {
+export function judgePacked(p: PackedTimelineView | undefined | null, key: number, at: Millis): Judgement {
   if (!p || p[REGISTERED_AT] > at) return DENIED_UNKNOWN;
   // NaN (in service) compares false.
   if (p[DECOMMISSIONED_AT] <= at) return DENIED_DECOMMISSIONED;
@@ -384,7 +387,7 @@ const DENIED_UNKNOWN = DENIALS.unknown_device;
 const DENIED_DECOMMISSIONED = DENIALS.decommissioned;
 const DENIED_NEVER = DENIALS.never_granted;
 
-function activeAt(p: PackedTimeline, index: number, userId: string): ActiveAccess {
+function activeAt(p: PackedTimelineView, index: number, userId: string): ActiveAccess {
   const owner = (p[index + 3] & ROLE_OWNER) === ROLE_OWNER;
   return {
     userId,
@@ -396,7 +399,7 @@ function activeAt(p: PackedTimeline, index: number, userId: string): ActiveAcces
 }
 
 /** Who has access at `at`: the owner first, then viewers by user id. */
-export function accessAtPacked(p: PackedTimeline, at: Millis, users: UserKeys): ActiveAccess[] {
+export function accessAtPacked(p: PackedTimelineView, at: Millis, users: UserKeys): ActiveAccess[] {
   const result: ActiveAccess[] = [];
   if (p[REGISTERED_AT] > at) return result;
   for (let i = HEADER; i < p.length; i += SPAN) {
@@ -422,7 +425,7 @@ export function accessAt(timeline: DeviceTimeline, at: Millis): ActiveAccess[] {
 
 /** The user's access to this device at `at`, if any (owner wins over viewer). */
 export function userAccessAtPacked(
-  p: PackedTimeline,
+  p: PackedTimelineView,
   key: number,
   userId: string,
   at: Millis,
@@ -446,7 +449,7 @@ export function userAccessAt(timeline: DeviceTimeline, userId: string, at: Milli
  * Key of the owner at business time `at` (the one whose owner interval contains it), or -1. Should two owner
  * intervals contain it, the user who first had access to the device wins.
  */
-export function ownerAtPacked(p: PackedTimeline | undefined | null, at: Millis): number {
+export function ownerAtPacked(p: PackedTimelineView | undefined | null, at: Millis): number {
   if (!p || p[REGISTERED_AT] > at) return -1;
   let owner = -1;
   for (let i = HEADER; i < p.length; i += SPAN) {
@@ -458,7 +461,7 @@ export function ownerAtPacked(p: PackedTimeline | undefined | null, at: Millis):
   return owner;
 }
 
-function firstSpanOf(p: PackedTimeline, key: number): number {
+function firstSpanOf(p: PackedTimelineView, key: number): number {
   for (let i = HEADER; i < p.length; i += SPAN) if (p[i] === key) return i;
   return -1;
 }
@@ -483,19 +486,25 @@ export function ownershipIntervals(timeline: DeviceTimeline, userId: string): Ar
 }
 
 /** Keys of every user who ever had access, in the order they first did. */
-export function packedUserKeys(p: PackedTimeline): number[] {
+export function packedUserKeys(p: PackedTimelineView): number[] {
+  if (p.length > HEADER + SPAN * LOCAL_INDEX_FROM) {
+    // A device shared with thousands: a scan per span would be quadratic (a snapshot restores every device).
+    const seen = new Set<number>();
+    for (let i = HEADER; i < p.length; i += SPAN) seen.add(p[i]);
+    return [...seen];
+  }
   const keys: number[] = [];
   for (let i = HEADER; i < p.length; i += SPAN) if (!keys.includes(p[i])) keys.push(p[i]);
   return keys;
 }
 
 /** Whether the user with this key ever had access. */
-export function packedHasUser(p: PackedTimeline, key: number): boolean {
+export function packedHasUser(p: PackedTimelineView, key: number): boolean {
   return key >= 0 && firstSpanOf(p, key) >= 0;
 }
 
 /** Each user's `[start, end, code]` triples, users in the order they first had access. */
-function groupSpans(p: PackedTimeline): Array<[number, number[]]> {
+function groupSpans(p: PackedTimelineView): Array<[number, number[]]> {
   const groups = new Map<number, number[]>();
   for (let i = HEADER; i < p.length; i += SPAN) {
     const list = groups.get(p[i]);
@@ -506,7 +515,7 @@ function groupSpans(p: PackedTimeline): Array<[number, number[]]> {
 }
 
 /** The canonical form digests and snapshots are over: each user's triples, users in id order. */
-export function packedEntries(p: PackedTimeline, users: UserKeys): Array<[string, number[]]> {
+export function packedEntries(p: PackedTimelineView, users: UserKeys): Array<[string, number[]]> {
   return groupSpans(p)
     .map(([key, list]): [string, number[]] => [users.idOf(key), list])
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -552,8 +561,8 @@ export function restoreTimeline(snapshot: TimelineSnapshot): DeviceTimeline {
 }
 
 /** A standalone timeline from a packed one keyed by a shared table (a copy: changing it changes nothing). */
-export function unpackTimeline(deviceId: string, p: PackedTimeline, users: UserKeys): DeviceTimeline {
-  const local = new DeviceTimeline(deviceId, [], p.slice());
+export function unpackTimeline(deviceId: string, p: PackedTimelineView, users: UserKeys): DeviceTimeline {
+  const local = new DeviceTimeline(deviceId, [], Array.from(p));
   const remap = new Map<number, number>();
   const localKey = (key: number) => {
     let mapped = remap.get(key);

@@ -36,6 +36,18 @@ export interface SerializedIdempotencyEntry {
   readonly recordedAt?: number;
 }
 
+/**
+ * One remembered key as the binary snapshot holds it: `[scope, requestHash, status, body as JSON text,
+ * commit, prepare, recordedAt]`. The body stays text, as the index keeps it, so neither side parses it.
+ */
+export type IdempotencySnapshotRow = [string, string, number, string, string, string, number];
+
+/** The unexpired keys at one moment: immutable entries, so a shallow copy holds them still. */
+export interface IdempotencyCapture {
+  readonly size: number;
+  row(index: number): IdempotencySnapshotRow;
+}
+
 export interface IdempotencyIndexOptions {
   /** Keys recorded this long ago or longer are forgotten: a repeat after that is a new request. */
   readonly retentionMs?: number;
@@ -181,6 +193,60 @@ export class IdempotencyIndex {
         },
       ];
     }
+  }
+
+  /** The unexpired keys now, as a shallow copy: keys applied after this call are not in it. */
+  capture(): IdempotencyCapture {
+    const now = this.now();
+    this.forgetExpired(now);
+    const scopes: string[] = [];
+    const entries: Entry[] = [];
+    for (const [scope, entry] of this.entries) {
+      if (this.isExpired(entry.recordedAt, now)) continue;
+      scopes.push(scope);
+      entries.push(entry);
+    }
+    return {
+      size: scopes.length,
+      row: (index) => {
+        const entry = entries[index];
+        const position = fullPosition(entry.position);
+        return [
+          scopes[index],
+          entry.requestHash,
+          entry.status,
+          entry.bodyJson,
+          position.commit.toString(),
+          position.prepare.toString(),
+          entry.recordedAt,
+        ];
+      },
+    };
+  }
+
+  /** Restores a key from a binary snapshot's row; one whose window has passed since is left out. */
+  restoreRow(row: IdempotencySnapshotRow): void {
+    const [scope, requestHash, status, bodyJson, commit, prepare, recordedAt] = row;
+    if (
+      typeof scope !== 'string' ||
+      typeof requestHash !== 'string' ||
+      typeof status !== 'number' ||
+      typeof bodyJson !== 'string' ||
+      typeof recordedAt !== 'number'
+    ) {
+      throw new Error('an idempotency row is not [scope, hash, status, body, commit, prepare, recordedAt]');
+    }
+    if (this.isExpired(recordedAt, this.now())) return;
+    this.remember(
+      scope,
+      new Entry(
+        requestHash,
+        status,
+        bodyJson,
+        compactPosition({ commit: BigInt(commit), prepare: BigInt(prepare) }),
+        recordedAt,
+      ),
+    );
   }
 
   restore(scope: string, entry: SerializedIdempotencyEntry): void {

@@ -11,10 +11,11 @@ import {
 import { IdempotencyIndex, type IdempotencyIndexOptions } from './idempotency.index';
 import { Streams } from '@ledger/domain';
 import {
+  captureProjection,
   loadSnapshot,
   removeSnapshot,
   snapshotAnchorOf,
-  writeSnapshot,
+  writeCapturedSnapshot,
   type SnapshotAnchor,
   type SnapshotHeader,
 } from './projection-snapshot';
@@ -39,7 +40,11 @@ export interface ProjectionLogger {
 export interface LiveProjectionOptions {
   /** Where snapshots live; null disables them (tests, read-only tools). */
   readonly snapshotDir: string | null;
-  /** Write a snapshot after this many applied events (and on stop). */
+  /**
+   * Write a snapshot after this many applied events that change what it holds (device events, events
+   * carrying an Idempotency-Key), or after {@link SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND} times as many events of
+   * any kind, and on stop.
+   */
   readonly snapshotEveryEvents?: number;
   /**
    * Authenticates snapshots (HMAC) when the operator supplies a secret from outside the data dir. Without it,
@@ -61,6 +66,15 @@ interface Waiter {
   resolve(): void;
 }
 
+export const DEFAULT_SNAPSHOT_EVERY_EVENTS = 250_000;
+
+/**
+ * Views change nothing a snapshot holds, but a restart replays every event after the snapshot's position:
+ * this many times `snapshotEveryEvents` events of any kind also trigger one, which bounds that replay for a
+ * views-only stream (10M events at the default) while keeping snapshots of a view-heavy service rare.
+ */
+export const SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND = 40;
+
 const silent: ProjectionLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
@@ -76,7 +90,11 @@ export class LiveProjection {
   private waiters: Waiter[] = [];
   private subscription: Subscription | null = null;
   private stopped = false;
-  private sinceSnapshot = 0;
+  /** Events applied since the last capture, and those of them that changed what a snapshot holds. */
+  private eventsSinceCapture = 0;
+  private changesSinceCapture = 0;
+  /** The snapshot being written: at most one at a time. */
+  private inFlight: Promise<void> | null = null;
   private lastEventAt = 0;
   /** The last event applied since start; until there is one, the loaded snapshot's anchor stands for it. */
   private lastApplied: RecordedEvent | null = null;
@@ -256,8 +274,16 @@ export class LiveProjection {
     if (change && this.changes.observed) {
       this.changes.next({ ...change, position: event.position, token: positionToToken(event.position) });
     }
-    if (++this.sinceSnapshot >= (this.options.snapshotEveryEvents ?? 250_000) && this.caughtUp) {
-      this.snapshot();
+    this.eventsSinceCapture++;
+    if (change !== null || event.metadata.idempotency !== undefined) this.changesSinceCapture++;
+    const every = this.options.snapshotEveryEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS;
+    if (
+      this.caughtUp &&
+      this.inFlight === null &&
+      (this.changesSinceCapture >= every ||
+        this.eventsSinceCapture >= every * SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND)
+    ) {
+      void this.snapshot();
     }
   }
 
@@ -298,32 +324,53 @@ export class LiveProjection {
     return head;
   }
 
+  /** The snapshot being written, if one is: resolves once it is on disk (or its failure is logged). */
+  get snapshotInFlight(): Promise<void> | null {
+    return this.inFlight;
+  }
+
   digest(): string {
     return this.table.digest();
   }
 
-  snapshot(): void {
+  /**
+   * Captures the projection now (pointer copies) and writes it in the background, the event loop serving
+   * between blocks; resolves once written. Events applied meanwhile are not in it. While one is being written
+   * this returns that one. A failed write is logged and leaves the previous snapshot in place.
+   */
+  snapshot(): Promise<void> {
     const dir = this.options.snapshotDir;
-    if (!dir) return;
-    this.sinceSnapshot = 0;
+    if (!dir) return Promise.resolve();
+    if (this.inFlight !== null) return this.inFlight;
     const anchor = this.lastApplied ? snapshotAnchorOf(this.lastApplied) : this.loadedAnchor;
-    writeSnapshot(
-      dir,
-      this.store.name,
-      this.current,
-      this.table,
-      this.idempotency,
-      anchor,
-      this.options.snapshotKey ?? null,
-    );
+    const capture = captureProjection(this.current, this.table, this.idempotency, anchor);
+    this.eventsSinceCapture = 0;
+    this.changesSinceCapture = 0;
+    const written = writeCapturedSnapshot(dir, this.store.name, capture, this.options.snapshotKey ?? null)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.logger.error(
+            `projection snapshot at ${positionToToken(capture.position)} not written: ${(error as Error).message}`,
+          );
+        },
+      )
+      .finally(() => {
+        capture.release();
+        this.inFlight = null;
+      });
+    this.inFlight = written;
+    return written;
   }
 
+  /** Stops following the log; waits for the snapshot being written, then writes one of the final state. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
     this.subscription?.unsubscribe();
     this.subscription = null;
-    if (this.caughtUp && this.sinceSnapshot > 0) this.snapshot();
+    if (this.inFlight !== null) await this.inFlight;
+    if (this.caughtUp && this.eventsSinceCapture > 0) await this.snapshot();
     this.changes.complete();
   }
 }

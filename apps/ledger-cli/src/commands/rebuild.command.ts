@@ -27,7 +27,7 @@ export const registerRebuildCommand: RegisterCommand = (program, context) => {
         const result = await rebuildFromLog(store, { onProgress: (events) => bar?.update(events) });
         bar?.stop();
         if (options.snapshot) {
-          writeSnapshot(
+          await writeSnapshot(
             path.join(ctx.config.dataDir, 'snapshots'),
             store.name,
             result.position,
