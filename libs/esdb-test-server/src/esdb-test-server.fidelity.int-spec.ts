@@ -12,7 +12,6 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import {
   BACKWARDS,
   END,
-  EventStoreDBClient,
   MaxAppendSizeExceededError,
   START,
   StreamDeletedError,
@@ -27,33 +26,17 @@ import {
   type Position,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { startEsdbTestServer, type EsdbTestServer, type EsdbTestServerOptions } from './esdb-test-server';
+import type { EsdbTestServerOptions } from './esdb-test-server';
+import { usePrivateServers } from './testing/use-private-servers';
 import { TOMBSTONE_REVISION_TEXT } from './in-memory-log';
 import { sizeOnDisk } from './streams-service';
 
-const servers: EsdbTestServer[] = [];
-const clients: EventStoreDBClient[] = [];
+const { serverAndClient, connect } = usePrivateServers();
 const children: ChildProcess[] = [];
 
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.dispose();
-  for (const server of servers.splice(0)) await server.stop();
+afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
 });
-
-async function serverAndClient(
-  options: EsdbTestServerOptions = {},
-): Promise<{ server: EsdbTestServer; client: EventStoreDBClient }> {
-  const server = await startEsdbTestServer(options);
-  servers.push(server);
-  return { server, client: connect(server.connectionString) };
-}
-
-function connect(connectionString: string): EventStoreDBClient {
-  const client = EventStoreDBClient.connectionString(connectionString);
-  clients.push(client);
-  return client;
-}
 
 const event = (type = 'thing', data: Record<string, unknown> = {}) =>
   jsonEvent({ id: randomUUID(), type, data });
@@ -268,9 +251,8 @@ describe('a fresh node', () => {
       expect(resolved.event?.streamId.startsWith('$')).toBe(true);
       expect(resolved.event?.type.startsWith('$')).toBe(true);
     }
-    const empty = await startEsdbTestServer({ systemEvents: false });
-    servers.push(empty);
-    expect(await collect(connect(empty.connectionString).readAll())).toEqual([]);
+    const { client: empty } = await serverAndClient({ systemEvents: false });
+    expect(await collect(empty.readAll())).toEqual([]);
   });
 });
 
@@ -321,14 +303,16 @@ describe('subscriptions under a slow reader', () => {
     // What MaxListenersExceededWarning counts: 'drain' listeners on the server's side of a call.
     let mostDrainListeners = 0;
     const once = EventEmitter.prototype.once;
-    const spy = jest
-      .spyOn(EventEmitter.prototype, 'once')
-      .mockImplementation(function (this: EventEmitter, name, listener) {
-        const result = once.call(this, name, listener);
-        if (name === 'drain' && this.constructor.name === 'ServerWritableStreamImpl')
-          mostDrainListeners = Math.max(mostDrainListeners, this.listenerCount('drain'));
-        return result;
-      });
+    const spy = jest.spyOn(EventEmitter.prototype, 'once').mockImplementation(function (
+      this: EventEmitter,
+      name,
+      listener,
+    ) {
+      const result = once.call(this, name, listener);
+      if (name === 'drain' && this.constructor.name === 'ServerWritableStreamImpl')
+        mostDrainListeners = Math.max(mostDrainListeners, this.listenerCount('drain'));
+      return result;
+    });
     const subscription: AllStreamSubscription = client.subscribeToAll({
       fromPosition: START,
       filter: eventTypeFilter({ prefixes: ['wanted'], checkpointInterval: 1 }),

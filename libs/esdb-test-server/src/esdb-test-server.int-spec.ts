@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { credentials } from '@grpc/grpc-js';
 import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import {
   BACKWARDS,
   END,
-  EventStoreDBClient,
   FORWARDS,
   START,
   WrongExpectedVersionError,
@@ -27,25 +26,9 @@ import {
 } from '@eventstore/db-client/generated/shared_pb';
 import { StreamsClient } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { BatchAppendReq, BatchAppendResp } from '@eventstore/db-client/generated/streams_pb';
-import { startEsdbTestServer, type EsdbTestServer, type EsdbTestServerOptions } from './esdb-test-server';
+import { usePrivateServers } from './testing/use-private-servers';
 
-const servers: EsdbTestServer[] = [];
-const clients: EventStoreDBClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.dispose();
-  for (const server of servers.splice(0)) await server.stop();
-});
-
-async function serverAndClient(
-  options: EsdbTestServerOptions = {},
-): Promise<{ server: EsdbTestServer; client: EventStoreDBClient }> {
-  const server = await startEsdbTestServer(options);
-  servers.push(server);
-  const client = EventStoreDBClient.connectionString(server.connectionString);
-  clients.push(client);
-  return { server, client };
-}
+const { serverAndClient, connect } = usePrivateServers();
 
 const event = (type = 'thing', data: Record<string, unknown> = {}) =>
   jsonEvent({ id: randomUUID(), type, data });
@@ -298,8 +281,7 @@ describe('the EventStoreDB test server, spoken to by @eventstore/db-client', () 
     expect(server.running).toBe(false);
     await server.restart();
     expect(server.port).toBe(port);
-    const fresh = EventStoreDBClient.connectionString(server.connectionString);
-    clients.push(fresh);
+    const fresh = connect(server.connectionString);
     expect(await collect(fresh.readStream('s'))).toHaveLength(2);
   });
 });

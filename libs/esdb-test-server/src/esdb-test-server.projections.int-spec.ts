@@ -4,7 +4,7 @@
  * existed before they were created and events appended after.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   EventStoreDBClient,
   NotFoundError,
@@ -13,25 +13,9 @@ import {
   jsonEvent,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { startEsdbTestServer, type EsdbTestServer, type EsdbTestServerOptions } from './esdb-test-server';
+import { usePrivateServers } from './testing/use-private-servers';
 
-const servers: EsdbTestServer[] = [];
-const clients: EventStoreDBClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.dispose();
-  for (const server of servers.splice(0)) await server.stop();
-});
-
-async function serverAndClient(
-  options: EsdbTestServerOptions = {},
-): Promise<{ server: EsdbTestServer; client: EventStoreDBClient }> {
-  const server = await startEsdbTestServer(options);
-  servers.push(server);
-  const client = EventStoreDBClient.connectionString(server.connectionString);
-  clients.push(client);
-  return { server, client };
-}
+const { serverAndClient } = usePrivateServers();
 
 const event = (type: string, data: Record<string, unknown> = {}) =>
   jsonEvent({ id: randomUUID(), type, data });
