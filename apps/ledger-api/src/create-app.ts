@@ -13,6 +13,10 @@ import { LedgerMetrics } from './metrics/ledger-metrics';
 import { MAX_BODY_BYTES } from './http/body-limits';
 import { CompiledValidationPipe } from './http/compiled-validation';
 import { logRequests, requestIdFrom } from './http/request-logging';
+import { serveHotRoutesDirectly } from './http/direct-routes';
+import { ApiKeyRegistry } from './auth/api-key-registry';
+import { ChecksController } from './checks/checks.controller';
+import { ViewsController } from './views/views.controller';
 import { BulkIngestGate, gateBulkIngest } from './views/bulk-ingest-gate';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
@@ -164,6 +168,17 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
       );
       done();
     });
+  const validation = new CompiledValidationPipe({
+    ...VALIDATOR_OPTIONS,
+    transform: true,
+    exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
+  });
+  serveHotRoutesDirectly(app.getHttpAdapter().getInstance(), {
+    registry: new ApiKeyRegistry(apiKeys.keys),
+    validation,
+    checks: app.get(ChecksController),
+    views: app.get(ViewsController),
+  });
   const openApi = new DocumentBuilder()
     .setTitle('Access-control ledger')
     .setDescription(
@@ -179,13 +194,7 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), {
     jsonDocumentUrl: 'docs-json',
   });
-  app.useGlobalPipes(
-    new CompiledValidationPipe({
-      ...VALIDATOR_OPTIONS,
-      transform: true,
-      exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
-    }),
-  );
+  app.useGlobalPipes(validation);
   app.enableShutdownHooks();
   return { app, apiKeys };
 }
