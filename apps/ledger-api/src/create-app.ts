@@ -85,17 +85,32 @@ export interface CreatedLedgerApp {
  * dir for this service alone first (one service per data dir): a second one fails here, before it opens
  * anything, with a `DataDirLockedError` naming the holder.
  */
-export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedgerApp> {
+export async function createLedgerApp(
+  config: LedgerConfig,
+  options: CreateLedgerAppOptions = {},
+): Promise<CreatedLedgerApp> {
   const dataDirLock = await lockDataDir(config.dataDir, 'ledger-api');
   try {
-    return await buildLedgerApp(config, dataDirLock);
+    return await buildLedgerApp(config, dataDirLock, options);
   } catch (error) {
     dataDirLock.release();
     throw error;
   }
 }
 
-async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): Promise<CreatedLedgerApp> {
+export interface CreateLedgerAppOptions {
+  /**
+   * false: the hot routes run through Nest's pipeline like every other route. Only the test that proves the
+   * direct handlers answer exactly as Nest would sets it; the service always serves them directly.
+   */
+  readonly hotRoutesOutsideNest?: boolean;
+}
+
+async function buildLedgerApp(
+  config: LedgerConfig,
+  dataDirLock: DataDirLock,
+  options: CreateLedgerAppOptions,
+): Promise<CreatedLedgerApp> {
   const apiKeys = resolveApiKeys(config);
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
@@ -173,12 +188,14 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
     transform: true,
     exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
   });
-  serveHotRoutesDirectly(app.getHttpAdapter().getInstance(), {
-    registry: new ApiKeyRegistry(apiKeys.keys),
-    validation,
-    checks: app.get(ChecksController),
-    views: app.get(ViewsController),
-  });
+  if (options.hotRoutesOutsideNest !== false) {
+    serveHotRoutesDirectly(app.getHttpAdapter().getInstance(), {
+      registry: new ApiKeyRegistry(apiKeys.keys),
+      validation,
+      checks: app.get(ChecksController),
+      views: app.get(ViewsController),
+    });
+  }
   const openApi = new DocumentBuilder()
     .setTitle('Access-control ledger')
     .setDescription(

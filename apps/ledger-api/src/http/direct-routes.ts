@@ -91,7 +91,8 @@ export function serveHotRoutesDirectly(instance: FastifyInstance, deps: DirectRo
 function directHandler(spec: DirectRoute<unknown>, deps: DirectRouteDeps): RouteHandlerMethod {
   const scope = requiredScope(spec.declared);
   if (!scope) throw new Error(`${spec.url}: its controller method declares no @RequireScope`);
-  const status = (Reflect.getMetadata(HTTP_CODE_METADATA, spec.declared) as number | undefined) ?? HttpStatus.CREATED;
+  const status =
+    (Reflect.getMetadata(HTTP_CODE_METADATA, spec.declared) as number | undefined) ?? HttpStatus.CREATED;
   const check = compileDtoCheck(spec.body as Dto);
   const metadata = { type: 'body' as const, metatype: spec.body, data: undefined };
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -99,7 +100,7 @@ function directHandler(spec: DirectRoute<unknown>, deps: DirectRouteDeps): Route
     void reply.status(status);
     const ctx = spec.writes ? writeContextOf(request) : {};
     const raw = request.body;
-    const body = (check?.(raw) ? raw : await deps.validation.transform(raw, metadata));
+    const body = check?.(raw) ? raw : await deps.validation.transform(raw, metadata);
     return spec.invoke(body, ctx, reply);
   };
 }
