@@ -6,7 +6,11 @@ import { loadConfig, type LedgerConfig } from '@ledger/config';
 import { LedgerClient } from '@ledger/client';
 import type { EventStore, LogPosition } from '@ledger/event-store';
 import { LiveProjection } from '@ledger/projections';
-import { createLedgerApp, type CreatedLedgerApp } from '../../apps/ledger-api/src/create-app';
+import {
+  createLedgerApp,
+  type CreatedLedgerApp,
+  type CreateLedgerAppOptions,
+} from '../../apps/ledger-api/src/create-app';
 import { LedgerGrpcServer } from '../../apps/ledger-api/src/grpc/ledger-grpc.server';
 import { EVENT_STORE } from '../../apps/ledger-api/src/ledger.providers';
 
@@ -41,7 +45,11 @@ export function tempDataDir(prefix = 'ledger-e2e-'): string {
  * EventStoreDB when EVENTSTORE_CONNECTION_STRING is set (the `npm run test:esdb` suite).
  */
 export async function startLedger(
-  options: { dataDir?: string; env?: Record<string, string | undefined> } = {},
+  options: {
+    dataDir?: string;
+    env?: Record<string, string | undefined>;
+    app?: CreateLedgerAppOptions;
+  } = {},
 ): Promise<LedgerTestApp> {
   const dataDir = options.dataDir ?? tempDataDir();
   const config = loadConfig({
@@ -54,7 +62,7 @@ export async function startLedger(
     LEDGER_HEAD_EVERY_SECONDS: '0',
     ...options.env,
   });
-  const { app, apiKeys } = await createLedgerApp(config);
+  const { app, apiKeys } = await createLedgerApp(config, options.app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${address.port}`;

@@ -13,6 +13,10 @@ import { LedgerMetrics } from './metrics/ledger-metrics';
 import { MAX_BODY_BYTES } from './http/body-limits';
 import { CompiledValidationPipe } from './http/compiled-validation';
 import { logRequests, requestIdFrom } from './http/request-logging';
+import { serveHotRoutesDirectly } from './http/direct-routes';
+import { ApiKeyRegistry } from './auth/api-key-registry';
+import { ChecksController } from './checks/checks.controller';
+import { ViewsController } from './views/views.controller';
 import { BulkIngestGate, gateBulkIngest } from './views/bulk-ingest-gate';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
@@ -81,17 +85,32 @@ export interface CreatedLedgerApp {
  * dir for this service alone first (one service per data dir): a second one fails here, before it opens
  * anything, with a `DataDirLockedError` naming the holder.
  */
-export async function createLedgerApp(config: LedgerConfig): Promise<CreatedLedgerApp> {
+export async function createLedgerApp(
+  config: LedgerConfig,
+  options: CreateLedgerAppOptions = {},
+): Promise<CreatedLedgerApp> {
   const dataDirLock = await lockDataDir(config.dataDir, 'ledger-api');
   try {
-    return await buildLedgerApp(config, dataDirLock);
+    return await buildLedgerApp(config, dataDirLock, options);
   } catch (error) {
     dataDirLock.release();
     throw error;
   }
 }
 
-async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): Promise<CreatedLedgerApp> {
+export interface CreateLedgerAppOptions {
+  /**
+   * false: the hot routes run through Nest's pipeline like every other route. Only the test that proves the
+   * direct handlers answer exactly as Nest would sets it; the service always serves them directly.
+   */
+  readonly hotRoutesOutsideNest?: boolean;
+}
+
+async function buildLedgerApp(
+  config: LedgerConfig,
+  dataDirLock: DataDirLock,
+  options: CreateLedgerAppOptions,
+): Promise<CreatedLedgerApp> {
   const apiKeys = resolveApiKeys(config);
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
@@ -164,6 +183,19 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
       );
       done();
     });
+  const validation = new CompiledValidationPipe({
+    ...VALIDATOR_OPTIONS,
+    transform: true,
+    exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
+  });
+  if (options.hotRoutesOutsideNest !== false) {
+    serveHotRoutesDirectly(app.getHttpAdapter().getInstance(), {
+      registry: new ApiKeyRegistry(apiKeys.keys),
+      validation,
+      checks: app.get(ChecksController),
+      views: app.get(ViewsController),
+    });
+  }
   const openApi = new DocumentBuilder()
     .setTitle('Access-control ledger')
     .setDescription(
@@ -179,13 +211,7 @@ async function buildLedgerApp(config: LedgerConfig, dataDirLock: DataDirLock): P
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), {
     jsonDocumentUrl: 'docs-json',
   });
-  app.useGlobalPipes(
-    new CompiledValidationPipe({
-      ...VALIDATOR_OPTIONS,
-      transform: true,
-      exceptionFactory: (errors) => new BadRequestException(describeErrors(errors).join('; ')),
-    }),
-  );
+  app.useGlobalPipes(validation);
   app.enableShutdownHooks();
   return { app, apiKeys };
 }

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ApiKeyConfig, Scope } from '@ledger/config';
+import type { FastifyRequest } from 'fastify';
 import { ApiKeyRegistry, type AuthenticatedClient } from './api-key-registry';
 
 export type { AuthenticatedClient };
@@ -18,6 +19,22 @@ const SCOPE_METADATA = 'ledger:scope';
 
 /** The scope a route needs; routes without one are public (health, docs). */
 export const RequireScope = (scope: Scope) => SetMetadata(SCOPE_METADATA, scope);
+
+/** The scope a controller method declares with `@RequireScope` (read once by routes served outside Nest). */
+export function requiredScope(handler: object): Scope | undefined {
+  return Reflect.getMetadata(SCOPE_METADATA, handler) as Scope | undefined;
+}
+
+/** An HTTP request's key checked for `scope`: the caller on the request, or the contract's 401/403. */
+export function authenticateRequest(registry: ApiKeyRegistry, request: FastifyRequest, scope: Scope): void {
+  const authentication = registry.authenticate(request.headers.authorization, scope);
+  if (!authentication.ok) {
+    throw authentication.failure === 'forbidden'
+      ? new ForbiddenException(authentication.message)
+      : new UnauthorizedException(authentication.message);
+  }
+  request.client = authentication.client;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -43,14 +60,7 @@ export class ApiKeyGuard implements CanActivate {
       context.getClass(),
     ]);
     if (!scope) return true;
-    const request = context.switchToHttp().getRequest<import('fastify').FastifyRequest>();
-    const authentication = this.registry.authenticate(request.headers.authorization, scope);
-    if (!authentication.ok) {
-      throw authentication.failure === 'forbidden'
-        ? new ForbiddenException(authentication.message)
-        : new UnauthorizedException(authentication.message);
-    }
-    request.client = authentication.client;
+    authenticateRequest(this.registry, context.switchToHttp().getRequest<FastifyRequest>(), scope);
     return true;
   }
 }

@@ -6,8 +6,13 @@ import { requestHash, type WriteContext } from '@ledger/application';
  * The write context of a request: its Idempotency-Key (≤ 128 characters) scoped to the calling client, and
  * a hash of the route and body so a reuse with another body is told apart.
  */
-export const WriteCtx = createParamDecorator((_data: unknown, context: ExecutionContext): WriteContext => {
-  const request = context.switchToHttp().getRequest<FastifyRequest>();
+export const WriteCtx = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): WriteContext =>
+    writeContextOf(context.switchToHttp().getRequest<FastifyRequest>()),
+);
+
+/** The write context of an HTTP request (`WriteCtx` for routes served outside Nest's pipeline). */
+export function writeContextOf(request: FastifyRequest): WriteContext {
   const header = request.headers['idempotency-key'];
   if (header === undefined) return {};
   const key = Array.isArray(header) ? header[0] : header;
@@ -21,4 +26,4 @@ export const WriteCtx = createParamDecorator((_data: unknown, context: Execution
       requestHash: requestHash(request.method, request.url.split('?')[0] ?? route, request.body),
     },
   };
-});
+}
