@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it, jest } from '@jest/globals';
 import { firstValueFrom } from 'rxjs';
 import { filter, take, toArray } from 'rxjs/operators';
+import type { AppendResult } from '../event-store.port';
 import { START } from '../position';
 import { AllReader } from './all-reader';
 import { describeEventStoreContract } from '../testing';
@@ -53,6 +54,51 @@ describe('SqliteEventStore with the writer thread', () => {
     }
   });
 
+  it("commits an append made while batches to its stream are queued before those batches, and keeps an appendMany's order", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-lane-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
+    try {
+      // The first batch goes to the thread at once (it fills a group); the rest queue behind it, in this order.
+      const inFlight = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('aaaaaaaa', 1000),
+      });
+      const queued = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('bbbbbbbb', 1000),
+      });
+      const many = store.appendMany([
+        { stream: 'views-1', expectedRevision: 'any', events: views('cccccccc', 1000) },
+        { stream: 'views-1', expectedRevision: 'any', events: views('dddddddd', 1) },
+      ]);
+      const authorization = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('eeeeeeee', 1),
+      });
+      const [first, batch, manyResults, single] = await Promise.all([inFlight, queued, many, authorization]);
+      const [manyBig, manySmall] = manyResults as AppendResult[];
+      // The authorization waits for the group already on the thread, not for the batches queued before it.
+      expect(single.position.commit).toBe(first.position.commit + 1n);
+      expect(single.position.commit).toBeLessThan(batch.positions[0].commit);
+      // The requests of one appendMany stay in their order in their stream.
+      expect(manySmall.position.commit).toBe(manyBig.position.commit + 1n);
+      const stream = await store.readStream('views-1');
+      expect(stream.map((event) => event.eventId.slice(0, 8))).toEqual([
+        ...Array<string>(1000).fill('aaaaaaaa'),
+        'eeeeeeee',
+        ...Array<string>(1000).fill('bbbbbbbb'),
+        ...Array<string>(1000).fill('cccccccc'),
+        'dddddddd',
+      ]);
+    } finally {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('commits on close what was accepted before it, and refuses appends after it', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-close-'));
     const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 10 });
@@ -89,7 +135,11 @@ describe('SqliteEventStore with the writer thread', () => {
       await ready;
       const readsWhenCaughtUp = reads.mock.calls.length;
       for (let k = 0; k < 3; k++) {
-        await store.append({ stream: `views-${k}`, expectedRevision: 'any', events: views(`dddddd0${k}`, 5) });
+        await store.append({
+          stream: `views-${k}`,
+          expectedRevision: 'any',
+          events: views(`dddddd0${k}`, 5),
+        });
         // Past the foreign-commit poll (200 ms): the thread's commits change the file under this connection.
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
