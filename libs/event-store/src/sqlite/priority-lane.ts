@@ -34,6 +34,15 @@ function mayOvertake(later: PendingAppend, earlier: PendingAppend): boolean {
  */
 export function takeSmallAhead(queue: readonly PendingAppend[], maxEvents: number): SmallAhead | null {
   if (queue.length < 2 || queue[0].ids.length <= SMALL_REQUEST_EVENTS) return null;
+  return takeSmall(queue, maxEvents);
+}
+
+/**
+ * The small requests of the queue that may be committed before everything left behind (`mayOvertake`), in
+ * queue order, up to `maxEvents`: the urgent group the writer thread commits right after a big group in flight.
+ * Null when there is none.
+ */
+export function takeSmall(queue: readonly PendingAppend[], maxEvents: number): SmallAhead | null {
   const group: PendingAppend[] = [];
   const rest: PendingAppend[] = [];
   /** The requests left behind per stream, which what comes after them may overtake only if `mayOvertake`. */

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, jest } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { firstValueFrom } from 'rxjs';
 import { filter, take, toArray } from 'rxjs/operators';
 import type { AppendResult } from '../event-store.port';
@@ -9,6 +10,7 @@ import { START } from '../position';
 import { AllReader } from './all-reader';
 import { describeEventStoreContract } from '../testing';
 import { SqliteEventStore } from './sqlite-event-store';
+import { WriterThread } from './writer-thread';
 
 // The service runs its group commits on the writer thread: the port's behaviour must be the very same.
 describeEventStoreContract('sqlite (writer thread)', async () => {
@@ -94,6 +96,50 @@ describe('SqliteEventStore with the writer thread', () => {
         'dddddddd',
       ]);
     } finally {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('posts an urgent append to the thread right behind the big group in flight, before that group is answered', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-urgent-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
+    const posted = jest.spyOn(WriterThread.prototype, 'commit');
+    // Holds the write lock, so the thread's first commit waits (busy timeout) until the test lets it go.
+    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const big = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('aaaaaaaa', 1000),
+      });
+      const nextBig = store.append({
+        stream: 'views-2',
+        expectedRevision: 'any',
+        events: views('bbbbbbbb', 1000),
+      });
+      const urgent = store.append({
+        stream: 'views-3',
+        expectedRevision: 'any',
+        events: views('cccccccc', 1),
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      // The first batch is on the thread, unanswered; the one-event append is already posted behind it, and the
+      // second batch waits on the loop for its turn.
+      expect(posted.mock.calls.map(([batch]) => batch.map((member) => member.stream))).toEqual([
+        ['views-1'],
+        ['views-3'],
+      ]);
+      blocker.exec('ROLLBACK');
+      const [first, second, single] = await Promise.all([big, nextBig, urgent]);
+      expect(single.position.commit).toBe(first.position.commit + 1n);
+      expect(second.positions[0].commit).toBe(single.position.commit + 1n);
+      expect(posted).toHaveBeenCalledTimes(3);
+    } finally {
+      blocker.close();
+      posted.mockRestore();
       await store.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
