@@ -140,9 +140,16 @@ export interface SubscribeOptions {
  */
 export interface EventStore {
   readonly name: string;
-  /** Appends atomically: all events of the request or none. */
+  /**
+   * Appends atomically: all events of the request or none. Appends made concurrently (neither acknowledged when
+   * the other was made) by separate calls have no order between them, in one stream too, as with EventStoreDB;
+   * await an append before making one that must come after it, or use `appendMany`.
+   */
   append(request: AppendRequest): Promise<AppendResult>;
-  /** Appends several requests; each is atomic on its own and may fail on its own (results in order). */
+  /**
+   * Appends several requests; each is atomic on its own and may fail on its own (results in order). Requests to
+   * one stream are appended in the order given.
+   */
   appendMany(requests: readonly AppendRequest[]): Promise<ReadonlyArray<AppendResult | Error>>;
   /** Events of a stream in revision order; an empty array when the stream does not exist. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;

@@ -25,7 +25,7 @@ import { EMPTY_METADATA, prepareAppend, type AppendSink, type PendingAppend } fr
 import { configureConnection } from './connection';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { GroupCommitter, unavailable, type GroupCommitOutcome } from './group-committer';
-import { takeSmallAhead } from './priority-lane';
+import { SMALL_REQUEST_EVENTS, takeSmall, takeSmallAhead } from './priority-lane';
 import { NO_STREAM } from './revision-cache';
 import { DataReader } from './data-reader';
 import { WriterThread } from './writer-thread';
@@ -152,8 +152,10 @@ export class SqliteEventStore implements EventStore {
   /** Exactly one of the two writes: the writer thread when asked for, else this connection. */
   private readonly committer: GroupCommitter | null;
   private readonly thread: WriterThread | null;
-  /** The group on the writer thread, until its outcome was handed out. */
+  /** The last group posted to the writer thread, until its outcome was handed out (every earlier one's was). */
   private inFlight: Promise<void> | null = null;
+  /** The writer thread's oldest group in flight holds a big request: an urgent group may be posted behind it. */
+  private bigInFlight = false;
 
   /** Last committed position as this process knows it. */
   private head: number;
@@ -457,9 +459,23 @@ export class SqliteEventStore implements EventStore {
       clearImmediate(this.flushTimer);
       this.flushTimer = undefined;
     }
-    // With the writer thread, the group after the one in flight is flushed when that one has been answered.
-    if (this.queue.length === 0 || this.closed || this.committing) return;
-    this.startGroup();
+    if (this.queue.length === 0 || this.closed) return;
+    if (!this.committing) {
+      this.startGroup();
+      return;
+    }
+    // With the writer thread, the group after the one in flight is taken when that one has been answered; but
+    // small appends that may go ahead (`takeSmall`) are posted at once behind a big group, so the thread
+    // commits them as soon as the big one is done, without waiting for the event loop — busy building the
+    // next batch, perhaps — to handle its answer first. One such group at a time, and only behind a big one,
+    // so big requests are never held back by a stream of small ones.
+    if (this.thread !== null && this.bigInFlight && this.thread.groupsInFlight === 1) {
+      const urgent = takeSmall(this.queue, this.maxBatchEvents);
+      if (urgent === null) return;
+      this.queue = urgent.rest;
+      this.queuedEvents -= urgent.events;
+      this.postGroup(this.thread, urgent.group, false);
+    }
   }
 
   /**
@@ -490,10 +506,11 @@ export class SqliteEventStore implements EventStore {
     const batch = this.takeGroup();
     this.committing = true;
     if (this.thread !== null) {
-      this.inFlight = this.thread.commit(batch).then((outcome) => {
-        this.inFlight = null;
-        this.finishGroup(batch, outcome);
-      });
+      this.postGroup(
+        this.thread,
+        batch,
+        batch.some((pending) => pending.ids.length > SMALL_REQUEST_EVENTS),
+      );
       return;
     }
     try {
@@ -504,12 +521,25 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
+  /** Posts a group to the writer thread, behind any in flight; its outcome is handed out in posting order. */
+  private postGroup(thread: WriterThread, batch: readonly PendingAppend[], big: boolean): void {
+    this.committing = true;
+    if (big) this.bigInFlight = true;
+    const answered: Promise<void> = thread.commit(batch).then((outcome) => {
+      if (this.inFlight === answered) this.inFlight = null;
+      if (big) this.bigInFlight = false;
+      this.finishGroup(batch, outcome);
+    });
+    this.inFlight = answered;
+  }
+
   /** Hands out a group's outcome: callers settled, observers and subscribers told, the next group flushed. */
   private finishGroup(batch: readonly PendingAppend[], outcome: GroupCommitOutcome): void {
     try {
       this.settleGroup(batch, outcome);
     } finally {
-      this.committing = false;
+      // A group posted behind this one on the writer thread is still committing.
+      this.committing = this.thread !== null && this.thread.groupsInFlight > 0;
       // Appends made by promise callbacks or subscribers during the commit wait for their own turn.
       if (!this.closed) this.scheduleFlush();
     }

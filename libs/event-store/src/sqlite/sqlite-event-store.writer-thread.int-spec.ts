@@ -2,12 +2,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, jest } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { firstValueFrom } from 'rxjs';
 import { filter, take, toArray } from 'rxjs/operators';
+import type { AppendResult } from '../event-store.port';
 import { START } from '../position';
 import { AllReader } from './all-reader';
 import { describeEventStoreContract } from '../testing';
 import { SqliteEventStore } from './sqlite-event-store';
+import { WriterThread } from './writer-thread';
 
 // The service runs its group commits on the writer thread: the port's behaviour must be the very same.
 describeEventStoreContract('sqlite (writer thread)', async () => {
@@ -53,6 +56,95 @@ describe('SqliteEventStore with the writer thread', () => {
     }
   });
 
+  it("commits an append made while batches to its stream are queued before those batches, and keeps an appendMany's order", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-lane-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
+    try {
+      // The first batch goes to the thread at once (it fills a group); the rest queue behind it, in this order.
+      const inFlight = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('aaaaaaaa', 1000),
+      });
+      const queued = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('bbbbbbbb', 1000),
+      });
+      const many = store.appendMany([
+        { stream: 'views-1', expectedRevision: 'any', events: views('cccccccc', 1000) },
+        { stream: 'views-1', expectedRevision: 'any', events: views('dddddddd', 1) },
+      ]);
+      const authorization = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('eeeeeeee', 1),
+      });
+      const [first, batch, manyResults, single] = await Promise.all([inFlight, queued, many, authorization]);
+      const [manyBig, manySmall] = manyResults as AppendResult[];
+      // The authorization waits for the group already on the thread, not for the batches queued before it.
+      expect(single.position.commit).toBe(first.position.commit + 1n);
+      expect(single.position.commit).toBeLessThan(batch.positions[0].commit);
+      // The requests of one appendMany stay in their order in their stream.
+      expect(manySmall.position.commit).toBe(manyBig.position.commit + 1n);
+      const stream = await store.readStream('views-1');
+      expect(stream.map((event) => event.eventId.slice(0, 8))).toEqual([
+        ...Array<string>(1000).fill('aaaaaaaa'),
+        'eeeeeeee',
+        ...Array<string>(1000).fill('bbbbbbbb'),
+        ...Array<string>(1000).fill('cccccccc'),
+        'dddddddd',
+      ]);
+    } finally {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('posts an urgent append to the thread right behind the big group in flight, before that group is answered', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-urgent-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
+    const posted = jest.spyOn(WriterThread.prototype, 'commit');
+    // Holds the write lock, so the thread's first commit waits (busy timeout) until the test lets it go.
+    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const big = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('aaaaaaaa', 1000),
+      });
+      const nextBig = store.append({
+        stream: 'views-2',
+        expectedRevision: 'any',
+        events: views('bbbbbbbb', 1000),
+      });
+      const urgent = store.append({
+        stream: 'views-3',
+        expectedRevision: 'any',
+        events: views('cccccccc', 1),
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      // The first batch is on the thread, unanswered; the one-event append is already posted behind it, and the
+      // second batch waits on the loop for its turn.
+      expect(posted.mock.calls.map(([batch]) => batch.map((member) => member.stream))).toEqual([
+        ['views-1'],
+        ['views-3'],
+      ]);
+      blocker.exec('ROLLBACK');
+      const [first, second, single] = await Promise.all([big, nextBig, urgent]);
+      expect(single.position.commit).toBe(first.position.commit + 1n);
+      expect(second.positions[0].commit).toBe(single.position.commit + 1n);
+      expect(posted).toHaveBeenCalledTimes(3);
+    } finally {
+      blocker.close();
+      posted.mockRestore();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('commits on close what was accepted before it, and refuses appends after it', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-close-'));
     const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 10 });
@@ -89,7 +181,11 @@ describe('SqliteEventStore with the writer thread', () => {
       await ready;
       const readsWhenCaughtUp = reads.mock.calls.length;
       for (let k = 0; k < 3; k++) {
-        await store.append({ stream: `views-${k}`, expectedRevision: 'any', events: views(`dddddd0${k}`, 5) });
+        await store.append({
+          stream: `views-${k}`,
+          expectedRevision: 'any',
+          events: views(`dddddd0${k}`, 5),
+        });
         // Past the foreign-commit poll (200 ms): the thread's commits change the file under this connection.
         await new Promise((resolve) => setTimeout(resolve, 250));
       }

@@ -2,7 +2,12 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../errors';
 import type { GroupCommitOutcome, GroupMember } from './group-committer';
-import { fromWireError, type FromWriter, type ToWriter, type WriterThreadData } from './writer-thread.protocol';
+import {
+  fromWireError,
+  type FromWriter,
+  type ToWriter,
+  type WriterThreadData,
+} from './writer-thread.protocol';
 
 /** Lets the worker load the TypeScript sources when the store itself runs from them (tests, `-r register-ts`). */
 const REGISTER_TS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'register-ts.js');
@@ -22,13 +27,18 @@ function startWorker(data: WriterThreadData): Worker {
  * The store's side of its writer thread. A 1000-row group commit is tens of milliseconds of inserts and an
  * fsync; on the event loop, every request (a check, an authorization) waited behind it. Here the commit runs
  * on the thread's own connection while the loop keeps serving; the caller is answered only once the thread
- * reports the transaction committed, which with `synchronous=FULL` means after the fsync. One group is in
- * flight at a time, so positions and the order of acknowledgements stay those of the queue.
+ * reports the transaction committed, which with `synchronous=FULL` means after the fsync. The thread commits
+ * groups one after another in the order they were posted and answers them in that order, so positions and the
+ * order of acknowledgements stay those of the posts; the store posts a second group only to put an urgent one
+ * right behind a big one (see `SqliteEventStore.flush`).
  */
 export class WriterThread {
   private readonly worker: Worker;
-  private inFlight: { batch: readonly GroupMember[]; resolve: (outcome: GroupCommitOutcome) => void } | null =
-    null;
+  /** Groups posted and not yet answered, oldest first: the thread answers them in this order. */
+  private readonly inFlight: {
+    batch: readonly GroupMember[];
+    resolve: (outcome: GroupCommitOutcome) => void;
+  }[] = [];
   private closing: (() => void) | null = null;
   private failure: StoreUnavailableError | null = null;
 
@@ -44,16 +54,19 @@ export class WriterThread {
     });
   }
 
-  get busy(): boolean {
-    return this.inFlight !== null;
+  /** Groups posted and not yet answered. */
+  get groupsInFlight(): number {
+    return this.inFlight.length;
   }
 
-  /** Commits one group on the thread; each member's outcome is recorded on the member, as inline. */
+  /**
+   * Commits one group on the thread, after the groups already posted; each member's outcome is recorded on the
+   * member, as inline.
+   */
   commit(batch: readonly GroupMember[]): Promise<GroupCommitOutcome> {
-    if (this.inFlight !== null) throw new Error('a group commit is already in flight on the writer thread');
     if (this.failure !== null) return Promise.resolve({ ok: false, error: this.failure });
     return new Promise<GroupCommitOutcome>((resolve) => {
-      this.inFlight = { batch, resolve };
+      this.inFlight.push({ batch, resolve });
       this.worker.ref();
       const message: ToWriter = {
         kind: 'commit',
@@ -91,7 +104,7 @@ export class WriterThread {
         this.settle({ ok: false, error: fromWireError(message.error) as StoreUnavailableError });
         return;
       case 'committed': {
-        const batch = this.inFlight?.batch ?? [];
+        const batch = this.inFlight[0]?.batch ?? [];
         for (let i = 0; i < batch.length; i++) {
           const wire = message.outcomes[i];
           const member = batch[i];
@@ -109,16 +122,17 @@ export class WriterThread {
     }
   }
 
+  /** Answers the oldest group in flight. */
   private settle(outcome: GroupCommitOutcome): void {
-    const inFlight = this.inFlight;
-    this.inFlight = null;
-    if (this.closing === null) this.worker.unref();
-    inFlight?.resolve(outcome);
+    const oldest = this.inFlight.shift();
+    if (this.inFlight.length === 0 && this.closing === null) this.worker.unref();
+    oldest?.resolve(outcome);
   }
 
-  /** A dead thread fails the group in flight and every later one: nothing it did not confirm is acknowledged. */
+  /** A dead thread fails the groups in flight and every later one: nothing it did not confirm is acknowledged. */
   private fail(reason: string): void {
     this.failure ??= new StoreUnavailableError(`appending failed: ${reason}`);
-    this.settle({ ok: false, error: this.failure });
+    const error = this.failure;
+    while (this.inFlight.length > 0) this.settle({ ok: false, error });
   }
 }
