@@ -46,7 +46,14 @@ describe('hot routes served outside Nest answer exactly as through Nest', () => 
   let direct: LedgerTestApp;
   let throughNest: LedgerTestApp;
   let guard: jest.SpyInstance;
-  const env = { LEDGER_API_KEYS: JSON.stringify(KEYS), LEDGER_CONSISTENCY_WAIT_MS: '50' };
+  // Both services write the same story and must answer with the same tokens, so each needs a log of its own:
+  // the embedded store in its own data dir, also under `npm run test:esdb` (whose shared server both would
+  // write to). What is compared is the HTTP layer, which is the same whatever the store.
+  const env = {
+    LEDGER_API_KEYS: JSON.stringify(KEYS),
+    LEDGER_CONSISTENCY_WAIT_MS: '50',
+    EVENTSTORE_CONNECTION_STRING: undefined,
+  };
 
   beforeAll(async () => {
     guard = jest.spyOn(ApiKeyGuard.prototype, 'canActivate');
