@@ -1,5 +1,5 @@
 import { spawnLedger, TEST_API_KEY, type LedgerChild } from '../../../../test/support/ledger-child';
-import { tempDataDir } from '../../../../test/support/ledger-test-app';
+import { tempDataDir, uniqueIds } from '../../../../test/support/ledger-test-app';
 
 interface LogLine {
   level: number;
@@ -37,15 +37,17 @@ describe('request logging (Fastify hooks on pino, no per-request context)', () =
   }
 
   it('echoes a sane X-Request-Id, replaces an insane one, and logs each request once at its level', async () => {
-    const hotOk = await post('/v1/check', { userId: 'u-1', deviceId: 'cam-1' }, 'trace-hot-ok');
+    // Unique: under `npm run test:esdb` the service writes to the EventStoreDB server every suite shares.
+    const camera = uniqueIds('request-logging')('cam');
+    const hotOk = await post('/v1/check', { userId: 'u-1', deviceId: camera }, 'trace-hot-ok');
     expect([hotOk.status, hotOk.headers.get('x-request-id')]).toEqual([200, 'trace-hot-ok']);
     const hotBad = await post('/v1/check', { userId: 'u-1' }, 'trace-hot-bad');
     expect([hotBad.status, hotBad.headers.get('x-request-id')]).toEqual([400, 'trace-hot-bad']);
-    const insane = await post('/v1/check', { userId: 'u-1', deviceId: 'cam-1' }, 'no spaces allowed');
+    const insane = await post('/v1/check', { userId: 'u-1', deviceId: camera }, 'no spaces allowed');
     expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const cold = await post(
       '/v1/devices',
-      { deviceId: 'cam-1', ownerId: 'alice', actor: 'svc:p' },
+      { deviceId: camera, ownerId: 'alice', actor: 'svc:p' },
       'trace-cold',
     );
     expect([cold.status, cold.headers.get('x-request-id')]).toEqual([201, 'trace-cold']);
