@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -151,5 +151,53 @@ describe('LiveProjection snapshots', () => {
       digest: expected.digest,
       token: expected.token,
     });
+  });
+  it('a start that replayed at least the count writes a snapshot once caught up, before any live event or stop', async () => {
+    const every = 10;
+    await store.append(registration('cam-0'));
+    await store.append(grants('cam-0', 0n, every));
+    projection = new LiveProjection(store, { snapshotDir, snapshotEveryEvents: every });
+    await projection.start();
+    await projection.snapshotInFlight;
+    // Without it, a kill -9 now would leave no snapshot and the next start would replay all of it again.
+    expect(snapshotCommit()).not.toBeNull();
+    const table = new RelationshipTable();
+    expect(loadSnapshot(snapshotDir, store.name, table, new IdempotencyIndex())).toMatchObject({ kind: 'loaded' });
+    expect(table.digest()).toBe(projection.digest());
+  });
+
+  it('a start that replayed less than the count writes none until stop', async () => {
+    await store.append(registration('cam-0'));
+    projection = new LiveProjection(store, { snapshotDir, snapshotEveryEvents: 10 });
+    await projection.start();
+    await projection.snapshotInFlight;
+    expect(snapshotCommit()).toBeNull();
+  });
+
+  it('a keyed start over a snapshot it cannot authenticate rewrites it under its key once caught up', async () => {
+    const key = randomBytes(32);
+    await store.append(registration('cam-0'));
+    await store.append(grants('cam-0', 0n, 2));
+    // A checksum-only snapshot, as `ledger rebuild` or a keyless service leaves.
+    projection = new LiveProjection(store, { snapshotDir });
+    await projection.start();
+    await projection.stop();
+    const unkeyed = loadSnapshot(snapshotDir, store.name, new RelationshipTable(), new IdempotencyIndex(), key);
+    expect(unkeyed).toMatchObject({ kind: 'loaded', authenticated: false });
+
+    const logged: string[] = [];
+    projection = new LiveProjection(store, {
+      snapshotDir,
+      snapshotKey: key,
+      logger: { log: (m) => logged.push(m), warn: (m) => logged.push(m), error: (m) => logged.push(m) },
+    });
+    await projection.start();
+    await projection.snapshotInFlight;
+    expect(logged).toEqual([expect.stringMatching(/verified against the device events/)]);
+    const table = new RelationshipTable();
+    const rewritten = loadSnapshot(snapshotDir, store.name, table, new IdempotencyIndex(), key);
+    // The next start loads it as is: no pass over the device events.
+    expect(rewritten).toMatchObject({ kind: 'loaded', authenticated: true });
+    expect(table.digest()).toBe(projection.digest());
   });
 });

@@ -92,6 +92,7 @@ export class LiveProjection {
   private stopped = false;
   /** Events applied since the last capture, and those of them that changed what a snapshot holds. */
   private eventsSinceCapture = 0;
+  private rewriteAfterCatchUp = false;
   private changesSinceCapture = 0;
   /** The snapshot being written: at most one at a time. */
   private inFlight: Promise<void> | null = null;
@@ -163,6 +164,9 @@ export class LiveProjection {
         } else {
           this.current = result.position;
           this.loadedAnchor = result.header.anchor ?? null;
+          // A keyed service vouches for nothing it did not write: rewritten under the key once caught up, so
+          // the next start loads it as is instead of re-reading every device event.
+          this.rewriteAfterCatchUp = key !== null && !result.authenticated;
           this.logger.log(
             `projection snapshot loaded at ${positionToToken(result.position)} (${result.header.devices} devices, ${result.authenticated ? 'authenticated by its key' : 'verified against the device events'})`,
           );
@@ -179,6 +183,7 @@ export class LiveProjection {
         () => {
           if (!settled) {
             settled = true;
+            this.snapshotAfterStart();
             resolve();
           }
         },
@@ -190,6 +195,19 @@ export class LiveProjection {
         },
       );
     });
+  }
+
+  /**
+   * The trigger in `applyEvent` only fires on live events, so a start that replayed a long stretch of log
+   * (from zero, or far past the snapshot) would otherwise keep it unsaved until the next change or `stop()`:
+   * after a kill -9 the next start would replay it all again. Written in the background, as any snapshot.
+   */
+  private snapshotAfterStart(): void {
+    const every = this.options.snapshotEveryEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS;
+    const replayedLongStretch =
+      this.changesSinceCapture >= every || this.eventsSinceCapture >= every * SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND;
+    if (replayedLongStretch || this.rewriteAfterCatchUp) void this.snapshot();
+    this.rewriteAfterCatchUp = false;
   }
 
   /** Is the snapshot's last event still in the log, at the same place? */
