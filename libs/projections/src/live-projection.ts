@@ -86,6 +86,9 @@ export class LiveProjection {
   readonly idempotency: IdempotencyIndex;
   readonly changes = new Subject<PositionedChange>();
   private current: LogPosition = START;
+  /** `current` as a token, and the position it was formatted from. */
+  private tokenText = positionToToken(START);
+  private tokenPosition: LogPosition = START;
   private caughtUp = false;
   private waiters: Waiter[] = [];
   private subscription: Subscription | null = null;
@@ -118,7 +121,12 @@ export class LiveProjection {
   }
 
   get token(): string {
-    return positionToToken(this.current);
+    // Read by every check: formatted once per position the projection reaches, not once per check.
+    if (this.tokenPosition !== this.current) {
+      this.tokenText = positionToToken(this.current);
+      this.tokenPosition = this.current;
+    }
+    return this.tokenText;
   }
 
   get isCaughtUp(): boolean {
