@@ -10,6 +10,7 @@ import { lockDataDir, type DataDirLock } from '@ledger/event-store';
 import { findDuplicateKey } from '@ledger/domain';
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
+import { observeHttpDurations } from './metrics/http-durations';
 import { MAX_BODY_BYTES } from './http/body-limits';
 import { CompiledValidationPipe } from './http/compiled-validation';
 import { logRequests, requestIdFrom } from './http/request-logging';
@@ -168,21 +169,7 @@ async function buildLedgerApp(
   );
   logRequests(app.getHttpAdapter().getInstance());
   gateBulkIngest(app.getHttpAdapter().getInstance(), app.get(BulkIngestGate));
-  const metrics = app.get(LedgerMetrics);
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onResponse', (request, reply, done) => {
-      metrics.httpDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? 'unmatched',
-          status: String(reply.statusCode),
-        },
-        reply.elapsedTime / 1000,
-      );
-      done();
-    });
+  observeHttpDurations(app.getHttpAdapter().getInstance(), app.get(LedgerMetrics).httpDuration);
   const validation = new CompiledValidationPipe({
     ...VALIDATOR_OPTIONS,
     transform: true,

@@ -56,11 +56,20 @@ describe('operability: OpenAPI, metrics, health', () => {
     const id = uniqueIds('metrics');
     await ledger.client.registerDevice({ deviceId: id('cam'), ownerId: id('o'), actor: 'svc:p' });
     await ledger.client.check({ userId: id('o'), deviceId: id('cam') });
+    const missing = await fetch(`${ledger.baseUrl}/v1/no-such-route`);
+    expect(missing.status).toBe(404);
     const scrape = await fetch(`${ledger.baseUrl}/metrics`);
     expect(scrape.status).toBe(200);
     const text = await scrape.text();
     expect(text).toMatch(
       /ledger_http_request_duration_seconds_count\{method="POST",route="\/v1\/devices",status="201"\} \d+/,
+    );
+    // A hot route (served outside Nest's router) and a request no route matched.
+    expect(text).toMatch(
+      /ledger_http_request_duration_seconds_count\{method="POST",route="\/v1\/check",status="200"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /ledger_http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="unmatched",status="404"\} [1-9]/,
     );
     expect(text).toMatch(/ledger_check_decisions_total\{endpoint="check",outcome="(allowed|denied)"\} \d+/);
     expect(text).toMatch(/ledger_store_append_duration_seconds_count \d+/);

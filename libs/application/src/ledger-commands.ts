@@ -175,24 +175,29 @@ export class LedgerCommands {
       const judgement = this.projection.table.check(input.viewerId, input.deviceId, now);
       const decisionToken = positionToToken(head);
       const eventId = ids(0);
-      const base = {
-        viewerId: input.viewerId,
-        deviceId: input.deviceId,
-        mediaId: input.mediaId,
-        mediaType: input.mediaType,
-        action: input.action,
-        ...(input.servedBy === undefined ? {} : { servedBy: input.servedBy }),
-        decisionToken,
-        occurredAt: formatTime(now),
-        recordedAt: formatTime(now),
-      };
+      // The decision's instant is both times of the record: its text is made once.
+      const at = formatTime(now);
       const status = judgement.allowed ? 200 : 403;
       const body: JsonObject = judgement.allowed
         ? { allowed: true, role: judgement.role, eventId }
         : { allowed: false, reason: judgement.reason, eventId };
       const event: MediaViewed | MediaAccessDenied = judgement.allowed
-        ? mediaViewed({ ...input, decisionToken, occurredAt: now }, now, judgement.role)
-        : { type: 'MediaAccessDenied', data: { ...base, reason: judgement.reason } };
+        ? mediaViewed({ ...input, decisionToken, occurredAt: now }, at, judgement.role)
+        : {
+            type: 'MediaAccessDenied',
+            data: {
+              viewerId: input.viewerId,
+              deviceId: input.deviceId,
+              mediaId: input.mediaId,
+              mediaType: input.mediaType,
+              action: input.action,
+              ...(input.servedBy === undefined ? {} : { servedBy: input.servedBy }),
+              decisionToken,
+              occurredAt: at,
+              recordedAt: at,
+              reason: judgement.reason,
+            },
+          };
       const result = await this.store.append({
         stream: Streams.views(viewShardFor(input.deviceId)),
         expectedRevision: 'any',
@@ -322,13 +327,21 @@ export class LedgerCommands {
             body: { ...remembered.body, token: positionToToken(remembered.position) },
           };
         }
-        const outcome = await run((status, body) => {
-          const record: IdempotencyRecord = { scope: key.scope, requestHash: key.requestHash, status, body };
-          const metadata: JsonObject = {
-            [IDEMPOTENCY_METADATA_KEY]: record as unknown as JsonObject[string],
-          };
-          return metadata;
-        }, idempotentEventIds(key.scope, key.requestHash));
+        const outcome = await run(
+          (status, body) => {
+            const record: IdempotencyRecord = {
+              scope: key.scope,
+              requestHash: key.requestHash,
+              status,
+              body,
+            };
+            const metadata: JsonObject = {
+              [IDEMPOTENCY_METADATA_KEY]: record as unknown as JsonObject[string],
+            };
+            return metadata;
+          },
+          idempotentEventIds(key.scope, key.requestHash),
+        );
         await this.projection
           .waitFor(outcome.position, this.options.consistencyWaitMs)
           .catch(() => undefined);

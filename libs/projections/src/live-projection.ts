@@ -86,6 +86,9 @@ export class LiveProjection {
   readonly idempotency: IdempotencyIndex;
   readonly changes = new Subject<PositionedChange>();
   private current: LogPosition = START;
+  /** `current` as a token, and the position it was formatted from. */
+  private tokenText = positionToToken(START);
+  private tokenPosition: LogPosition = START;
   private caughtUp = false;
   private waiters: Waiter[] = [];
   private subscription: Subscription | null = null;
@@ -102,6 +105,8 @@ export class LiveProjection {
   private loadedAnchor: SnapshotAnchor | null = null;
   private liveApplied = 0;
   private resubscribeTimer: NodeJS.Timeout | null = null;
+  /** The head read that callers of `catchUpToHead` arriving in this turn of the event loop will share. */
+  private sharedHeadRead: Promise<LogPosition> | null = null;
   private readonly logger: ProjectionLogger;
 
   constructor(
@@ -117,7 +122,12 @@ export class LiveProjection {
   }
 
   get token(): string {
-    return positionToToken(this.current);
+    // Read by every check: formatted once per position the projection reaches, not once per check.
+    if (this.tokenPosition !== this.current) {
+      this.tokenText = positionToToken(this.current);
+      this.tokenPosition = this.current;
+    }
+    return this.tokenText;
   }
 
   get isCaughtUp(): boolean {
@@ -337,9 +347,23 @@ export class LiveProjection {
 
   /** Waits until everything acknowledged before this call is applied. */
   async catchUpToHead(timeoutMs: number): Promise<LogPosition> {
-    const head = await this.store.headPosition();
+    const head = await this.headAfterThisTurn();
     await this.waitFor(head, timeoutMs);
     return head;
+  }
+
+  /**
+   * The log's head, read once for every caller of this turn of the event loop: the read happens after all of
+   * them were called, so it covers everything acknowledged before any of them. Under load, authorizations
+   * arrive many to a turn, and each read of the head is a query (SQLite: a read transaction over the WAL).
+   */
+  private headAfterThisTurn(): Promise<LogPosition> {
+    this.sharedHeadRead ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      // Cleared before the read: a caller arriving once it has begun may not share it.
+      this.sharedHeadRead = null;
+      return this.store.headPosition();
+    });
+    return this.sharedHeadRead;
   }
 
   /** The snapshot being written, if one is: resolves once it is on disk (or its failure is logged). */

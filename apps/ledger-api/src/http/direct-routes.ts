@@ -95,12 +95,16 @@ function directHandler(spec: DirectRoute<unknown>, deps: DirectRouteDeps): Route
     (Reflect.getMetadata(HTTP_CODE_METADATA, spec.declared) as number | undefined) ?? HttpStatus.CREATED;
   const check = compileDtoCheck(spec.body as Dto);
   const metadata = { type: 'body' as const, metatype: spec.body, data: undefined };
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  // Not an async function: an answer ready at once (a check without `atLeast`) is sent without a promise and
+  // its microtask turns; a throw goes to the same error handler as a rejection would.
+  return (request: FastifyRequest, reply: FastifyReply) => {
     authenticateRequest(deps.registry, request, scope);
     void reply.status(status);
     const ctx = spec.writes ? writeContextOf(request) : {};
     const raw = request.body;
-    const body = check?.(raw) ? raw : await deps.validation.transform(raw, metadata);
-    return spec.invoke(body, ctx, reply);
+    if (check?.(raw)) return spec.invoke(raw, ctx, reply);
+    return Promise.resolve(deps.validation.transform(raw, metadata)).then((body: unknown) =>
+      spec.invoke(body, ctx, reply),
+    );
   };
 }

@@ -1,15 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundHistogram } from './bound-histogram';
 
 /** Every metric the service exports, on its own registry (no module-level singletons). */
 export class LedgerMetrics {
   readonly registry = new Registry();
-  readonly httpDuration = new Histogram({
-    name: 'ledger_http_request_duration_seconds',
-    help: 'HTTP request latency by route and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
+  /** Observed on every request: its series are bound once per route and status (`observeHttpDurations`). */
+  readonly httpDuration = new BoundHistogram(
+    'ledger_http_request_duration_seconds',
+    'HTTP request latency by route and status',
+    ['method', 'route', 'status'] as const,
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    this.registry,
+  );
   readonly checkDecisions = new Counter({
     name: 'ledger_check_decisions_total',
     help: 'Access decisions by endpoint and outcome',

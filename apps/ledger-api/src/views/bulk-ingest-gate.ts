@@ -1,4 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onRequestHookHandler,
+  preHandlerHookHandler,
+  preParsingHookHandler,
+} from 'fastify';
 
 /** Waiters served in arrival order; a released slot passes straight to the next waiter. */
 class Slots {
@@ -149,20 +155,21 @@ const INTERACTIVE_ROUTES = new Set([
   'POST /v1/devices/:deviceId/decommission',
 ]);
 
-/** The HTTP side: a gated request waits for its turn before its body is read, and holds it until it closes. */
+/**
+ * The HTTP side: a gated request waits for its turn before its body is read, and holds it until it closes;
+ * interactive requests are counted while a batch is admitted. The hooks are attached to the routes they
+ * concern as Fastify registers them (`onRoute`), not to the instance: every other request — a check at
+ * thousands a second — then runs none of them. Call before the routes are registered (before `app.init()`).
+ */
 export function gateBulkIngest(instance: FastifyInstance, gate: BulkIngestGate): void {
   const turns = new WeakMap<FastifyRequest, BulkIngestTurn>();
-  instance.addHook('onRequest', (request, reply, done) => {
+  const countInteractive: onRequestHookHandler = (_request, reply, done) => {
     // Checked first: with no batch admitted (most of the time) a request pays one property read here.
-    if (gate.ingesting && INTERACTIVE_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) {
-      // 'close' fires once the answer is sent or the connection dropped, so the count cannot leak.
-      reply.raw.once('close', gate.interactiveStarted());
-    }
+    // 'close' fires once the answer is sent or the connection dropped, so the count cannot leak.
+    if (gate.ingesting) reply.raw.once('close', gate.interactiveStarted());
     done();
-  });
-  // Callback style: the other routes pass straight through without a promise of their own.
-  instance.addHook('preParsing', (request, reply, payload, done) => {
-    if (!GATED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) return done(null, payload);
+  };
+  const waitForTurn: preParsingHookHandler = (request, reply, payload, done) => {
     void gate.enter().then((turn) => {
       // 'close' fires once the answer is sent or the connection dropped; a client gone while queued frees it now.
       if (reply.raw.closed || request.raw.destroyed) turn.done();
@@ -172,16 +179,33 @@ export function gateBulkIngest(instance: FastifyInstance, gate: BulkIngestGate):
       }
       done(null, payload);
     });
-  });
+  };
   // The body is parsed. From here the route validates the batch and hands its events to the store without
   // yielding to the loop (without an Idempotency-Key nothing is awaited before the append), so the next batch,
   // released now, is read only once this one is built.
-  instance.addHook('preHandler', (request, _reply, done) => {
+  const releaseBuildTurn: preHandlerHookHandler = (request, _reply, done) => {
     const turn = turns.get(request);
     if (turn === undefined) return done();
     void gate.whenQuiet().then(() => {
       turn.built();
       done();
     });
+  };
+  instance.addHook('onRoute', (route) => {
+    const methods = typeof route.method === 'string' ? [route.method] : route.method;
+    const keys = methods.map((method) => `${method} ${route.url}`);
+    if (keys.some((key) => INTERACTIVE_ROUTES.has(key))) {
+      route.onRequest = [...hooksOf(route.onRequest), countInteractive];
+    }
+    if (keys.some((key) => GATED_ROUTES.has(key))) {
+      route.preParsing = [...hooksOf(route.preParsing), waitForTurn];
+      route.preHandler = [...hooksOf(route.preHandler), releaseBuildTurn];
+    }
   });
+}
+
+/** A route option's hooks as a list (Fastify takes one function or an array). */
+function hooksOf<H>(hooks: H | H[] | undefined): H[] {
+  if (hooks === undefined) return [];
+  return Array.isArray(hooks) ? hooks : [hooks];
 }
