@@ -1,0 +1,49 @@
+import * as path from 'node:path';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { timeOrderedIds } from '@ledger/application';
+import { prepareViewBatch, type BuiltViewBatch } from './view-batch-preparation';
+
+/** A body to build, with the receipt time the ledger's clock gave it. */
+export interface BatchToBuild {
+  readonly id: number;
+  readonly now: number;
+  readonly body: Uint8Array;
+}
+
+/** The answer: the batch built, or null (the loop takes the body through its own path). */
+export interface BatchBuilt {
+  readonly id: number;
+  readonly built: BuiltViewBatch | null;
+}
+
+/**
+ * The worker's loop: each body is answered, in order, with its batch or null. Ids are `timeOrderedIds`, the
+ * service's ids for writes without an Idempotency-Key (the only ones sent here). An unexpected failure is a
+ * null too: the loop's path then meets it again and answers as it always did.
+ */
+export function serveViewBatches(port: Pick<MessagePort, 'on' | 'postMessage'>): void {
+  const nextId = () => timeOrderedIds.eventId();
+  port.on('message', ({ id, now, body }: BatchToBuild) => {
+    let built: BuiltViewBatch | null = null;
+    try {
+      built = prepareViewBatch(body, now, nextId);
+    } catch {
+      built = null;
+    }
+    port.postMessage({ id, built } satisfies BatchBuilt);
+  });
+}
+
+/** Lets the worker load the TypeScript sources when the service itself runs from them (tests, `-r register-ts`). */
+const REGISTER_TS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'register-ts.js');
+
+/** Starts the worker beside this file: the compiled entry under dist, or the `.ts` one through swc. */
+export function startViewBatchThread(): Worker {
+  const compiled = path.extname(__filename) === '.js';
+  const entry = path.join(__dirname, compiled ? 'view-batch.worker.js' : 'view-batch.worker.ts');
+  return compiled
+    ? new Worker(entry)
+    : new Worker(`require(${JSON.stringify(REGISTER_TS)});\nrequire(${JSON.stringify(entry)});`, {
+        eval: true,
+      });
+}

@@ -1,0 +1,104 @@
+import type { Worker } from 'node:worker_threads';
+import type { OnModuleDestroy } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { LedgerCommands } from '@ledger/application';
+import { PreparedViewBatch } from './view-batch-preparation';
+import { startViewBatchThread, type BatchBuilt, type BatchToBuild } from './view-batch-thread';
+
+/** The batch's worker thread died before it answered: nothing of the batch was appended; retry. */
+export class ViewBatchWorkerFailedError extends Error {
+  constructor(reason: string) {
+    super(`the view batch worker failed (${reason}); nothing was stored, retry`);
+  }
+}
+
+const BATCH_ROUTE = '/v1/views/batch';
+
+/**
+ * Builds `POST /v1/views/batch` bodies on a worker thread. Parsing a 190 KiB body, scanning it for duplicate
+ * keys, checking 1000 views against the DTO rules and building their events is ~10 ms of CPU per batch; on
+ * the event loop each batch was a stretch no authorization could interrupt (authorize.http.during-ingest).
+ * The loop now hands the raw bytes over with the receipt time from the ledger's clock and gets back the
+ * events as JSON text, ids and times made as `recordViews` makes them; what is left on the loop is parsing
+ * that text and the append. A body the worker does not accept whole comes back as "not built" and is parsed
+ * on the loop like any other body, so every refusal keeps its status and message.
+ *
+ * One thread, started with the first batch, answering in order (the bulk-ingest gate builds one batch at a
+ * time anyway). If it dies, the batches it held fail with `ViewBatchWorkerFailedError` (503, nothing stored)
+ * and the next batch starts a new one.
+ */
+export class ViewBatchWorker implements OnModuleDestroy {
+  private thread: Worker | null = null;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (built: BatchBuilt['built']) => void; reject: (error: Error) => void }
+  >();
+  private nextId = 0;
+
+  constructor(
+    private readonly commands: LedgerCommands,
+    private readonly startThread: () => Worker = startViewBatchThread,
+  ) {}
+
+  /**
+   * Whether this request's body goes to the worker: a view batch without an Idempotency-Key. With a key the
+   * event ids derive from it and the remembered answer comes first: such a batch takes the loop's path.
+   */
+  takes(request: FastifyRequest): boolean {
+    return (
+      request.routeOptions.url === BATCH_ROUTE &&
+      request.method === 'POST' &&
+      request.headers['idempotency-key'] === undefined
+    );
+  }
+
+  /** The batch built from `body`, or null when the worker did not accept it as it is. */
+  async prepare(body: Uint8Array): Promise<PreparedViewBatch | null> {
+    const built = await this.build(body);
+    return built === null ? null : new PreparedViewBatch(built);
+  }
+
+  /** Ends the thread; batches it still holds fail, and a later batch starts a new one. */
+  async onModuleDestroy(): Promise<void> {
+    const thread = this.thread;
+    if (thread === null) return;
+    this.fail(thread, 'the service is stopping');
+    await thread.terminate();
+  }
+
+  private build(body: Uint8Array): Promise<BatchBuilt['built']> {
+    const thread = this.thread ?? this.start();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      thread.ref();
+      // The bytes are copied (~20 µs for 190 KiB): the body stays whole here for the loop's path.
+      thread.postMessage({ id, now: this.commands.receiptTime(), body } satisfies BatchToBuild);
+    });
+  }
+
+  private start(): Worker {
+    const thread = this.startThread();
+    this.thread = thread;
+    thread.unref();
+    thread.on('message', ({ id, built }: BatchBuilt) => {
+      const waiter = this.waiting.get(id);
+      this.waiting.delete(id);
+      if (this.waiting.size === 0) thread.unref();
+      waiter?.resolve(built);
+    });
+    thread.on('error', (error) => this.fail(thread, error.message));
+    thread.on('exit', (code) => this.fail(thread, `it exited with code ${code}`));
+    return thread;
+  }
+
+  /** The thread is gone: every batch it held fails, and the next one starts a fresh thread. */
+  private fail(thread: Worker, reason: string): void {
+    if (this.thread !== thread) return;
+    this.thread = null;
+    const error = new ViewBatchWorkerFailedError(reason);
+    const waiters = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const waiter of waiters) waiter.reject(error);
+  }
+}
