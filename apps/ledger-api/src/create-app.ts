@@ -18,6 +18,7 @@ import { ChecksController } from './checks/checks.controller';
 import { ViewsController } from './views/views.controller';
 import { BulkIngestGate, gateBulkIngest } from './views/bulk-ingest-gate';
 import { ViewBatchWorker } from './views/view-batch-worker';
+import { PreparedViewBatch } from './views/view-batch-preparation';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
 export { MAX_BODY_BYTES, MAX_BODY_DEPTH };
@@ -99,7 +100,10 @@ async function buildLedgerApp(
       // is parsed here as every other body, so refusals keep their messages.
       if (!viewBatches.takes(request)) return parseJsonBody(parseJson, request, body, done);
       viewBatches.prepare(body).then(
-        (prepared) => (prepared ? done(null, prepared) : parseJsonBody(parseJson, request, body, done)),
+        (prepared) =>
+          prepared instanceof PreparedViewBatch
+            ? done(null, prepared)
+            : parseJsonBody(parseJson, request, prepared, done),
         (error: Error) => done(error, undefined),
       );
     },

@@ -10,11 +10,10 @@ export interface BatchToBuild {
   readonly body: Uint8Array;
 }
 
-/** The answer: the batch built, or null (the loop takes the body through its own path). */
-export interface BatchBuilt {
-  readonly id: number;
-  readonly built: BuiltViewBatch | null;
-}
+/** The answer: the batch built, or the body handed back (transferred) for the loop's own path. */
+export type BatchBuilt =
+  | { readonly id: number; readonly built: BuiltViewBatch }
+  | { readonly id: number; readonly built: null; readonly body: Uint8Array };
 
 /**
  * The worker's loop: each body is answered, in order, with its batch or null. Ids are `timeOrderedIds`, the
@@ -30,8 +29,17 @@ export function serveViewBatches(port: Pick<MessagePort, 'on' | 'postMessage'>):
     } catch {
       built = null;
     }
-    port.postMessage({ id, built } satisfies BatchBuilt);
+    if (built !== null) port.postMessage({ id, built } satisfies BatchBuilt);
+    else port.postMessage({ id, built, body } satisfies BatchBuilt, transferable(body));
   });
+}
+
+/** The body's memory, when the view spans all of it: it moves between threads instead of being copied. */
+export function transferable(body: Uint8Array): ArrayBuffer[] {
+  const memory = body.buffer;
+  return memory instanceof ArrayBuffer && body.byteOffset === 0 && body.byteLength === memory.byteLength
+    ? [memory]
+    : [];
 }
 
 /** Lets the worker load the TypeScript sources when the service itself runs from them (tests, `-r register-ts`). */

@@ -3,7 +3,7 @@ import type { OnModuleDestroy } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { LedgerCommands } from '@ledger/application';
 import { PreparedViewBatch } from './view-batch-preparation';
-import { startViewBatchThread, type BatchBuilt, type BatchToBuild } from './view-batch-thread';
+import { startViewBatchThread, transferable, type BatchBuilt, type BatchToBuild } from './view-batch-thread';
 
 /** The batch's worker thread died before it answered: nothing of the batch was appended; retry. */
 export class ViewBatchWorkerFailedError extends Error {
@@ -31,7 +31,7 @@ export class ViewBatchWorker implements OnModuleDestroy {
   private thread: Worker | null = null;
   private readonly waiting = new Map<
     number,
-    { resolve: (built: BatchBuilt['built']) => void; reject: (error: Error) => void }
+    { resolve: (answer: BatchBuilt) => void; reject: (error: Error) => void }
   >();
   private nextId = 0;
 
@@ -52,10 +52,16 @@ export class ViewBatchWorker implements OnModuleDestroy {
     );
   }
 
-  /** The batch built from `body`, or null when the worker did not accept it as it is. */
-  async prepare(body: Uint8Array): Promise<PreparedViewBatch | null> {
-    const built = await this.build(body);
-    return built === null ? null : new PreparedViewBatch(built);
+  /**
+   * The batch built from `body`, or the body back (the same bytes) when the worker did not accept it as it is.
+   * The body's memory moves to the worker and back instead of being copied (0.07 against 0.47 ms for 190 KiB
+   * here): after the call, use only what it returns.
+   */
+  async prepare(body: Buffer): Promise<PreparedViewBatch | Buffer> {
+    const answer = await this.build(body);
+    if (answer.built !== null) return new PreparedViewBatch(answer.built);
+    const returned = answer.body;
+    return Buffer.from(returned.buffer, returned.byteOffset, returned.byteLength);
   }
 
   /** Ends the thread; batches it still holds fail, and a later batch starts a new one. */
@@ -66,14 +72,14 @@ export class ViewBatchWorker implements OnModuleDestroy {
     await thread.terminate();
   }
 
-  private build(body: Uint8Array): Promise<BatchBuilt['built']> {
+  private build(body: Uint8Array): Promise<BatchBuilt> {
     const thread = this.thread ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       thread.ref();
-      // The bytes are copied (~20 µs for 190 KiB): the body stays whole here for the loop's path.
-      thread.postMessage({ id, now: this.commands.receiptTime(), body } satisfies BatchToBuild);
+      const message: BatchToBuild = { id, now: this.commands.receiptTime(), body };
+      thread.postMessage(message, transferable(body));
     });
   }
 
@@ -81,11 +87,11 @@ export class ViewBatchWorker implements OnModuleDestroy {
     const thread = this.startThread();
     this.thread = thread;
     thread.unref();
-    thread.on('message', ({ id, built }: BatchBuilt) => {
-      const waiter = this.waiting.get(id);
-      this.waiting.delete(id);
+    thread.on('message', (answer: BatchBuilt) => {
+      const waiter = this.waiting.get(answer.id);
+      this.waiting.delete(answer.id);
       if (this.waiting.size === 0) thread.unref();
-      waiter?.resolve(built);
+      waiter?.resolve(answer);
     });
     thread.on('error', (error) => this.fail(thread, error.message));
     thread.on('exit', (code) => this.fail(thread, `it exited with code ${code}`));
