@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { timeOrderedIds } from '@ledger/application';
@@ -21,6 +22,7 @@ export type BatchBuilt =
  * null too: the loop's path then meets it again and answers as it always did.
  */
 export function serveViewBatches(port: Pick<MessagePort, 'on' | 'postMessage'>): void {
+  yieldToTheServiceThread();
   const nextId = () => timeOrderedIds.eventId();
   port.on('message', ({ id, now, body }: BatchToBuild) => {
     let built: BuiltViewBatch | null = null;
@@ -40,6 +42,22 @@ export function transferable(body: Uint8Array): ArrayBuffer[] {
   return memory instanceof ArrayBuffer && body.byteOffset === 0 && body.byteLength === memory.byteLength
     ? [memory]
     : [];
+}
+
+/**
+ * The nice value the view batch thread gives itself: when the cores are all busy, the service's thread (checks,
+ * authorizations) and the store's writer thread (their commits) get the CPU first, and building batches what
+ * is left. Bulk ingest then slows on a saturated machine instead of the verification layer.
+ */
+export const VIEW_BATCH_WORKER_NICENESS = 10;
+
+/** On Linux the nice value belongs to the calling thread, so the service's own thread keeps its priority. */
+function yieldToTheServiceThread(): void {
+  try {
+    os.setPriority(0, Math.max(os.getPriority(0), VIEW_BATCH_WORKER_NICENESS));
+  } catch {
+    // Not permitted here (a sandbox, another platform's rules): the same priority as the service's thread.
+  }
 }
 
 /** Lets the worker load the TypeScript sources when the service itself runs from them (tests, `-r register-ts`). */

@@ -1,8 +1,9 @@
+import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { LedgerCommands } from '@ledger/application';
 import { PreparedViewBatch } from './view-batch-preparation';
-import { startViewBatchThread } from './view-batch-thread';
+import { startViewBatchThread, VIEW_BATCH_WORKER_NICENESS } from './view-batch-thread';
 import { ViewBatchWorker, ViewBatchWorkerFailedError } from './view-batch-worker';
 
 const RECEIVED_AT = Date.parse('2026-12-07T10:00:00.000Z');
@@ -62,6 +63,15 @@ describe('ViewBatchWorker (the view batch worker thread)', () => {
     await expect(worker.prepare(body([view(1)]))).resolves.toBeInstanceOf(PreparedViewBatch);
   });
 
+  it('builds at a lower scheduling priority than the service thread, which keeps its own', async () => {
+    const before = niceOfThreads();
+    const worker = workerWith();
+    await worker.prepare(body([view(0)]));
+    const added = [...niceOfThreads()].filter(([thread]) => !before.has(thread));
+    expect(added.some(([, nice]) => nice >= VIEW_BATCH_WORKER_NICENESS)).toBe(true);
+    expect(niceOfThreads().get(process.pid)).toBe(before.get(process.pid));
+  });
+
   it('fails the batches a dying thread held, then starts a new thread for the next one', async () => {
     const threads = [dyingThread, startViewBatchThread];
     const worker = workerWith(() => (threads.shift() ?? startViewBatchThread)());
@@ -73,3 +83,19 @@ describe('ViewBatchWorker (the view batch worker thread)', () => {
     await expect(worker.prepare(body([view(2)]))).resolves.toBeInstanceOf(PreparedViewBatch);
   });
 });
+
+/** Each thread of this process and its nice value, from /proc (Linux). */
+function niceOfThreads(): Map<number, number> {
+  const nice = new Map<number, number>();
+  for (const thread of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${thread}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): nice is the 19th field.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      nice.set(Number(thread), Number(fields[16]));
+    } catch {
+      // A thread that ended between the listing and the read.
+    }
+  }
+  return nice;
+}

@@ -24,7 +24,8 @@ const BATCH_ROUTE = '/v1/views/batch';
  * on the loop like any other body, so every refusal keeps its status and message.
  *
  * One thread, started with the first batch, answering in order (the bulk-ingest gate builds one batch at a
- * time anyway). If it dies, the batches it held fail with `ViewBatchWorkerFailedError` (503, nothing stored)
+ * time anyway), at a lower scheduling priority than the service's thread (`VIEW_BATCH_WORKER_NICENESS`): on
+ * two busy cores, authorizations and their commits get the CPU before the next batch's build. If it dies, the batches it held fail with `ViewBatchWorkerFailedError` (503, nothing stored)
  * and the next batch starts a new one.
  */
 export class ViewBatchWorker implements OnModuleDestroy {
