@@ -88,10 +88,7 @@ async function buildLedgerApp(
   }
   const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('ignore', 'ignore');
   const viewBatches = app.get(ViewBatchWorker);
-  // A client may half-close its side once its request is sent (HTTP/1.1 allows it): Node's default then ends
-  // the connection at once, so only answers made within the same turn of the loop reached it — a refusal from
-  // the view batch worker, a turn later, did not. Now the answer is written first, then the connection ends.
-  (app.getHttpServer() as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+  viewBatches.answerHalfClosedConnections(app.getHttpServer());
   app.useBodyParser<RawServerDefault>(
     'application/json',
     { bodyLimit: MAX_BODY_BYTES },

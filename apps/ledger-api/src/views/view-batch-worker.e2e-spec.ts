@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { comparePositions } from '@ledger/event-store';
 import { startLedger, uniqueIds, type LedgerTestApp } from '../../../../test/support/ledger-test-app';
+import { sendRaw } from '../../../../test/support/raw-http';
 import { ViewBatchWorker } from './view-batch-worker';
 
 describe('POST /v1/views/batch on the view batch worker', () => {
@@ -73,6 +74,24 @@ describe('POST /v1/views/batch on the view batch worker', () => {
       expect(comparePositions(await ledger.head(), before)).toBe(0);
     },
   );
+
+  it('answers a client that half-closed its side after sending, whether the batch is refused or stored', async () => {
+    const port = Number(new URL(ledger.baseUrl).port);
+    const send = (views: unknown[]) =>
+      sendRaw(port, {
+        method: 'POST',
+        path: '/v1/views/batch',
+        headers: [
+          ['Authorization', `Bearer ${ledger.apiKey}`],
+          ['Content-Type', 'application/json'],
+        ],
+        body: JSON.stringify({ views }),
+      });
+    const refused = await send([view(0, { mediaType: 'gif' })]);
+    expect(refused.kind === 'response' && refused.response.status).toBe(400);
+    const stored = await send([view(1)]);
+    expect(stored.kind === 'response' && stored.response.status).toBe(201);
+  });
 
   it('stores a batch with receipt-time recordedAt and unique time-ordered ids', async () => {
     const before = Date.now();

@@ -1,3 +1,5 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
@@ -35,6 +37,8 @@ export class ViewBatchWorker implements OnModuleDestroy {
     { resolve: (answer: BatchBuilt) => void; reject: (error: Error) => void }
   >();
   private nextId = 0;
+  /** Connections with a view batch in progress: a client half-closing one of them still gets its answer. */
+  private readonly holding = new Set<Socket>();
 
   constructor(
     private readonly commands: LedgerCommands,
@@ -63,6 +67,32 @@ export class ViewBatchWorker implements OnModuleDestroy {
     if (answer.built !== null) return new PreparedViewBatch(answer.built);
     const returned = answer.body;
     return Buffer.from(returned.buffer, returned.byteOffset, returned.byteLength);
+  }
+
+  /**
+   * A client may half-close its side once its request is sent (HTTP/1.1 allows it). Node then ends the
+   * connection at once, so only an answer made within the same turn of the loop reaches such a client: every
+   * refusal did, until the refusals of a batch came a turn later, from the worker. Here a connection with a
+   * view batch in progress stays open until its answer is written (Node's half-open handling ends it then);
+   * every other one is ended on the client's FIN exactly as before, so a watch stream whose client left
+   * still closes at once.
+   */
+  answerHalfClosedConnections(server: Server): void {
+    // Node's HTTP server reads this flag on each client FIN (it is not in the typings): with it, a response in
+    // progress is finished before the connection ends.
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // From the request's first byte, not from the body parser: the FIN can arrive before the body is parsed.
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (request.method !== 'POST' || !request.url?.startsWith(BATCH_ROUTE)) return;
+      const socket = request.socket;
+      this.holding.add(socket);
+      response.once('close', () => this.holding.delete(socket));
+    });
+    server.on('connection', (socket: Socket) => {
+      socket.on('end', () => {
+        if (!this.holding.has(socket) && socket.writable) socket.end();
+      });
+    });
   }
 
   /** Ends the thread; batches it still holds fail, and a later batch starts a new one. */
