@@ -17,9 +17,9 @@ export type BatchBuilt =
   | { readonly id: number; readonly built: null; readonly body: Uint8Array };
 
 /**
- * The worker's loop: each body is answered, in order, with its batch or null. Ids are `timeOrderedIds`, the
- * service's ids for writes without an Idempotency-Key (the only ones sent here). An unexpected failure is a
- * null too: the loop's path then meets it again and answers as it always did.
+ * The worker's loop: each body is answered, in order, with its batch or with the body itself. Ids are
+ * `timeOrderedIds`, the service's ids for writes without an Idempotency-Key (the only ones sent here). An
+ * unexpected failure hands the body back too: the loop's path then meets it again and answers as it always did.
  */
 export function serveViewBatches(port: Pick<MessagePort, 'on' | 'postMessage'>): void {
   yieldToTheServiceThread();

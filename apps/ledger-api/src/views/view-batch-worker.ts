@@ -18,17 +18,18 @@ const BATCH_ROUTE = '/v1/views/batch';
 
 /**
  * Builds `POST /v1/views/batch` bodies on a worker thread. Parsing a 190 KiB body, scanning it for duplicate
- * keys, checking 1000 views against the DTO rules and building their events is ~10 ms of CPU per batch; on
+ * keys, checking 1000 views against the DTO rules and building their events is ~13 ms of CPU per batch; on
  * the event loop each batch was a stretch no authorization could interrupt (authorize.http.during-ingest).
  * The loop now hands the raw bytes over with the receipt time from the ledger's clock and gets back the
  * events as JSON text, ids and times made as `recordViews` makes them; what is left on the loop is parsing
- * that text and the append. A body the worker does not accept whole comes back as "not built" and is parsed
- * on the loop like any other body, so every refusal keeps its status and message.
+ * that text and the append. A body the worker does not accept whole comes back as it was and is parsed on
+ * the loop like any other body, so every refusal keeps its status and message.
  *
  * One thread, started with the first batch, answering in order (the bulk-ingest gate builds one batch at a
  * time anyway), at a lower scheduling priority than the service's thread (`VIEW_BATCH_WORKER_NICENESS`): on
- * two busy cores, authorizations and their commits get the CPU before the next batch's build. If it dies, the batches it held fail with `ViewBatchWorkerFailedError` (503, nothing stored)
- * and the next batch starts a new one.
+ * two busy cores, authorizations and their commits get the CPU before the next batch's build. If the thread
+ * dies, the batches it held fail with `ViewBatchWorkerFailedError` (503, nothing stored) and the next batch
+ * starts a new one.
  */
 export class ViewBatchWorker implements OnModuleDestroy {
   private thread: Worker | null = null;
@@ -37,8 +38,8 @@ export class ViewBatchWorker implements OnModuleDestroy {
     { resolve: (answer: BatchBuilt) => void; reject: (error: Error) => void }
   >();
   private nextId = 0;
-  /** Connections with a view batch in progress: a client half-closing one of them still gets its answer. */
-  private readonly holding = new Set<Socket>();
+  /** Connections with view batches in progress (how many): a client half-closing one still gets its answer. */
+  private readonly holding = new Map<Socket, number>();
 
   constructor(
     private readonly commands: LedgerCommands,
@@ -85,8 +86,12 @@ export class ViewBatchWorker implements OnModuleDestroy {
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       if (request.method !== 'POST' || !request.url?.startsWith(BATCH_ROUTE)) return;
       const socket = request.socket;
-      this.holding.add(socket);
-      response.once('close', () => this.holding.delete(socket));
+      this.holding.set(socket, (this.holding.get(socket) ?? 0) + 1);
+      response.once('close', () => {
+        const left = (this.holding.get(socket) ?? 1) - 1;
+        if (left > 0) this.holding.set(socket, left);
+        else this.holding.delete(socket);
+      });
     });
     server.on('connection', (socket: Socket) => {
       socket.on('end', () => {
