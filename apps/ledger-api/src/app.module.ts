@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { LedgerCommands } from '@ledger/application';
 import type { ApiKeyConfig, LedgerConfig } from '@ledger/config';
 import type { DataDirLock } from '@ledger/event-store';
 import { API_KEYS, ApiKeyGuard } from './auth/api-key.guard';
@@ -21,6 +22,7 @@ import { NonBlockingLogDestination } from './logging/non-blocking-log-destinatio
 import { DATA_DIR_LOCK, LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
 import { BulkIngestGate } from './views/bulk-ingest-gate';
+import { ViewBatchWorker } from './views/view-batch-worker';
 import { ViewsController } from './views/views.controller';
 import { RelationshipFeed } from './watch/relationship-feed.service';
 import { WatchController } from './watch/watch.controller';
@@ -66,6 +68,11 @@ export class AppModule {
         RelationshipFeed,
         LedgerGrpcServer,
         { provide: BulkIngestGate, useValue: new BulkIngestGate(1) },
+        {
+          provide: ViewBatchWorker,
+          inject: [LedgerCommands],
+          useFactory: (commands: LedgerCommands) => new ViewBatchWorker(commands),
+        },
         integrityMonitorProvider,
         IntegrityMonitorShutdown,
         LogIntegrityIndicator,

@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import { BadRequestException, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,11 +6,11 @@ import type { RawServerDefault } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { resolveApiKeys, type LedgerConfig, type ResolvedApiKeys } from '@ledger/config';
 import { lockDataDir, type DataDirLock } from '@ledger/event-store';
-import { findDuplicateKey } from '@ledger/domain';
 import { AppModule } from './app.module';
 import { LedgerMetrics } from './metrics/ledger-metrics';
 import { observeHttpDurations } from './metrics/http-durations';
 import { MAX_BODY_BYTES } from './http/body-limits';
+import { MAX_BODY_DEPTH, parseJsonBody } from './http/json-body';
 import { CompiledValidationPipe } from './http/compiled-validation';
 import { logRequests, requestIdFrom } from './http/request-logging';
 import { serveHotRoutesDirectly } from './http/direct-routes';
@@ -19,62 +18,11 @@ import { ApiKeyRegistry } from './auth/api-key-registry';
 import { ChecksController } from './checks/checks.controller';
 import { ViewsController } from './views/views.controller';
 import { BulkIngestGate, gateBulkIngest } from './views/bulk-ingest-gate';
+import { ViewBatchWorker } from './views/view-batch-worker';
+import { PreparedViewBatch } from './views/view-batch-preparation';
 import { describeErrors, VALIDATOR_OPTIONS } from './http/validation';
 
-export { MAX_BODY_BYTES };
-/** The deepest body of the contract nests 3 levels; hostile nesting must be a 400, not a stack overflow. */
-export const MAX_BODY_DEPTH = 32;
-
-function badRequest(message: string): Error {
-  return Object.assign(new Error(message), { statusCode: 400 });
-}
-
-/** One pass over JSON text: does any array or object nest deeper than `limit`? Strings are skipped. */
-function nestsDeeperThan(body: Buffer, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
-}
-
-/**
- * Field names no body of the contract has, which the validation layer cannot see: class-transformer drops keys
- * that name `Object.prototype` members (and lets `prototype` through), so they would be silently ignored
- * instead of refused as unknown fields.
- */
-const RESERVED_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
-
-/** Path of the first reserved key in a parsed body (nesting is already bounded), or null. */
-function reservedKeyPath(value: unknown, prefix: string): string | null {
-  if (value === null || typeof value !== 'object') return null;
-  // Paths are built only for a hit: a 1000-view body is walked without allocating a string per value.
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      const item: unknown = value[index];
-      if (item === null || typeof item !== 'object') continue;
-      const found = reservedKeyPath(item, '');
-      if (found) return `${prefix}${index}.${found}`;
-    }
-    return null;
-  }
-  for (const key in value) {
-    if (RESERVED_KEYS.has(key)) return `${prefix}${key}`;
-    const item = (value as Record<string, unknown>)[key];
-    if (item === null || typeof item !== 'object') continue;
-    const found = reservedKeyPath(item, '');
-    if (found) return `${prefix}${key}.${found}`;
-  }
-  return null;
-}
+export { MAX_BODY_BYTES, MAX_BODY_DEPTH };
 
 export interface CreatedLedgerApp {
   readonly app: NestFastifyApplication;
@@ -139,32 +87,23 @@ async function buildLedgerApp(
         `took over the data dir from pid ${pid} on ${host} (started ${startedAt}), which is no longer running`,
       );
   }
-  // JSON bodies must be UTF-8 (RFC 8259): evidence is stored as sent or refused, never silently rewritten.
-  // Plain JSON.parse semantics (an own `__proto__` key is a data property, never a prototype): the reserved-key
-  // check below then refuses it naming the key, where the poisoning guard said only "not valid JSON".
   const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('ignore', 'ignore');
+  const viewBatches = app.get(ViewBatchWorker);
+  viewBatches.answerHalfClosedConnections(app.getHttpServer());
   app.useBodyParser<RawServerDefault>(
     'application/json',
     { bodyLimit: MAX_BODY_BYTES },
     (request, body, done) => {
-      if (!isUtf8(body)) return done(badRequest('body is not valid UTF-8'), undefined);
-      if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
-        return done(badRequest(`body nests deeper than ${MAX_BODY_DEPTH} levels`), undefined);
-      }
-      const text = body.toString('utf8');
-      parseJson(request, text, (error, parsed) => {
-        if (error) return done(error, undefined);
-        // Every body of the contract is an object; `null` would otherwise read as `{}` to the validation pipe.
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-          return done(badRequest('body must be a JSON object'), undefined);
-        }
-        const reserved = reservedKeyPath(parsed, '');
-        if (reserved) return done(badRequest(`property ${reserved} should not exist`), undefined);
-        // JSON.parse keeps the last of two equal keys: such a body says two things, so it is refused.
-        const duplicate = findDuplicateKey(text, parsed);
-        if (duplicate) return done(badRequest(`property ${duplicate} appears more than once`), undefined);
-        done(null, parsed);
-      });
+      // A view batch is parsed, validated and built on the worker thread; any body it cannot accept as it is
+      // is parsed here as every other body, so refusals keep their messages.
+      if (!viewBatches.takes(request)) return parseJsonBody(parseJson, request, body, done);
+      viewBatches.prepare(body).then(
+        (prepared) =>
+          prepared instanceof PreparedViewBatch
+            ? done(null, prepared)
+            : parseJsonBody(parseJson, request, prepared, done),
+        (error: Error) => done(error, undefined),
+      );
     },
   );
   logRequests(app.getHttpAdapter().getInstance());

@@ -6,3 +6,4 @@ export * from './ledger-commands';
 export * from './ledger-queries';
 export * from './audit';
 export * from './import';
+export * from './view-batch';

@@ -3,9 +3,6 @@ import {
   decide,
   formatTime,
   IdempotencyKeyReusedError,
-  InvalidInputError,
-  MAX_FUTURE_SKEW_MS,
-  parseRfc3339,
   Streams,
   viewShardFor,
   type MediaAccessDenied,
@@ -14,8 +11,6 @@ import {
 import {
   ConcurrencyError,
   positionToToken,
-  tokenToPosition,
-  MalformedTokenError,
   type EventStore,
   type JsonObject,
   type LogPosition,
@@ -35,6 +30,7 @@ import type {
   TransferOwnershipInput,
   ViewInput,
 } from './inputs';
+import { buildViewBatch, parseTimeField, viewEvent, type ViewBatch } from './view-batch';
 import type { WriteContext, WriteResult } from './write-result';
 
 export interface LedgerCommandsOptions {
@@ -85,7 +81,8 @@ export class LedgerCommands {
 
   grantAccess(input: GrantAccessInput, context: WriteContext = {}): Promise<WriteResult> {
     // Parsed before anything is read, so a malformed expiry is a 400 whatever the device's state.
-    const expiresAt = input.expiresAt === undefined ? undefined : this.time('expiresAt', input.expiresAt);
+    const expiresAt =
+      input.expiresAt === undefined ? undefined : parseTimeField('expiresAt', input.expiresAt);
     const change: OwnershipChange = {
       op: 'grant',
       ...this.changeBase(input),
@@ -129,7 +126,7 @@ export class LedgerCommands {
   recordView(input: ViewInput, context: WriteContext = {}): Promise<WriteResult> {
     return this.idempotent(context, async (record, ids) => {
       const now = this.clock.now();
-      const event = this.viewEvent(input, now, '');
+      const event = viewEvent(input, now, '');
       const eventId = ids(0);
       const result = await this.store.append({
         stream: Streams.views(viewShardFor(input.deviceId)),
@@ -143,25 +140,37 @@ export class LedgerCommands {
   /** All views of a batch are validated before any is appended, and appended in one atomic append. */
   recordViews(inputs: readonly ViewInput[], context: WriteContext = {}): Promise<WriteResult> {
     return this.idempotent(context, async (record, ids) => {
-      if (inputs.length === 0 || inputs.length > 1000) {
-        throw new InvalidInputError('views', 'must hold 1 to 1000 views');
-      }
-      const now = this.clock.now();
-      // Every view of the batch is recorded at the same instant: its text is made once, not once per view.
-      const recordedAt = formatTime(now);
-      const events: NewEvent[] = inputs.map((input, index) => {
-        const event = this.viewEvent(input, now, `views.${index}.`, recordedAt);
-        return { eventId: ids(index), type: event.type, data: event.data };
-      });
+      const { stream, events } = buildViewBatch(inputs, this.clock.now(), ids);
       const last = events.length - 1;
       events[last] = { ...events[last], metadata: record(201, { count: inputs.length }) };
-      const result = await this.store.append({
-        stream: Streams.views(viewShardFor(inputs[0].deviceId)),
-        expectedRevision: 'any',
-        events,
-      });
-      return { status: 201, body: { count: inputs.length }, position: result.position };
+      return this.appendViews(stream, events);
     });
+  }
+
+  /**
+   * A batch of views `buildViewBatch` built elsewhere (off the event loop), from this ledger's receipt time
+   * (`receiptTime`) and ids made by `timeOrderedIds`, the generator of writes without an Idempotency-Key:
+   * appended as `recordViews` appends a batch sent without one. With a key the ids derive from the key and the
+   * remembered answer comes first, so such a batch goes through `recordViews`.
+   */
+  appendViewBatch(batch: ViewBatch): Promise<WriteResult> {
+    // Not through `idempotent` (nothing to remember without a key): no closure holds the batch's thousand
+    // events while its commit is in flight, so they die young instead of being copied by every scavenge.
+    const count = batch.events.length;
+    return this.store
+      .append({ stream: batch.stream, expectedRevision: 'any', events: batch.events })
+      .then((result) => ({ status: 201, body: { count, token: positionToToken(result.position) } }));
+  }
+
+  /** The receipt time a write received now is recorded at (the clock the handlers read). */
+  receiptTime(): number {
+    return this.clock.now();
+  }
+
+  private async appendViews(stream: string, events: readonly NewEvent[]): Promise<Outcome> {
+    const count = events.length;
+    const result = await this.store.append({ stream, expectedRevision: 'any', events });
+    return { status: 201, body: { count }, position: result.position };
   }
 
   /**
@@ -207,44 +216,16 @@ export class LedgerCommands {
     });
   }
 
-  private viewEvent(
-    input: ViewInput,
-    now: number,
-    fieldPrefix: string,
-    recordedAt: string = formatTime(now),
-  ): MediaViewed {
-    const occurredAt = this.time(`${fieldPrefix}occurredAt`, input.occurredAt);
-    if (occurredAt > now + MAX_FUTURE_SKEW_MS) {
-      throw new InvalidInputError(`${fieldPrefix}occurredAt`, 'is more than 5 minutes in the future');
-    }
-    if (input.decisionToken !== undefined) {
-      try {
-        tokenToPosition(input.decisionToken);
-      } catch (error) {
-        if (error instanceof MalformedTokenError) {
-          throw new InvalidInputError(`${fieldPrefix}decisionToken`, 'is not a token issued by this ledger');
-        }
-        throw error;
-      }
-    }
-    return mediaViewed({ ...input, occurredAt }, recordedAt);
-  }
-
   /** The fields every ownership change has, validated: business time parsed (absent: receipt time). */
   private changeBase(input: { deviceId: string; actor: string; reason?: string; occurredAt?: string }) {
     return {
       deviceId: input.deviceId,
       actor: input.actor,
       ...(input.reason === undefined ? {} : { reason: input.reason }),
-      ...(input.occurredAt === undefined ? {} : { occurredAt: this.time('occurredAt', input.occurredAt) }),
+      ...(input.occurredAt === undefined
+        ? {}
+        : { occurredAt: parseTimeField('occurredAt', input.occurredAt) }),
     };
-  }
-
-  private time(field: string, value: string): number {
-    const ms = parseRfc3339(value);
-    if (ms === undefined)
-      throw new InvalidInputError(field, 'must be an RFC 3339 time, e.g. 2024-02-16T09:41:07.123Z');
-    return ms;
   }
 
   /**

@@ -114,6 +114,15 @@ function build(type: new (...args: never[]) => object): CompiledCheck | null {
 }
 
 /**
+ * A body the service's own parser built after checking it against its DTO's rules elsewhere (a worker
+ * thread): the pipe hands it to the handler as it is. No request body can be one — JSON parses to plain data.
+ */
+export abstract class ValidatedBody {
+  /** The DTO class whose rules the body passed. */
+  abstract readonly validatedAs: new (...args: never[]) => object;
+}
+
+/**
  * The global ValidationPipe with the compiled fast path in front: a body the DTO rules accept is handed to
  * the handler as parsed (the DTOs are plain data), anything else takes the usual pipe and its errors.
  */
@@ -121,6 +130,7 @@ export class CompiledValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const type = metadata.metatype;
     if (metadata.type === 'body' && typeof type === 'function' && type !== Object) {
+      if (value instanceof ValidatedBody && value.validatedAs === type) return value;
       const check = compileDtoCheck(type as new (...args: never[]) => object);
       if (check?.(value)) return value;
     }

@@ -11,6 +11,7 @@ import { ExportNotRecordedError, HeavyWorkBusyError } from '@ledger/application'
 import { DomainError, type DomainErrorKind } from '@ledger/domain';
 import { AppendTooLargeError, EventStoreError, MalformedTokenError } from '@ledger/event-store';
 import { ConsistencyTimeoutError } from '@ledger/projections';
+import { ViewBatchWorkerFailedError } from '../views/view-batch-worker';
 
 const STATUS_BY_KIND: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409 };
 const PHRASE: Record<number, string> = {
@@ -51,6 +52,10 @@ export class LedgerExceptionFilter implements ExceptionFilter {
       return { status: 503, message: exception.message, retryAfter: 1 };
     if (exception instanceof HeavyWorkBusyError)
       return { status: 429, message: exception.message, retryAfter: exception.retryAfterSeconds };
+    if (exception instanceof ViewBatchWorkerFailedError) {
+      this.logger.error(exception.message);
+      return { status: 503, message: exception.message, retryAfter: 1 };
+    }
     if (exception instanceof ExportNotRecordedError) {
       this.logger.error(exception.message);
       return { status: 503, message: exception.message, retryAfter: 1 };

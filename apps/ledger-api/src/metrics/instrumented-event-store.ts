@@ -38,11 +38,14 @@ export class InstrumentedEventStore implements EventStore {
 
   async append(request: AppendRequest): Promise<AppendResult> {
     const stop = this.metrics.appendDuration.startTimer();
-    this.metrics.appendBatchSize.observe(request.events.length);
+    // Only the count outlives the await: a 1000-view request held until its commit is answered was copied by
+    // every scavenge in between (garbage collection was the biggest share of the loop's stretches).
+    const events = request.events.length;
+    this.metrics.appendBatchSize.observe(events);
     try {
       const result = await this.inner.append(request);
       this.lastAppended = result.position;
-      this.appendedEvents += request.events.length;
+      this.appendedEvents += events;
       this.writability?.appendSucceeded();
       return result;
     } catch (error) {
