@@ -31,26 +31,27 @@ interface StartFigures {
   readonly snapshot: string;
 }
 
-function deviceLines(device: number): string {
+function deviceLines(device: number, devices: number): string {
   const occurredAt = (offsetMs: number) =>
     new Date(Date.UTC(2026, 0, 1) + device * 10 + offsetMs).toISOString();
   const owner = `owner-${device}`;
   let lines = `${JSON.stringify({ op: 'register', deviceId: `cam-${device}`, ownerId: owner, actor: 'svc:provisioning', occurredAt: occurredAt(0) })}\n`;
   for (let v = 0; v < 3; v++) {
-    lines += `${JSON.stringify({ op: 'grant', deviceId: `cam-${device}`, userId: viewerOf(device, v), actor: owner, occurredAt: occurredAt(v + 1) })}\n`;
+    lines += `${JSON.stringify({ op: 'grant', deviceId: `cam-${device}`, userId: viewerOf(device, v, devices), actor: owner, occurredAt: occurredAt(v + 1) })}\n`;
   }
   return lines;
 }
 
-function viewerOf(device: number, v: number): string {
-  return `viewer-${device * 3 + v}`;
+/** 1.2 viewers per device, so a viewer sees 2.5 devices on average, as shared family cameras do. */
+function viewerOf(device: number, v: number, devices: number): string {
+  return `viewer-${(device * 3 + v) % ((devices * 6) / 5)}`;
 }
 
 async function writeImportFile(file: string, devices: number): Promise<void> {
   const out = fs.createWriteStream(file);
   for (let d = 0; d < devices;) {
     let chunk = '';
-    for (const end = Math.min(devices, d + 5000); d < end; d++) chunk += deviceLines(d);
+    for (const end = Math.min(devices, d + 5000); d < end; d++) chunk += deviceLines(d, devices);
     if (!out.write(chunk)) await once(out, 'drain');
   }
   out.end();
@@ -104,8 +105,8 @@ async function startService(
     const last = devices - 1;
     const expected: Array<[string, string, boolean]> = [
       [`owner-${last}`, `cam-${last}`, true],
-      [viewerOf(last, 2), `cam-${last}`, true],
-      [viewerOf(0, 0), `cam-${last}`, false],
+      [viewerOf(last, 2, devices), `cam-${last}`, true],
+      [viewerOf(0, 0, devices), `cam-${last}`, false],
     ];
     for (const [userId, deviceId, allowed] of expected) {
       const response = await fetch(`http://127.0.0.1:${port}/v1/check`, {
