@@ -19,7 +19,8 @@ import { BENCH_API_KEY, BENCH_API_KEYS } from './lib/keys';
 import { freePort, waitFor200 } from './lib/net';
 import { projectRoot, runToExit, spawnNode } from './lib/node-child';
 
-const EXPORT_KEY = 'bench-fleet-restart-export-key-0123456789abcdef';
+// A fixed 32-byte seed (64 hex digits): the snapshots a run leaves are authenticated under it by the next run.
+const EXPORT_KEY = 'f1ee7e57a27c0de5eed0f1ee7e57a27c0de5eed0f1ee7e57a27c0de5eed0f1ee';
 /** Linux's USER_HZ: the unit of utime and stime in /proc/<pid>/stat. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
