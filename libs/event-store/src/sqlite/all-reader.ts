@@ -1,8 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { AllFilter } from '../event-store.port';
 import { STREAM_INDEX, TYPE_INDEX } from './schema';
+import { eventIdOf, type StoredRowCodec } from './stored-row';
 
-/** A row as `statement.raw()` returns it: no per-row object keys to build, and integers stay plain numbers. */
+/**
+ * A row as `statement.raw()` returns it (no per-row object keys to build, and integers stay plain numbers), once
+ * `decodeRow` has put the event id, type and data back in their text form.
+ */
 export type EventRow = [
   position: number,
   eventId: string,
@@ -13,7 +17,15 @@ export type EventRow = [
   metadata: string | null,
 ];
 
-export const EVENT_COLUMNS = 'position, event_id, stream, revision, type, data, metadata';
+export const EVENT_COLUMNS = 'position, event_id, stream, revision, type_id, data, metadata';
+
+/** Turns a row as stored (id bytes, type id, coded data) into an `EventRow`, in place. */
+export function decodeRow(row: unknown[], codec: StoredRowCodec): EventRow {
+  row[1] = eventIdOf(row[1] as Buffer | string);
+  row[4] = codec.typeName(row[4] as number);
+  row[5] = codec.data.decode(row[5] as string);
+  return row as EventRow;
+}
 
 interface PrefixRange {
   readonly prefix: string;
@@ -118,6 +130,7 @@ export class AllReader {
   /** The tuning knobs exist so tests can drive every plan with little data. */
   constructor(
     private readonly db: Database.Database,
+    private readonly codec: StoredRowCodec,
     tuning: { readonly windowFactor?: number; readonly narrowPrefixCap?: number } = {},
   ) {
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
@@ -128,7 +141,10 @@ export class AllReader {
   /** Up to `limit` rows strictly after (forwards) or before (backwards) `bound`, in that direction's order. */
   read(forwards: boolean, bound: number, limit: number, filter: CompiledFilter | null): EventRow[] {
     if (filter === null) return this.rows('scan', forwards, [], 0, [bound, limit]);
-    const { prefixes, types } = filter;
+    const { prefixes } = filter;
+    // The filter names types; the table holds their ids. A type never stored matches no row.
+    const types = filter.types.length > 0 ? this.codec.knownTypeIds(filter.types) : [];
+    if (filter.types.length > 0 && types.length === 0) return [];
     const rangeParams = rangeParameters(prefixes);
     const typed = types.length > 0 && types.length <= MAX_MERGED_TYPES;
     if (prefixes.length > 0) {
@@ -174,7 +190,9 @@ export class AllReader {
     typeCount: number,
     params: unknown[],
   ): EventRow[] {
-    return this.statement(plan, forwards, prefixes, typeCount).all(...params) as EventRow[];
+    const rows = this.statement(plan, forwards, prefixes, typeCount).all(...params) as unknown[][];
+    for (const row of rows) decodeRow(row, this.codec);
+    return rows as EventRow[];
   }
 
   private statement(
@@ -226,7 +244,7 @@ function buildSql(
 ): string {
   const cmp = forwards ? '>' : '<';
   const order = forwards ? 'ASC' : 'DESC';
-  const residualTypes = typeCount > 0 ? ` AND +type IN (${placeholders(typeCount)})` : '';
+  const residualTypes = typeCount > 0 ? ` AND +type_id IN (${placeholders(typeCount)})` : '';
   switch (plan) {
     case 'probe':
       return (
@@ -238,7 +256,7 @@ function buildSql(
       return (
         `SELECT * FROM (SELECT ${EVENT_COLUMNS} FROM events WHERE position ${cmp} ?` +
         ` ORDER BY position ${order} LIMIT ?) WHERE ${rangeSql(prefixes, false)}` +
-        `${typeCount > 0 ? ` AND type IN (${placeholders(typeCount)})` : ''} LIMIT ?`
+        `${typeCount > 0 ? ` AND type_id IN (${placeholders(typeCount)})` : ''} LIMIT ?`
       );
     case 'narrow':
       return (
@@ -251,7 +269,7 @@ function buildSql(
       const residualRange = prefixes.length > 0 ? ` AND ${rangeSql(prefixes, true)}` : '';
       const arm =
         `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY ${TYPE_INDEX}` +
-        ` WHERE type = ? AND position ${cmp} ?${residualRange}`;
+        ` WHERE type_id = ? AND position ${cmp} ?${residualRange}`;
       return `${new Array<string>(typeCount).fill(arm).join(' UNION ALL ')} ORDER BY position ${order} LIMIT ?`;
     }
     case 'scan': {
