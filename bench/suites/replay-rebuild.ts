@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { rebuildFromLog } from '@ledger/projections';
 import { replayIncident } from '@ledger/replay';
 import { SqliteEventStore } from '../../libs/event-store/src/sqlite';
-import { StoredRowCodec } from '../../libs/event-store/src/sqlite/stored-row';
+import { EVENT_ID_AS_HEX, StoredRowCodec } from '../../libs/event-store/src/sqlite/stored-row';
 import { paired, perSecond, result, timeIt } from '../lib/stats';
 import type { Suite } from '../lib/types';
 
@@ -23,7 +23,7 @@ export const replayRebuild: Suite = async (context, log) => {
     const codec = new StoredRowCodec(db);
     const scan = db
       .prepare(
-        'SELECT position, event_id, stream, revision, type_id, data, metadata FROM events ORDER BY position',
+        `SELECT position, ${EVENT_ID_AS_HEX}, stream, revision, type_id, data, metadata FROM events ORDER BY position`,
       )
       .raw();
     const runs: Record<Side, () => Promise<number>> = {
@@ -39,7 +39,7 @@ export const replayRebuild: Suite = async (context, log) => {
         let rows = 0;
         let bytes = 0;
         for (const row of scan.iterate() as IterableIterator<
-          [number, Buffer, string, number, number, string, string | null]
+          [number, string, string, number, number, string, string | null]
         >) {
           const data = JSON.parse(codec.data.decode(row[5])) as Record<string, unknown>;
           const metadata = row[6] === null ? null : (JSON.parse(row[6]) as Record<string, unknown>);

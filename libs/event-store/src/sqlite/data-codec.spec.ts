@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { DataCodec, encodeData, MAX_SHAPES, type ShapeText } from './data-codec';
+import { DataCodec, encodeData, MAX_SHAPES, PageDecoder, type ShapeText } from './data-codec';
 
 /** A codec over an in-memory shape table, interning as the writer does. */
 function codecWithTable(): {
@@ -63,7 +63,9 @@ const TEXTS: readonly string[] = [
   '{"a": 1}',
   '{\n "a": "spaced"\n}',
   '{"a":"x","a":"duplicate key"}',
-  '\u0080 text that begins where a shape character would',
+  '\u0001 text that begins where a shape character would',
+  '\u0080 text that begins past ASCII',
+  '\n text that begins with a newline',
   '\u001e begins with the verbatim mark',
   'not json at all',
 ];
@@ -82,9 +84,28 @@ describe('the data codec (schema version 2)', () => {
     }
   });
 
-  it('codes a view to a fraction of its JSON, with its enums in the shape', () => {
+  it('decodes a page of rows into slices of one string, each exactly its text', () => {
+    const { codec, code } = codecWithTable();
+    const pages = new PageDecoder(codec);
+    const texts = [...TEXTS, ...TEXTS.map((text) => text.replace('a', 'ā'))];
+    for (let round = 0; round < 2; round++) {
+      const stored = texts.map((text) => code(text));
+      const line = stored.join('\n');
+      let at = 0;
+      for (const value of stored) {
+        pages.add(line, at, at + value.length);
+        at += value.length + 1;
+      }
+      const decoded: string[] = ['already there'];
+      pages.finish(decoded);
+      expect(decoded).toEqual(['already there', ...texts]);
+    }
+  });
+
+  it('codes a view to a fraction of its JSON, in ASCII, with its enums in the shape', () => {
     const { codec, code, shapes } = codecWithTable();
     const stored = code(VIEW);
+    expect([...stored].every((ch) => ch.charCodeAt(0) > 0 && ch.charCodeAt(0) < 0x7f)).toBe(true);
     expect(Buffer.byteLength(stored)).toBeLessThan(Buffer.byteLength(VIEW) / 3);
     expect(shapes).toHaveLength(1);
     expect(shapes[0]).toContain('thumbnail');
@@ -100,7 +121,24 @@ describe('the data codec (schema version 2)', () => {
     shapes.push(encoded.shape);
     const stored = writer.codedText(VIEW, encoded, 1);
     expect(reader.decode(stored)).toBe(VIEW);
-    expect(() => reader.decode(String.fromCharCode(0x80 + 7))).toThrow(/shape 7/);
+    expect(() => reader.decode('\u0001\u0027')).toThrow(/shape 7/);
+  });
+
+  it('names every shape id in two characters, none of them a newline', () => {
+    const shapes: ShapeText[] = [];
+    const codec = new DataCodec(() => shapes.map((shape, i) => [i + 1, shape] as const));
+    for (const id of [1, 94, 95, 8 * 95, 9 * 95, 9 * 95 + 1, 10 * 95, MAX_SHAPES - 1]) {
+      const text = JSON.stringify({ [`k${id}`]: 'v-1' });
+      const encoded = encodeData(text, true)!;
+      shapes[id - 1] = encoded.shape;
+      const stored = codec.codedText(text, encoded, id);
+      expect({ id, stored: stored.slice(0, 2).includes('\n'), back: codec.decode(stored) }).toEqual({
+        id,
+        stored: false,
+        back: text,
+      });
+      expect(stored.length).toBe(2 + 'v-1'.length);
+    }
   });
 
   it('keeps a row verbatim when its shape id has no character', () => {

@@ -1,13 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { CompiledFilter } from './all-reader';
-import { uuidOfHex, type StoredRowCodec } from './stored-row';
+import { EVENT_ID_AS_HEX, type StoredRowCodec } from './stored-row';
 
 const MAX_CACHED_STATEMENTS = 64;
 const COMMA = 44;
 const ZERO = 48;
-/** A canonical event id is stored as 16 bytes: 32 hex digits in the bulk read. */
-const UUID_HEX_LENGTH = 32;
-const TEXT_ID_MARK = 126;
 
 export interface DataRows {
   readonly eventIds: string[];
@@ -93,6 +90,7 @@ export class DataReader {
   }
 
   private split(text: string, rows: DataRows, onlyType: string | null): void {
+    this.codec.beginPage();
     let previous = rows.scannedTo;
     for (let start = 0; start < text.length;) {
       let end = text.indexOf('\n', start);
@@ -106,16 +104,7 @@ export class DataReader {
       // cost a sort per query, so the order is checked here instead.
       if (position <= previous) throw new Error('a bulk read of the log came back out of position order');
       previous = position;
-      const idStart = at + 1;
-      let idEnd = idStart + UUID_HEX_LENGTH;
-      if (text.charCodeAt(idStart) !== TEXT_ID_MARK) {
-        rows.eventIds.push(uuidOfHex(text.slice(idStart, idEnd)));
-      } else {
-        // An id that is not a canonical UUID is stored as its text: here, `~` and the hex of its UTF-8.
-        idEnd = text.indexOf(',', idStart);
-        rows.eventIds.push(Buffer.from(text.slice(idStart + 1, idEnd), 'hex').toString('utf8'));
-      }
-      let dataStart = idEnd + 1;
+      let dataStart = this.codec.ids.add(text, at + 1) + 1;
       if (onlyType !== null) {
         rows.types.push(onlyType);
       } else {
@@ -126,9 +115,11 @@ export class DataReader {
         rows.types.push(this.codec.typeName(typeId));
         dataStart++;
       }
-      rows.dataJson.push(this.codec.data.decodeRange(text, dataStart, end));
+      this.codec.pages.add(text, dataStart, end);
       start = end + 1;
     }
+    this.codec.ids.finish(rows.eventIds);
+    this.codec.pages.finish(rows.dataJson);
   }
 
   /**
@@ -154,7 +145,7 @@ export class DataReader {
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       statement = this.db
         .prepare(
-          `SELECT group_concat(concat_ws(',', position, iif(typeof(event_id) = 'blob', lower(hex(event_id)), '~' || hex(event_id))` +
+          `SELECT group_concat(concat_ws(',', position, ${EVENT_ID_AS_HEX}` +
             `${withoutType ? '' : ', type_id'}, data), char(10))` +
             ` FROM events WHERE position > ? AND position <= ?${residual}`,
         )

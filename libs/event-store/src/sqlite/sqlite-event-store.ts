@@ -23,8 +23,8 @@ import { START, type LogPosition } from '../position';
 import {
   AllReader,
   compileFilter,
-  decodeRow,
-  EVENT_COLUMNS,
+  decodeRows,
+  EVENT_COLUMNS_READ,
   type CompiledFilter,
   type EventRow,
 } from './all-reader';
@@ -195,12 +195,12 @@ export class SqliteEventStore implements EventStore {
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
     this.streamForwards = db
       .prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
+        `SELECT ${EVENT_COLUMNS_READ} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
       )
       .raw();
     this.streamBackwards = db
       .prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+        `SELECT ${EVENT_COLUMNS_READ} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
       )
       .raw();
     this.head = this.readHead();
@@ -293,7 +293,7 @@ export class SqliteEventStore implements EventStore {
         from,
         limit,
       ) as unknown[][];
-      rows = stored.map((row) => decodeRow(row, this.codec));
+      rows = decodeRows(stored, this.codec);
     } catch (error) {
       throw unavailable(error, `reading stream ${stream}`);
     }
