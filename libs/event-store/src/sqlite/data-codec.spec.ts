@@ -58,6 +58,12 @@ const TEXTS: readonly string[] = [
     far: '9999-12-31T23:59:59.999Z',
   }),
   JSON.stringify({ a: 'abcd', b: 'abcdef', c: 'abcd' }),
+  JSON.stringify({
+    feb30: '2024-02-30T10:00:00.000Z',
+    hour24: '2024-02-16T24:00:00.000Z',
+    leap: '2024-02-29T23:59:59.999Z',
+  }),
+  JSON.stringify({ year0: '0000-01-01T00:00:00.000Z', y1969: '1969-07-20T20:17:40.000Z' }),
   JSON.stringify({ only: 'thumbnail' }),
   '{}',
   '{"a": 1}',

@@ -143,9 +143,25 @@ function encodeTime(ms: number): string {
 /** The coded milliseconds of a canonical timestamp, or null when the value is not one. */
 function timeCode(value: string): string | null {
   if (value.length !== 24 || !CANONICAL_TIME.test(value)) return null;
-  const ms = Date.parse(value);
-  if (!(ms >= 0 && ms < MAX_CODED_MS) || new Date(ms).toISOString() !== value) return null;
+  // A value that only looks canonical (a 30 February) codes to another instant; the check of the whole row's
+  // decoding (`codedText`) then keeps the row verbatim, so no `toISOString` is needed here.
+  const ms = Date.UTC(
+    digits(value, 0, 4),
+    digits(value, 5, 7) - 1,
+    digits(value, 8, 10),
+    digits(value, 11, 13),
+    digits(value, 14, 16),
+    digits(value, 17, 19),
+    digits(value, 20, 23),
+  );
+  if (!(ms >= 0 && ms < MAX_CODED_MS)) return null;
   return encodeTime(ms);
+}
+
+function digits(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (text.charCodeAt(i) - 48);
+  return n;
 }
 
 /** A flat object's fields as written: key text (quoted), value text (a string's without its quotes). */
