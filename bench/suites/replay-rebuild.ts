@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { rebuildFromLog } from '@ledger/projections';
 import { replayIncident } from '@ledger/replay';
 import { SqliteEventStore } from '../../libs/event-store/src/sqlite';
+import { EVENT_ID_AS_HEX, StoredRowCodec } from '../../libs/event-store/src/sqlite/stored-row';
 import { paired, perSecond, result, timeIt } from '../lib/stats';
 import type { Suite } from '../lib/types';
 
@@ -11,16 +12,18 @@ type Side = 'replay' | 'rebuild' | 'raw';
 /**
  * replay and rebuild: events/s of `replayIncident` (the §4 report over the whole log) and of `rebuildFromLog`
  * (the relationship projection from position zero), each against a raw scan of the same log: every row in
- * position order through better-sqlite3 with `JSON.parse` of its data and metadata.
+ * position order through better-sqlite3 with `JSON.parse` of its data and metadata. Since schema version 2
+ * the scan decodes the stored data first (`StoredRowCodec`): the text any reader of the file has to get back.
  */
 export const replayRebuild: Suite = async (context, log) => {
   const store = SqliteEventStore.open({ dataDir: context.fleetLogDir });
   const db = new Database(path.join(context.fleetLogDir, 'events.sqlite3'), { readonly: true });
   try {
     let exposures = 0;
+    const codec = new StoredRowCodec(db);
     const scan = db
       .prepare(
-        'SELECT position, event_id, stream, revision, type, data, metadata FROM events ORDER BY position',
+        `SELECT position, ${EVENT_ID_AS_HEX}, stream, revision, type_id, data, metadata FROM events ORDER BY position`,
       )
       .raw();
     const runs: Record<Side, () => Promise<number>> = {
@@ -36,9 +39,9 @@ export const replayRebuild: Suite = async (context, log) => {
         let rows = 0;
         let bytes = 0;
         for (const row of scan.iterate() as IterableIterator<
-          [number, string, string, number, string, string, string | null]
+          [number, string, string, number, number, string, string | null]
         >) {
-          const data = JSON.parse(row[5]) as Record<string, unknown>;
+          const data = JSON.parse(codec.data.decode(row[5])) as Record<string, unknown>;
           const metadata = row[6] === null ? null : (JSON.parse(row[6]) as Record<string, unknown>);
           if (data !== null && metadata !== undefined) rows++;
           bytes += row[5].length;

@@ -1,8 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { AllFilter } from '../event-store.port';
 import { STREAM_INDEX, TYPE_INDEX } from './schema';
+import { EVENT_ID_AS_HEX, type StoredRowCodec } from './stored-row';
 
-/** A row as `statement.raw()` returns it: no per-row object keys to build, and integers stay plain numbers. */
+/**
+ * A row as `statement.raw()` returns it (no per-row object keys to build, and integers stay plain numbers), once
+ * `decodeRows` has put the event id, type and data back in their text form.
+ */
 export type EventRow = [
   position: number,
   eventId: string,
@@ -13,7 +17,30 @@ export type EventRow = [
   metadata: string | null,
 ];
 
-export const EVENT_COLUMNS = 'position, event_id, stream, revision, type, data, metadata';
+/** The columns of a row, as every write names them. */
+export const EVENT_COLUMNS = 'position, event_id, stream, revision, type_id, data, metadata';
+/** The same columns as reads select them, for `decodeRows`. */
+export const EVENT_COLUMNS_READ = `position, ${EVENT_ID_AS_HEX}, stream, revision, type_id, data, metadata`;
+
+/** Turns rows as read (`EVENT_COLUMNS_READ`: id hex, type id, coded data) into `EventRow`s, in place. */
+export function decodeRows(rows: unknown[][], codec: StoredRowCodec): EventRow[] {
+  const ids: string[] = [];
+  const data: string[] = [];
+  codec.beginPage();
+  for (const row of rows) {
+    codec.ids.add(row[1] as string, 0);
+    row[4] = codec.typeName(row[4] as number);
+    const coded = row[5] as string;
+    codec.pages.add(coded, 0, coded.length);
+  }
+  codec.ids.finish(ids);
+  codec.pages.finish(data);
+  for (let i = 0; i < rows.length; i++) {
+    rows[i][1] = ids[i];
+    rows[i][5] = data[i];
+  }
+  return rows as EventRow[];
+}
 
 interface PrefixRange {
   readonly prefix: string;
@@ -118,6 +145,7 @@ export class AllReader {
   /** The tuning knobs exist so tests can drive every plan with little data. */
   constructor(
     private readonly db: Database.Database,
+    private readonly codec: StoredRowCodec,
     tuning: { readonly windowFactor?: number; readonly narrowPrefixCap?: number } = {},
   ) {
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
@@ -128,7 +156,10 @@ export class AllReader {
   /** Up to `limit` rows strictly after (forwards) or before (backwards) `bound`, in that direction's order. */
   read(forwards: boolean, bound: number, limit: number, filter: CompiledFilter | null): EventRow[] {
     if (filter === null) return this.rows('scan', forwards, [], 0, [bound, limit]);
-    const { prefixes, types } = filter;
+    const { prefixes } = filter;
+    // The filter names types; the table holds their ids. A type never stored matches no row.
+    const types = filter.types.length > 0 ? this.codec.knownTypeIds(filter.types) : [];
+    if (filter.types.length > 0 && types.length === 0) return [];
     const rangeParams = rangeParameters(prefixes);
     const typed = types.length > 0 && types.length <= MAX_MERGED_TYPES;
     if (prefixes.length > 0) {
@@ -174,7 +205,10 @@ export class AllReader {
     typeCount: number,
     params: unknown[],
   ): EventRow[] {
-    return this.statement(plan, forwards, prefixes, typeCount).all(...params) as EventRow[];
+    return decodeRows(
+      this.statement(plan, forwards, prefixes, typeCount).all(...params) as unknown[][],
+      this.codec,
+    );
   }
 
   private statement(
@@ -226,7 +260,7 @@ function buildSql(
 ): string {
   const cmp = forwards ? '>' : '<';
   const order = forwards ? 'ASC' : 'DESC';
-  const residualTypes = typeCount > 0 ? ` AND +type IN (${placeholders(typeCount)})` : '';
+  const residualTypes = typeCount > 0 ? ` AND +type_id IN (${placeholders(typeCount)})` : '';
   switch (plan) {
     case 'probe':
       return (
@@ -236,13 +270,13 @@ function buildSql(
     case 'window':
       // The inner LIMIT bounds the rows walked; SQLite runs the subquery as a co-routine, in log order.
       return (
-        `SELECT * FROM (SELECT ${EVENT_COLUMNS} FROM events WHERE position ${cmp} ?` +
+        `SELECT * FROM (SELECT ${EVENT_COLUMNS_READ} FROM events WHERE position ${cmp} ?` +
         ` ORDER BY position ${order} LIMIT ?) WHERE ${rangeSql(prefixes, false)}` +
-        `${typeCount > 0 ? ` AND type IN (${placeholders(typeCount)})` : ''} LIMIT ?`
+        `${typeCount > 0 ? ` AND type_id IN (${placeholders(typeCount)})` : ''} LIMIT ?`
       );
     case 'narrow':
       return (
-        `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY ${STREAM_INDEX}` +
+        `SELECT ${EVENT_COLUMNS_READ} FROM events INDEXED BY ${STREAM_INDEX}` +
         ` WHERE ${rangeSql(prefixes, false)} AND position ${cmp} ?${residualTypes}` +
         ` ORDER BY position ${order} LIMIT ?`
       );
@@ -250,14 +284,14 @@ function buildSql(
       // SQLite merges ordered UNION ALL arms lazily, so a page reads about `limit` rows whatever the types.
       const residualRange = prefixes.length > 0 ? ` AND ${rangeSql(prefixes, true)}` : '';
       const arm =
-        `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY ${TYPE_INDEX}` +
-        ` WHERE type = ? AND position ${cmp} ?${residualRange}`;
+        `SELECT ${EVENT_COLUMNS_READ} FROM events INDEXED BY ${TYPE_INDEX}` +
+        ` WHERE type_id = ? AND position ${cmp} ?${residualRange}`;
       return `${new Array<string>(typeCount).fill(arm).join(' UNION ALL ')} ORDER BY position ${order} LIMIT ?`;
     }
     case 'scan': {
       const residualRange = prefixes.length > 0 ? ` AND ${rangeSql(prefixes, true)}` : '';
       return (
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE position ${cmp} ?${residualRange}${residualTypes}` +
+        `SELECT ${EVENT_COLUMNS_READ} FROM events WHERE position ${cmp} ?${residualRange}${residualTypes}` +
         ` ORDER BY position ${order} LIMIT ?`
       );
     }

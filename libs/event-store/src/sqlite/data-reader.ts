@@ -1,13 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { CompiledFilter } from './all-reader';
+import { EVENT_ID_AS_HEX, type StoredRowCodec } from './stored-row';
 
 const MAX_CACHED_STATEMENTS = 64;
-const QUOTE = 34;
-const BACKSLASH = 92;
 const COMMA = 44;
 const ZERO = 48;
-/** Event ids are UUIDs: the append path refuses anything else. */
-const UUID_LENGTH = 36;
 
 export interface DataRows {
   readonly eventIds: string[];
@@ -19,11 +16,12 @@ export interface DataRows {
 
 /**
  * The bulk reader behind `readAllData`. Each range of positions comes back from SQLite as ONE string, one line
- * per row: `position,eventId,"type",data` (without the type when the read asks for one type only). Handing over
- * one value per query instead of seven per row is what makes it several times cheaper than `readAll` over a
- * replay's million rows: row marshalling, not SQLite's b-tree walk, is the cost. The line split is exact: event
- * ids are UUIDs, the type is JSON-quoted, and the data column is the stored `JSON.stringify` text, which never
- * holds a raw newline.
+ * per row: `position,eventIdHex,typeId,data` (without the type id when the read asks for one type only). Handing
+ * over one value per query instead of seven per row is what makes it several times cheaper than `readAll` over
+ * a replay's million rows: row marshalling, not SQLite's b-tree walk, is the cost. The line split is exact: the
+ * id is hex, the type id digits, and the data column's coded text (`data-codec.ts`) never holds a raw newline
+ * (JSON.stringify escapes it, and the codes are other characters). The data is decoded from its slice of the
+ * line, so the text handed over is exactly what was appended.
  *
  * It walks the log in position order and filters as it goes (`+column` keeps SQLite off the indexes): the
  * replay's filters (device streams, views) each select a large part of the log, where a walk beats lookups.
@@ -33,7 +31,10 @@ export class DataReader {
 
   private readonly lastPosition: Database.Statement<unknown[], unknown>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly codec: StoredRowCodec,
+  ) {
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
   }
 
@@ -42,6 +43,7 @@ export class DataReader {
    * the log has been read: every matching row up to it is in this page.
    */
   read(after: number, upTo: number, limit: number, filter: CompiledFilter | null): DataRows {
+    const rows: DataRows = { eventIds: [], types: [], dataJson: [], scannedTo: after };
     const filterParams: unknown[] = [];
     let residual = '';
     if (filter !== null) {
@@ -55,15 +57,23 @@ export class DataReader {
         residual += ` AND (${terms.join(' OR ')})`;
       }
       if (filter.types.length > 0) {
-        filterParams.push(...filter.types);
-        residual += ` AND +type IN (${filter.types.map(() => '?').join(', ')})`;
+        // The table holds type ids; a type never stored matches no row.
+        const typeIds = this.codec.knownTypeIds(filter.types);
+        if (typeIds.length === 0) {
+          rows.scannedTo = Math.max(
+            after,
+            Math.min(upTo, (this.lastPosition.get() as number | null) ?? after),
+          );
+          return rows;
+        }
+        filterParams.push(...typeIds);
+        residual += ` AND +type_id IN (${typeIds.map(() => '?').join(', ')})`;
       }
     }
     // A read of one type (the replay's views) needs no type column: every row has that type.
     const onlyType = filter !== null && filter.types.length === 1 ? filter.types[0] : null;
     const statement = this.statement(residual, onlyType !== null);
     const end = Math.min(upTo, (this.lastPosition.get() as number | null) ?? after);
-    const rows: DataRows = { eventIds: [], types: [], dataJson: [], scannedTo: after };
     // Pages are cut by position: each query aggregates a range of rowids, at most `limit` minus what the page
     // holds already, so a page never exceeds `limit`. A range aggregate is a plain b-tree walk, cheaper than
     // `ORDER BY position LIMIT n` (a co-routine per row); a sparse filter just takes a few ranges to fill half
@@ -80,6 +90,7 @@ export class DataReader {
   }
 
   private split(text: string, rows: DataRows, onlyType: string | null): void {
+    this.codec.beginPage();
     let previous = rows.scannedTo;
     for (let start = 0; start < text.length;) {
       let end = text.indexOf('\n', start);
@@ -93,22 +104,22 @@ export class DataReader {
       // cost a sort per query, so the order is checked here instead.
       if (position <= previous) throw new Error('a bulk read of the log came back out of position order');
       previous = position;
-      const idStart = at + 1;
-      rows.eventIds.push(text.slice(idStart, idStart + UUID_LENGTH));
-      let dataStart = idStart + UUID_LENGTH + 1;
+      let dataStart = this.codec.ids.add(text, at + 1) + 1;
       if (onlyType !== null) {
         rows.types.push(onlyType);
       } else {
-        const typeEnd = quotedEnd(text, dataStart);
-        const quotedType = text.slice(dataStart, typeEnd + 1);
-        rows.types.push(
-          quotedType.includes('\\') ? (JSON.parse(quotedType) as string) : quotedType.slice(1, -1),
-        );
-        dataStart = typeEnd + 2;
+        let typeId = 0;
+        for (let code = text.charCodeAt(dataStart); code !== COMMA; code = text.charCodeAt(++dataStart)) {
+          typeId = typeId * 10 + (code - ZERO);
+        }
+        rows.types.push(this.codec.typeName(typeId));
+        dataStart++;
       }
-      rows.dataJson.push(text.slice(dataStart, end));
+      this.codec.pages.add(text, dataStart, end);
       start = end + 1;
     }
+    this.codec.ids.finish(rows.eventIds);
+    this.codec.pages.finish(rows.dataJson);
   }
 
   /**
@@ -134,7 +145,8 @@ export class DataReader {
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       statement = this.db
         .prepare(
-          `SELECT group_concat(concat_ws(',', position, event_id${withoutType ? '' : ', json_quote(type)'}, data), char(10))` +
+          `SELECT group_concat(concat_ws(',', position, ${EVENT_ID_AS_HEX}` +
+            `${withoutType ? '' : ', type_id'}, data), char(10))` +
             ` FROM events WHERE position > ? AND position <= ?${residual}`,
         )
         .raw();
@@ -142,14 +154,4 @@ export class DataReader {
     }
     return statement;
   }
-}
-
-/** Index of the quote that closes the JSON string opening at `start`. */
-function quotedEnd(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === BACKSLASH) i++;
-    else if (code === QUOTE) return i;
-  }
-  throw new Error('unterminated type in a bulk read of the log');
 }

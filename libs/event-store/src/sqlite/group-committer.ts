@@ -5,6 +5,7 @@ import type { LogPosition } from '../position';
 import { EVENT_COLUMNS } from './all-reader';
 import type { PendingAppend } from './append-request';
 import { NO_STREAM, RevisionCache } from './revision-cache';
+import { StoredRowCodec, storedEventId } from './stored-row';
 
 /**
  * What the write transaction needs of a queued append, and where it records what it did. A `PendingAppend`
@@ -75,6 +76,9 @@ export class GroupCommitter {
   /** Nested inside `commitGroup`, so it runs as a savepoint: one request's rows, all or none. */
   private readonly writeRequestRows: Database.Transaction<(pending: GroupMember, current: number) => number>;
   private readonly revisions: RevisionCache;
+  private readonly rows: StoredRowCodec;
+  /** Each member's type ids and stored data, coded before any of the group's savepoints. */
+  private coded = new Map<GroupMember, { readonly typeIds: number[]; readonly data: string[] }>();
 
   /** Head at the start of the running write transaction, after noticing writes by other connections. */
   private txHeadBefore = NO_STREAM;
@@ -96,6 +100,7 @@ export class GroupCommitter {
       this.insertRows(pending, current),
     );
     this.revisions = new RevisionCache(Math.max(1, revisionCacheSize), this.readHead());
+    this.rows = new StoredRowCodec(db);
   }
 
   /** Commits the group in one transaction, recording each member's outcome on the member itself. */
@@ -104,10 +109,17 @@ export class GroupCommitter {
     try {
       this.commitGroup.immediate(batch);
     } catch (error) {
-      // Nothing of the group is on disk; what the group taught the revision cache may be false.
+      // Nothing of the group is on disk; what the group taught the revision cache and the codec may be false.
       for (const stream of this.txTouched) this.revisions.forget(stream);
+      this.coded.clear();
+      try {
+        this.rows.reload();
+      } catch {
+        // Read again on the next group's first unknown type or shape.
+      }
       return { ok: false, error: unavailable(error, 'appending') };
     }
+    this.coded.clear();
     this.revisions.committedUpTo(this.txPosition);
     return { ok: true, groupStart: this.txHeadBefore, head: this.txPosition };
   }
@@ -127,6 +139,19 @@ export class GroupCommitter {
     this.revisions.reconcile(dbHead, (after) => this.streamsWrittenAfter.all(after) as string[]);
     this.txHeadBefore = dbHead;
     this.txPosition = dbHead;
+    // Types and shapes are interned here, outside every request's savepoint, so a request undone alone never
+    // takes back an id the codec has handed out to another.
+    this.coded.clear();
+    for (const pending of batch) {
+      const count = pending.ids.length;
+      const typeIds = new Array<number>(count);
+      const data = new Array<string>(count);
+      for (let k = 0; k < count; k++) {
+        typeIds[k] = this.rows.internType(pending.types[k]);
+        data[k] = this.rows.codeData(pending.data[k]);
+      }
+      this.coded.set(pending, { typeIds, data });
+    }
     for (const pending of batch) {
       pending.firstPosition = NO_STREAM;
       try {
@@ -191,15 +216,17 @@ export class GroupCommitter {
   /** Inserts a request's rows after revision `current`; returns the stream's new last revision. */
   private insertRows(pending: GroupMember, current: number): number {
     const { stream, ids } = pending;
+    const coded = this.coded.get(pending);
+    if (coded === undefined) throw new Error('a group member was not coded before its rows were written');
     let revision = current;
     for (let k = 0; k < ids.length; k++) {
       this.insertEvent.run(
         ++this.txPosition,
-        ids[k],
+        storedEventId(ids[k]),
         stream,
         ++revision,
-        pending.types[k],
-        pending.data[k],
+        coded.typeIds[k],
+        coded.data[k],
         pending.metadata[k],
       );
     }
@@ -213,7 +240,9 @@ export class GroupCommitter {
    */
   private findRetry(pending: GroupMember): AppendResult | null {
     const { stream, ids } = pending;
-    const found = ids.map((id) => this.eventById.get(id) as [number, string, number] | undefined);
+    const found = ids.map(
+      (id) => this.eventById.get(storedEventId(id)) as [number, string, number] | undefined,
+    );
     const firstStored = found.findIndex((row) => row !== undefined);
     if (firstStored === -1) return null;
     const baseRevision = found[0]?.[2];

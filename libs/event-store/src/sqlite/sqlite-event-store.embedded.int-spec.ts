@@ -14,6 +14,7 @@ import type {
   SubscriptionMessage,
 } from '../event-store.port';
 import { START, comparePositions, type LogPosition } from '../position';
+import { StoredRowCodec } from './stored-row';
 import { AllReader, compileFilter } from './all-reader';
 import { SqliteEventStore, type GroupCommitInfo, type SqliteEventStoreOptions } from './sqlite-event-store';
 
@@ -73,7 +74,7 @@ describe('SqliteEventStore (embedded specifics)', () => {
     const peek = new Database(path.join(nested, 'log.db'), { readonly: true });
     try {
       expect(peek.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(peek.pragma('user_version', { simple: true })).toBe(1);
+      expect(peek.pragma('user_version', { simple: true })).toBe(2);
     } finally {
       peek.close();
     }
@@ -268,11 +269,12 @@ describe('SqliteEventStore (embedded specifics)', () => {
     ];
     // Default tuning, then tunings that force each plan: window only, narrow index walk, log scan.
     const db = new Database(path.join(dataDir, 'events.sqlite3'), { readonly: true });
+    const codec = new StoredRowCodec(db);
     const readers = [
-      new AllReader(db),
-      new AllReader(db, { windowFactor: 1_000_000 }),
-      new AllReader(db, { windowFactor: 0, narrowPrefixCap: 1_000_000 }),
-      new AllReader(db, { windowFactor: 0, narrowPrefixCap: 1 }),
+      new AllReader(db, codec),
+      new AllReader(db, codec, { windowFactor: 1_000_000 }),
+      new AllReader(db, codec, { windowFactor: 0, narrowPrefixCap: 1_000_000 }),
+      new AllReader(db, codec, { windowFactor: 0, narrowPrefixCap: 1 }),
     ];
     try {
       for (const filter of filters) {

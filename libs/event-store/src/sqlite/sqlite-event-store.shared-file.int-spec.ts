@@ -127,7 +127,9 @@ describe('SqliteEventStore sharing its file with another writer', () => {
     const store = open();
     const saboteur = new Database(path.join(dataDir, 'events.sqlite3'));
     saboteur.exec(
-      `CREATE TRIGGER sabotage BEFORE INSERT ON events WHEN NEW.type = 'boom' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`,
+      `CREATE TRIGGER sabotage BEFORE INSERT ON events` +
+        ` WHEN NEW.type_id = (SELECT id FROM event_types WHERE name = 'boom')` +
+        ` BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`,
     );
     saboteur.close();
     const innocent = newEvents(2);

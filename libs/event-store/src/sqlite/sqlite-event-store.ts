@@ -20,7 +20,14 @@ import type {
   SubscriptionMessage,
 } from '../event-store.port';
 import { START, type LogPosition } from '../position';
-import { AllReader, compileFilter, EVENT_COLUMNS, type CompiledFilter, type EventRow } from './all-reader';
+import {
+  AllReader,
+  compileFilter,
+  decodeRows,
+  EVENT_COLUMNS_READ,
+  type CompiledFilter,
+  type EventRow,
+} from './all-reader';
 import { EMPTY_METADATA, prepareAppend, type AppendSink, type PendingAppend } from './append-request';
 import { configureConnection } from './connection';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
@@ -31,6 +38,7 @@ import { DataReader } from './data-reader';
 import { WriterThread } from './writer-thread';
 import { validateReadAllData } from '../read-all-data';
 import { migrate } from './schema';
+import { StoredRowCodec } from './stored-row';
 
 export interface SqliteEventStoreOptions {
   readonly dataDir: string;
@@ -142,6 +150,7 @@ export class SqliteEventStore implements EventStore {
 
   private readonly reader: AllReader;
   private readonly dataReader: DataReader;
+  private readonly codec: StoredRowCodec;
   private readonly maxBatchEvents: number;
   private readonly pageSize: number;
   private readonly onGroupCommit: ((commit: GroupCommitInfo) => void) | undefined;
@@ -180,17 +189,18 @@ export class SqliteEventStore implements EventStore {
     this.maxBatchEvents = Math.max(1, options.maxBatchEvents ?? 10_000);
     this.pageSize = Math.max(1, options.subscriptionPageSize ?? 2_000);
     this.onGroupCommit = options.onGroupCommit;
-    this.reader = new AllReader(db);
-    this.dataReader = new DataReader(db);
+    this.codec = new StoredRowCodec(db);
+    this.reader = new AllReader(db, this.codec);
+    this.dataReader = new DataReader(db, this.codec);
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
     this.streamForwards = db
       .prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
+        `SELECT ${EVENT_COLUMNS_READ} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`,
       )
       .raw();
     this.streamBackwards = db
       .prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+        `SELECT ${EVENT_COLUMNS_READ} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
       )
       .raw();
     this.head = this.readHead();
@@ -278,7 +288,12 @@ export class SqliteEventStore implements EventStore {
     if (from < 0) return [];
     let rows: EventRow[];
     try {
-      rows = (backwards ? this.streamBackwards : this.streamForwards).all(stream, from, limit) as EventRow[];
+      const stored = (backwards ? this.streamBackwards : this.streamForwards).all(
+        stream,
+        from,
+        limit,
+      ) as unknown[][];
+      rows = decodeRows(stored, this.codec);
     } catch (error) {
       throw unavailable(error, `reading stream ${stream}`);
     }
