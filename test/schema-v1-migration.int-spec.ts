@@ -73,9 +73,19 @@ describe('a data dir written with schema version 1', () => {
     expect(schemaOf(file)).toEqual({ version: 1, tables: ['events'] });
     const sizeBefore = fs.statSync(file).size;
 
-    const store = SqliteEventStore.open({ dataDir });
+    const notices: string[] = [];
+    const store = SqliteEventStore.open({ dataDir, onMigration: (message) => notices.push(message) });
     try {
       expect(schemaOf(file)).toEqual({ version: 2, tables: ['event_data_shapes', 'event_types', 'events'] });
+      // The operator hears of the rewrite before it starts (it can hold a start for minutes) and when it ends.
+      expect(notices).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^migrating .*events\\.sqlite3 from schema version 1 to 2 \\(${expected.events} events, about 1 s\\); this runs once`,
+          ),
+        ),
+        expect.stringMatching(/^migrated .*events\.sqlite3 to schema version 2 in \d+\.\d s$/),
+      ]);
       const stored = await storedEvents(store);
       expect(stored).toHaveLength(expected.events);
       const tree = new MerkleTree();
@@ -101,8 +111,9 @@ describe('a data dir written with schema version 1', () => {
     } finally {
       raw.close();
     }
-    const again = SqliteEventStore.open({ dataDir });
+    const again = SqliteEventStore.open({ dataDir, onMigration: (message) => notices.push(message) });
     try {
+      expect(notices).toHaveLength(2);
       const tree = new MerkleTree();
       for (const event of await storedEvents(again)) tree.append(leafHashOf(event));
       expect(tree.root().toString('hex')).toBe(expected.logRoot);

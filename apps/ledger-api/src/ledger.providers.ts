@@ -59,6 +59,7 @@ export const ledgerProviders: Provider[] = [
           ...config,
           embeddedWriterThread: true,
           embeddedMaxGroupEvents: SERVICE_MAX_GROUP_EVENTS,
+          onMigration: (message) => new Logger('EventStore').warn(message),
         }),
         metrics,
         writability,

@@ -20,7 +20,11 @@ export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliConte
   return {
     config,
     openStore: (options) =>
-      openEventStore({ ...config, embeddedWriterThread: options?.commitsOnWriterThread === true }),
+      openEventStore({
+        ...config,
+        embeddedWriterThread: options?.commitsOnWriterThread === true,
+        onMigration: (message) => process.stderr.write(`${message}\n`),
+      }),
     interactive: Boolean(process.stderr.isTTY) && env.CI !== 'true',
     actor: `cli:${env.USER ?? env.LOGNAME ?? 'unknown'}`,
   };

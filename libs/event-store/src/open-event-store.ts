@@ -10,6 +10,8 @@ export interface StoreSelection {
   readonly embeddedWriterThread?: boolean;
   /** The embedded store's bound on the events of one group commit (`SqliteEventStoreOptions.maxBatchEvents`). */
   readonly embeddedMaxGroupEvents?: number;
+  /** Told when the embedded log is rewritten to a newer schema on this open (it may take minutes). */
+  readonly onMigration?: (message: string) => void;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function openEventStore(selection: StoreSelection): Promise<EventSt
   return SqliteEventStore.open({
     dataDir: selection.dataDir,
     writerThread: selection.embeddedWriterThread === true,
+    onMigration: selection.onMigration,
     ...(selection.embeddedMaxGroupEvents === undefined
       ? {}
       : { maxBatchEvents: selection.embeddedMaxGroupEvents }),

@@ -62,6 +62,8 @@ export interface SqliteEventStoreOptions {
    * fsync. Off by default (a short-lived CLI gains nothing from a thread); the service turns it on.
    */
   readonly writerThread?: boolean;
+  /** Told when opening rewrites an older file to the current schema (`schema.ts`, `migrate`), and when done. */
+  readonly onMigration?: (message: string) => void;
 }
 
 export interface GroupCommitInfo {
@@ -222,7 +224,7 @@ export class SqliteEventStore implements EventStore {
       fs.mkdirSync(options.dataDir, { recursive: true });
       db = new Database(file);
       configureConnection(db);
-      migrate(db);
+      migrate(db, options.onMigration);
       return new SqliteEventStore(db, file, options);
     } catch (error) {
       db?.close();
