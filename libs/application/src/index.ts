@@ -1,3 +1,4 @@
+export * from './background-thread';
 export * from './clock';
 export * from './request-hash';
 export * from './write-result';

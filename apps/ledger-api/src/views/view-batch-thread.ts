@@ -1,7 +1,6 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker, type MessagePort } from 'node:worker_threads';
-import { timeOrderedIds } from '@ledger/application';
+import { timeOrderedIds, yieldToTheServiceThread } from '@ledger/application';
 import { prepareViewBatch, type BuiltViewBatch } from './view-batch-preparation';
 
 /** A body to build, with the receipt time the ledger's clock gave it. */
@@ -22,7 +21,7 @@ export type BatchBuilt =
  * unexpected failure hands the body back too: the loop's path then meets it again and answers as it always did.
  */
 export function serveViewBatches(port: Pick<MessagePort, 'on' | 'postMessage'>): void {
-  yieldToTheServiceThread();
+  yieldToTheServiceThread(VIEW_BATCH_WORKER_NICENESS);
   const nextId = () => timeOrderedIds.eventId();
   port.on('message', ({ id, now, body }: BatchToBuild) => {
     let built: BuiltViewBatch | null = null;
@@ -50,15 +49,6 @@ export function transferable(body: Uint8Array): ArrayBuffer[] {
  * is left. Bulk ingest then slows on a saturated machine instead of the verification layer.
  */
 export const VIEW_BATCH_WORKER_NICENESS = 10;
-
-/** On Linux the nice value belongs to the calling thread, so the service's own thread keeps its priority. */
-function yieldToTheServiceThread(): void {
-  try {
-    os.setPriority(0, Math.max(os.getPriority(0), VIEW_BATCH_WORKER_NICENESS));
-  } catch {
-    // Not permitted here (a sandbox, another platform's rules): the same priority as the service's thread.
-  }
-}
 
 /** Lets the worker load the TypeScript sources when the service itself runs from them (tests, `-r register-ts`). */
 const REGISTER_TS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'register-ts.js');

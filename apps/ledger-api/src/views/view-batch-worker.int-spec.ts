@@ -1,10 +1,10 @@
-import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { LedgerCommands } from '@ledger/application';
 import { PreparedViewBatch } from './view-batch-preparation';
 import { startViewBatchThread, VIEW_BATCH_WORKER_NICENESS } from './view-batch-thread';
 import { ViewBatchWorker, ViewBatchWorkerFailedError } from './view-batch-worker';
+import { niceOfThreads } from '../../../../test/support/thread-nice';
 
 const RECEIVED_AT = Date.parse('2026-12-07T10:00:00.000Z');
 /** The ledger's clock as the worker's owner reads it: fixed, so the batch's receipt time is known. */
@@ -83,19 +83,3 @@ describe('ViewBatchWorker (the view batch worker thread)', () => {
     await expect(worker.prepare(body([view(2)]))).resolves.toBeInstanceOf(PreparedViewBatch);
   });
 });
-
-/** Each thread of this process and its nice value, from /proc (Linux). */
-function niceOfThreads(): Map<number, number> {
-  const nice = new Map<number, number>();
-  for (const thread of fs.readdirSync('/proc/self/task')) {
-    try {
-      const stat = fs.readFileSync(`/proc/self/task/${thread}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): nice is the 19th field.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      nice.set(Number(thread), Number(fields[16]));
-    } catch {
-      // A thread that ended between the listing and the read.
-    }
-  }
-  return nice;
-}

@@ -20,6 +20,7 @@ import { HeavyWorkBusyError, HeavyWorkGate } from './heavy-work-gate';
 import { AUDIT_WORKER_NICENESS } from './audit-worker-job';
 import { EXPOSURES_PER_ANSWER_PIECE } from './replay-answer';
 import { WorkerAuditWork } from './worker-audit-work';
+import { niceOfThreads } from '../../../../test/support/thread-nice';
 
 /** A store whose appends to the audit stream fail (a full disk, say) and which notes when each append came. */
 class FailingAuditAppends implements EventStore {
@@ -272,19 +273,3 @@ describe('a large replay answer on the HTTP service', () => {
     expect(turnsAtPiece[turnsAtPiece.length - 1]).toBeGreaterThan(turnsAtPiece[0]);
   });
 });
-
-/** The nice value of each thread of this process, by thread id (Linux: /proc/self/task/<tid>/stat). */
-function niceOfThreads(): Map<number, number> {
-  const nice = new Map<number, number>();
-  for (const thread of fs.readdirSync('/proc/self/task')) {
-    try {
-      const stat = fs.readFileSync(`/proc/self/task/${thread}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): state is the 3rd field, nice the 19th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      nice.set(Number(thread), Number(fields[16]));
-    } catch {
-      // A thread that ended between the listing and the read.
-    }
-  }
-  return nice;
-}

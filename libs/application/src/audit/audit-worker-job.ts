@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import {
   loadExportSigner,
@@ -19,6 +18,7 @@ import {
   type ExportCut,
   type RebuildSummary,
 } from './audit-work';
+import { yieldToTheServiceThread } from '../background-thread';
 import { replayHeader, type ReplayAnswerShape, type ReplayHeader } from './replay-answer';
 
 /** One job per worker: the worker opens its own store handle, does it, closes the handle and ends. */
@@ -91,22 +91,9 @@ export function serializeFailure(error: unknown): SerializedFailure {
  */
 export const AUDIT_WORKER_NICENESS = 10;
 
-/**
- * Lowers this thread's scheduling priority. On Linux the nice value belongs to the thread (`setpriority` on
- * the calling task), so the service's own thread keeps its priority. Where it cannot be lowered, the work
- * runs at the priority it has.
- */
-function yieldToTheServiceThread(): void {
-  try {
-    os.setPriority(0, Math.max(os.getPriority(0), AUDIT_WORKER_NICENESS));
-  } catch {
-    // Not permitted here (a sandbox, another platform's rules): same priority as the service's thread.
-  }
-}
-
 /** The worker side: runs `data.job` and reports through `port`. */
 export async function serveAuditJob(port: MessagePort, data: AuditWorkerData): Promise<void> {
-  yieldToTheServiceThread();
+  yieldToTheServiceThread(AUDIT_WORKER_NICENESS);
   const post = (message: WorkerToMain): void => port.postMessage(message);
   let store: EventStore | null = null;
   try {
