@@ -1,33 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Streams } from '@ledger/domain';
-import { comparePositions, type AppendRequest } from '@ledger/event-store';
+import { comparePositions } from '@ledger/event-store';
 import { SqliteEventStore } from '../../event-store/src/sqlite';
 import { LiveProjection } from './live-projection';
-
-const occurredAt = '2024-02-16T09:00:00.000Z';
-
-function registration(deviceId: string): AppendRequest {
-  return {
-    stream: Streams.device(deviceId),
-    expectedRevision: 'no_stream',
-    events: [
-      {
-        eventId: randomUUID(),
-        type: 'DeviceRegistered',
-        data: {
-          deviceId,
-          ownerId: `owner-${deviceId}`,
-          actor: 'svc:test',
-          occurredAt,
-          recordedAt: occurredAt,
-        },
-      },
-    ],
-  };
-}
+import { registration } from './testing/device-appends';
 
 describe('LiveProjection.catchUpToHead', () => {
   let dataDir: string;

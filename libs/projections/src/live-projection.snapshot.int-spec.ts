@@ -9,28 +9,7 @@ import { IdempotencyIndex } from './idempotency.index';
 import { LiveProjection, rebuildFromLog, SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND } from './live-projection';
 import { loadSnapshot, SNAPSHOT_FILE } from './projection-snapshot';
 import { RelationshipTable } from './relationship-table.projection';
-
-const occurredAt = '2024-02-16T09:00:00.000Z';
-
-function registration(deviceId: string) {
-  return {
-    stream: Streams.device(deviceId),
-    expectedRevision: 'no_stream' as const,
-    events: [
-      {
-        eventId: randomUUID(),
-        type: 'DeviceRegistered',
-        data: {
-          deviceId,
-          ownerId: `owner-${deviceId}`,
-          actor: 'svc:test',
-          occurredAt,
-          recordedAt: occurredAt,
-        },
-      },
-    ],
-  };
-}
+import { occurredAt, registration } from './testing/device-appends';
 
 function grants(deviceId: string, revision: bigint, count: number) {
   return {
@@ -162,7 +141,9 @@ describe('LiveProjection snapshots', () => {
     // Without it, a kill -9 now would leave no snapshot and the next start would replay all of it again.
     expect(snapshotCommit()).not.toBeNull();
     const table = new RelationshipTable();
-    expect(loadSnapshot(snapshotDir, store.name, table, new IdempotencyIndex())).toMatchObject({ kind: 'loaded' });
+    expect(loadSnapshot(snapshotDir, store.name, table, new IdempotencyIndex())).toMatchObject({
+      kind: 'loaded',
+    });
     expect(table.digest()).toBe(projection.digest());
   });
 
@@ -182,7 +163,13 @@ describe('LiveProjection snapshots', () => {
     projection = new LiveProjection(store, { snapshotDir });
     await projection.start();
     await projection.stop();
-    const unkeyed = loadSnapshot(snapshotDir, store.name, new RelationshipTable(), new IdempotencyIndex(), key);
+    const unkeyed = loadSnapshot(
+      snapshotDir,
+      store.name,
+      new RelationshipTable(),
+      new IdempotencyIndex(),
+      key,
+    );
     expect(unkeyed).toMatchObject({ kind: 'loaded', authenticated: false });
 
     const logged: string[] = [];

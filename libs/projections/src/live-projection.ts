@@ -213,10 +213,7 @@ export class LiveProjection {
    * after a kill -9 the next start would replay it all again. Written in the background, as any snapshot.
    */
   private snapshotAfterStart(): void {
-    const every = this.options.snapshotEveryEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS;
-    const replayedLongStretch =
-      this.changesSinceCapture >= every || this.eventsSinceCapture >= every * SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND;
-    if (replayedLongStretch || this.rewriteAfterCatchUp) void this.snapshot();
+    if (this.snapshotDue() || this.rewriteAfterCatchUp) void this.snapshot();
     this.rewriteAfterCatchUp = false;
   }
 
@@ -304,15 +301,16 @@ export class LiveProjection {
     }
     this.eventsSinceCapture++;
     if (change !== null || event.metadata.idempotency !== undefined) this.changesSinceCapture++;
+    if (this.caughtUp && this.inFlight === null && this.snapshotDue()) void this.snapshot();
+  }
+
+  /** Enough has changed since the last capture (or enough events of any kind) for a new snapshot. */
+  private snapshotDue(): boolean {
     const every = this.options.snapshotEveryEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS;
-    if (
-      this.caughtUp &&
-      this.inFlight === null &&
-      (this.changesSinceCapture >= every ||
-        this.eventsSinceCapture >= every * SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND)
-    ) {
-      void this.snapshot();
-    }
+    return (
+      this.changesSinceCapture >= every ||
+      this.eventsSinceCapture >= every * SNAPSHOT_EVERY_EVENTS_OF_ANY_KIND
+    );
   }
 
   private advance(position: LogPosition): void {
