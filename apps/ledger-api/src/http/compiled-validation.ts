@@ -13,9 +13,12 @@ interface PropertyRule {
     readonly each: boolean;
     readonly constraints: unknown[];
     readonly validate: (value: unknown, args: ValidationArguments) => unknown;
+    /** false: the constraint reads only the value (`directConstraint`), no arguments object is built. */
+    readonly needsArgs: boolean;
   }>;
   /** The element/child check of a @ValidateNested property (class from its @Type). */
   readonly nested: { readonly each: boolean; readonly check: CompiledCheck } | null;
+  readonly needsArgs: boolean;
 }
 
 const compiled = new WeakMap<object, CompiledCheck | null>();
@@ -60,10 +63,12 @@ function build(type: new (...args: never[]) => object): CompiledCheck | null {
           const instance = constraint.instance as {
             validate: PropertyRule['validators'][number]['validate'];
           };
+          const direct = directConstraint(constraint.name, metadata.constraints);
           validators.push({
             each: metadata.each === true,
             constraints: metadata.constraints,
-            validate: instance.validate.bind(instance),
+            validate: direct ?? instance.validate.bind(instance),
+            needsArgs: direct === null,
           });
         }
       } else if (metadata.type === ValidationTypes.NESTED_VALIDATION) {
@@ -77,7 +82,7 @@ function build(type: new (...args: never[]) => object): CompiledCheck | null {
         return null;
       }
     }
-    rules.push({ property, conditions, validators, nested });
+    rules.push({ property, conditions, validators, nested, needsArgs: validators.some((v) => v.needsArgs) });
   }
   const known = new Set(rules.map((r) => r.property));
   const targetName = type.name;
@@ -85,18 +90,20 @@ function build(type: new (...args: never[]) => object): CompiledCheck | null {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
     const object = value as Record<string, unknown>;
     for (const key in object) if (!known.has(key) || !Object.hasOwn(object, key)) return false;
-    for (const rule of rules) {
+    rules: for (const rule of rules) {
       const field = object[rule.property];
-      if (!rule.conditions.every((condition) => condition(object, field))) continue;
-      const args: ValidationArguments = {
-        targetName,
-        property: rule.property,
-        object,
-        value: field,
-        constraints: [],
-      };
+      for (const condition of rule.conditions) if (!condition(object, field)) continue rules;
+      const args = rule.needsArgs
+        ? ({
+            targetName,
+            property: rule.property,
+            object,
+            value: field,
+            constraints: [],
+          } as ValidationArguments)
+        : NO_ARGUMENTS;
       for (const validator of rule.validators) {
-        (args as { constraints: unknown[] }).constraints = validator.constraints;
+        if (validator.needsArgs) (args as { constraints: unknown[] }).constraints = validator.constraints;
         if (validator.each) {
           if (!Array.isArray(field)) return false;
           for (const item of field) if (validator.validate(item, args) !== true) return false;
@@ -111,6 +118,33 @@ function build(type: new (...args: never[]) => object): CompiledCheck | null {
     }
     return true;
   };
+}
+
+/** Handed to constraints that never read their arguments (`directConstraint`). */
+const NO_ARGUMENTS = Object.freeze({
+  targetName: '',
+  property: '',
+  object: {},
+  value: undefined,
+  constraints: [],
+}) as ValidationArguments;
+
+/**
+ * class-validator's `isString` and `matches` (with a RegExp that keeps no state between calls) as the one
+ * expression each comes down to. They check every id of the hot routes; through class-validator, `matches`
+ * goes through validator.js's `assertString` and builds a `String.prototype.match` array per value. The
+ * answers are the same: `compiled-validation.spec.ts` compares them with class-validator's on generated bodies.
+ */
+function directConstraint(
+  name: string,
+  constraints: readonly unknown[] | undefined,
+): ((value: unknown) => boolean) | null {
+  if (name === 'isString') return (value) => typeof value === 'string' || value instanceof String;
+  const pattern = constraints?.[0];
+  if (name === 'matches' && pattern instanceof RegExp && !pattern.global && !pattern.sticky) {
+    return (value) => typeof value === 'string' && pattern.test(value);
+  }
+  return null;
 }
 
 /**
