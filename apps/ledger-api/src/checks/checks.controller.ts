@@ -28,7 +28,7 @@ export class ChecksController {
   }
 
   private counted<R extends { allowed: boolean }>(result: R): R {
-    this.metrics.checkDecisions.inc({ endpoint: 'check', outcome: result.allowed ? 'allowed' : 'denied' });
+    this.metrics.countDecisions('check', result.allowed);
     return result;
   }
 
@@ -49,12 +49,9 @@ export class ChecksController {
   async bulk(@Body() body: BulkCheckDto) {
     const answer = await this.queries.checkBulk(body.items, body.atLeast, body.at);
     const allowed = answer.results.filter((r) => r.allowed).length;
-    if (allowed > 0) this.metrics.checkDecisions.inc({ endpoint: 'check_bulk', outcome: 'allowed' }, allowed);
+    if (allowed > 0) this.metrics.countDecisions('check_bulk', true, allowed);
     if (answer.results.length > allowed) {
-      this.metrics.checkDecisions.inc(
-        { endpoint: 'check_bulk', outcome: 'denied' },
-        answer.results.length - allowed,
-      );
+      this.metrics.countDecisions('check_bulk', false, answer.results.length - allowed);
     }
     return answer;
   }

@@ -75,10 +75,7 @@ export class LedgerGrpcService {
   private async check(request: Wire): Promise<Wire> {
     const input = validated(CheckDto, pick(request, ['userId', 'deviceId', 'atLeast', 'at']));
     const result = await this.deps.queries.check(input);
-    this.deps.metrics.checkDecisions.inc({
-      endpoint: 'grpc_check',
-      outcome: result.allowed ? 'allowed' : 'denied',
-    });
+    this.deps.metrics.countDecisions('grpc_check', result.allowed);
     return { allowed: result.allowed, role: roleToWire(result.role), token: result.token };
   }
 
@@ -89,10 +86,10 @@ export class LedgerGrpcService {
     const input = validated(BulkCheckDto, { ...pick(request, ['atLeast', 'at']), items });
     const answer = await this.deps.queries.checkBulk(input.items, input.atLeast, input.at);
     const allowed = answer.results.filter((r) => r.allowed).length;
-    const { checkDecisions } = this.deps.metrics;
-    if (allowed > 0) checkDecisions.inc({ endpoint: 'grpc_check_bulk', outcome: 'allowed' }, allowed);
+    const { metrics } = this.deps;
+    if (allowed > 0) metrics.countDecisions('grpc_check_bulk', true, allowed);
     if (answer.results.length > allowed) {
-      checkDecisions.inc({ endpoint: 'grpc_check_bulk', outcome: 'denied' }, answer.results.length - allowed);
+      metrics.countDecisions('grpc_check_bulk', false, answer.results.length - allowed);
     }
     return {
       results: answer.results.map((r) => ({
@@ -113,10 +110,7 @@ export class LedgerGrpcService {
     });
     const result: WriteResult = await this.deps.commands.authorize(input, context());
     const body = result.body as Record<string, unknown>;
-    this.deps.metrics.checkDecisions.inc({
-      endpoint: 'grpc_authorize',
-      outcome: body.allowed === true ? 'allowed' : 'denied',
-    });
+    this.deps.metrics.countDecisions('grpc_authorize', body.allowed === true);
     return body.allowed === true
       ? { allowed: true, role: roleToWire(body.role as Role), token: body.token, eventId: body.eventId }
       : {

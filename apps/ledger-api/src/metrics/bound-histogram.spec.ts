@@ -49,7 +49,44 @@ describe('BoundHistogram', () => {
     expect(bound.bind({ ...labels })).toBe(bound.bind(labels));
     theirs.resetMetrics();
     ours.resetMetrics();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
     observe(labels, 0.002);
     expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('exports a histogram without labels as prom-client does: its one series from the start, and after a reset', async () => {
+    const theirs = new Registry();
+    const ours = new Registry();
+    const buckets = [1, 2, 5, 10, 50, 100, 250, 500, 1000];
+    const help = 'Events per append request';
+    const reference = new Histogram({
+      name: 'ledger_store_append_batch_events',
+      help,
+      buckets,
+      registers: [theirs],
+    });
+    const series = new BoundHistogram('ledger_store_append_batch_events', help, [], buckets, ours).bind({});
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    for (const value of [1, 1000, 3, 4000]) {
+      reference.observe(value);
+      series.observe(value);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.getMetricsAsJSON()).toEqual(await theirs.getMetricsAsJSON());
+    theirs.resetMetrics();
+    ours.resetMetrics();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('times from startTimer to the call of what it returns, in seconds', async () => {
+    const series = new BoundHistogram('t_seconds', 't', [], [0.001, 10], new Registry()).bind({});
+    const observed: number[] = [];
+    const spied = Object.assign(series, { observe: (value: number) => observed.push(value) });
+    const stop = spied.startTimer();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    stop();
+    expect(observed).toHaveLength(1);
+    expect(observed[0]).toBeGreaterThan(0.005);
+    expect(observed[0]).toBeLessThan(10);
   });
 });

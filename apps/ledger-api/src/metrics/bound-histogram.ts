@@ -3,6 +3,8 @@ import type { Registry } from 'prom-client';
 /** One label set's series: a count per bucket (not cumulative), the sum and the count. */
 export interface HistogramSeries {
   observe(value: number): void;
+  /** Observes the seconds from this call to the call of the function it returns. */
+  startTimer(): () => void;
 }
 
 interface Series extends HistogramSeries {
@@ -10,6 +12,8 @@ interface Series extends HistogramSeries {
   readonly buckets: Float64Array;
   sum: number;
   count: number;
+  /** In the exposition: from its binding, and after a reset from its next observation (prom-client's rule). */
+  exported: boolean;
 }
 
 interface ExportedValue {
@@ -31,6 +35,8 @@ export class BoundHistogram<L extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private readonly series = new Map<string, Series>();
+  /** The exported series, in prom-client's order: as bound, and after a reset as observed again. */
+  private exported: Series[] = [];
 
   constructor(
     readonly name: string,
@@ -54,7 +60,12 @@ export class BoundHistogram<L extends string> {
         buckets: new Float64Array(bounds.length),
         sum: 0,
         count: 0,
-        observe(value: number) {
+        exported: true,
+        observe: (value: number) => {
+          if (!created.exported) {
+            created.exported = true;
+            this.exported.push(created);
+          }
           for (let i = 0; i < bounds.length; i++) {
             if (value <= bounds[i]) {
               created.buckets[i]++;
@@ -64,19 +75,26 @@ export class BoundHistogram<L extends string> {
           created.sum += value;
           created.count++;
         },
+        startTimer() {
+          const start = performance.now();
+          return () => created.observe((performance.now() - start) / 1000);
+        },
       };
       series = created;
       this.series.set(key, series);
+      this.exported.push(series);
     }
     return series;
   }
 
   reset(): void {
-    for (const series of this.series.values()) {
+    for (const series of this.exported) {
       series.buckets.fill(0);
       series.sum = 0;
       series.count = 0;
+      series.exported = false;
     }
+    this.exported = [];
   }
 
   /** The values as prom-client's registry formats them: `le` first, then the series' labels. */
@@ -89,7 +107,7 @@ export class BoundHistogram<L extends string> {
   } {
     const values: ExportedValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const series of this.series.values()) {
+    for (const series of this.exported) {
       const sharedLabels = { ...series.labels };
       let cumulative = 0;
       this.upperBounds.forEach((bound, i) => {

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundCounter, type CounterSeries } from './bound-counter';
 import { BoundHistogram } from './bound-histogram';
 
 /** Every metric the service exports, on its own registry (no module-level singletons). */
@@ -12,24 +13,29 @@ export class LedgerMetrics {
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     this.registry,
   );
-  readonly checkDecisions = new Counter({
-    name: 'ledger_check_decisions_total',
-    help: 'Access decisions by endpoint and outcome',
-    labelNames: ['endpoint', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly appendDuration = new Histogram({
-    name: 'ledger_store_append_duration_seconds',
-    help: 'Event store append latency (including group-commit wait)',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [this.registry],
-  });
-  readonly appendBatchSize = new Histogram({
-    name: 'ledger_store_append_batch_events',
-    help: 'Events per append request',
-    buckets: [1, 2, 5, 10, 50, 100, 250, 500, 1000],
-    registers: [this.registry],
-  });
+  /** Counted on every decision: through `countDecisions`, whose series are bound once per endpoint. */
+  readonly checkDecisions = new BoundCounter(
+    'ledger_check_decisions_total',
+    'Access decisions by endpoint and outcome',
+    ['endpoint', 'outcome'] as const,
+    this.registry,
+  );
+  private readonly decisionSeries = new Map<string, { allowed: CounterSeries; denied: CounterSeries }>();
+  /** Observed on every append, like the two below: one series without labels, bound once. */
+  readonly appendDuration = new BoundHistogram(
+    'ledger_store_append_duration_seconds',
+    'Event store append latency (including group-commit wait)',
+    [],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    this.registry,
+  ).bind({});
+  readonly appendBatchSize = new BoundHistogram(
+    'ledger_store_append_batch_events',
+    'Events per append request',
+    [],
+    [1, 2, 5, 10, 50, 100, 250, 500, 1000],
+    this.registry,
+  ).bind({});
   readonly projectionLagEvents = new Gauge({
     name: 'ledger_projection_lag_events',
     help: 'Events acknowledged by this process that the projection has not applied yet',
@@ -59,6 +65,19 @@ export class LedgerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ledger_' });
+  }
+
+  /** `count` decisions of one endpoint (`check`, `authorize`, `grpc_check` …), all allowed or all denied. */
+  countDecisions(endpoint: string, allowed: boolean, count = 1): void {
+    let series = this.decisionSeries.get(endpoint);
+    if (series === undefined) {
+      series = {
+        allowed: this.checkDecisions.bind({ endpoint, outcome: 'allowed' }),
+        denied: this.checkDecisions.bind({ endpoint, outcome: 'denied' }),
+      };
+      this.decisionSeries.set(endpoint, series);
+    }
+    (allowed ? series.allowed : series.denied).inc(count);
   }
 
   /** Log lines the service gave up on (full disk, closed pipe, queue full), read when scraped. */

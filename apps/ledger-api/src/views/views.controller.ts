@@ -74,10 +74,7 @@ export class ViewsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const result = await this.commands.authorize(body, ctx);
-    this.metrics.checkDecisions.inc({
-      endpoint: 'authorize',
-      outcome: result.status === 200 ? 'allowed' : 'denied',
-    });
+    this.metrics.countDecisions('authorize', result.status === 200);
     void reply.status(result.status);
     return result.body;
   }
