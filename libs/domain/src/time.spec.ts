@@ -79,3 +79,11 @@ describe('RFC 3339 times: the edges of the contract', () => {
     );
   });
 });
+
+describe('formatTime', () => {
+  it('gives each instant its own text, whatever was formatted just before (it keeps the last one)', () => {
+    const instants = [0, 1_708_076_467_123, 1_708_076_467_123, 1_708_076_467_124, 0, -1, 253_402_300_799_999];
+    expect(instants.map(formatTime)).toEqual(instants.map((ms) => new Date(ms).toISOString()));
+    expect(() => formatTime(Number.NaN)).toThrow(RangeError);
+  });
+});

@@ -77,9 +77,18 @@ function utc(
   return date.getTime();
 }
 
-/** The one output form: `2024-02-16T09:41:07.123Z` (every accepted time is inside years 0000–9999). */
+let lastFormatted: { readonly ms: Millis; readonly text: string } = { ms: 0, text: '1970-01-01T00:00:00.000Z' };
+
+/**
+ * The one output form: `2024-02-16T09:41:07.123Z` (every accepted time is inside years 0000–9999). The last
+ * instant's text is kept: the service formats the current millisecond for every write and answer made in it
+ * (several per millisecond under load, twice per authorization), each time a `Date` and its ISO text.
+ */
 export function formatTime(ms: Millis): string {
-  return new Date(ms).toISOString();
+  if (ms === lastFormatted.ms) return lastFormatted.text;
+  const text = new Date(ms).toISOString();
+  lastFormatted = { ms, text };
+  return text;
 }
 
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
