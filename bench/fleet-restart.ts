@@ -18,12 +18,10 @@ import { SNAPSHOT_FILE } from '@ledger/projections';
 import { BENCH_API_KEY, BENCH_API_KEYS } from './lib/keys';
 import { freePort, waitFor200 } from './lib/net';
 import { projectRoot, runToExit, spawnNode } from './lib/node-child';
+import { processCpuSeconds, processPeakRssGiB } from './lib/process-stat';
 
 // A fixed 32-byte seed (64 hex digits): the snapshots a run leaves are authenticated under it by the next run.
 const EXPORT_KEY = 'f1ee7e57a27c0de5eed0f1ee7e57a27c0de5eed0f1ee7e57a27c0de5eed0f1ee';
-/** Linux's USER_HZ: the unit of utime and stime in /proc/<pid>/stat. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
 interface StartFigures {
   readonly start: string;
   readonly wallSeconds: number;
@@ -60,12 +58,7 @@ async function writeImportFile(file: string, devices: number): Promise<void> {
 }
 
 function procStat(pid: number): { cpuSeconds: number; peakRssGiB: number } {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return {
-    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND,
-    peakRssGiB: Number(hwm?.[1] ?? 0) / 1024 ** 2,
-  };
+  return { cpuSeconds: processCpuSeconds(pid) ?? 0, peakRssGiB: processPeakRssGiB(pid) };
 }
 
 /** Spawns the service, times it to /health 200, checks three answers against the fleet, stops it cleanly. */

@@ -4,6 +4,7 @@ import type { LoadResult, LoadSpec } from '../children/autocannon-run';
 import type { NewEvent } from '@ledger/event-store';
 import { deviceId, ownerOf, userId, viewerOf, viewEvents, viewInput, type FleetShape } from '../lib/fixtures';
 import { runChild, startChild } from '../lib/node-child';
+import { processCpuSeconds } from '../lib/process-stat';
 import { paired, perSecond, result, type Paired } from '../lib/stats';
 import type { BenchResult, Suite, SuiteContext } from '../lib/types';
 import { throughStore } from './ingest-embedded';
@@ -12,6 +13,8 @@ import { throughStore } from './ingest-embedded';
 interface Target {
   readonly baseUrl: string;
   readonly apiKey: string;
+  /** The serving process, whose CPU time the throughput runs read. */
+  readonly pid?: number;
 }
 
 export interface LedgerServer extends Target {
@@ -42,7 +45,7 @@ export async function withServer<T>(
     { ipc: true, profileDir: context.profileDir },
   );
   try {
-    return await work({ ...running.info, specDir: context.workDir });
+    return await work({ ...running.info, pid: running.child.pid, specDir: context.workDir });
   } finally {
     await running.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -60,7 +63,7 @@ async function withRawFastify<T>(
     { ipc: true },
   );
   try {
-    return await work({ baseUrl: running.info.baseUrl, apiKey: 'none' });
+    return await work({ baseUrl: running.info.baseUrl, apiKey: 'none', pid: running.child.pid });
   } finally {
     await running.stop();
   }
@@ -132,6 +135,9 @@ async function compareRoutes(
     });
   for (const side of sides) await run(side, { connections: 32, durationSeconds: 2 });
   const throughput = { bare: paired(), raw: paired() };
+  // CPU per request of the whole serving process (every thread): a machine shared with other work moves the
+  // throughput pair more than this one, which says what each request costs however the cores were shared.
+  const cpu = paired();
   const p50 = { bare: paired(), raw: paired() };
   const p99 = { bare: paired(), raw: paired() };
   const record = (pair: Record<'bare' | 'raw', Paired>, side: Side, value: number) => {
@@ -142,7 +148,13 @@ async function compareRoutes(
     const order = sides.map((_, i) => sides[(i + round) % sides.length]);
     const figures: Record<Side, string> = { ours: '', bare: '', raw: '' };
     for (const side of order) {
+      const pid = side === 'bare' ? undefined : comparison.routes[side].target.pid;
+      const cpuBefore = pid === undefined ? null : processCpuSeconds(pid);
       const outcome = await run(side, { connections: 32, durationSeconds: seconds });
+      const cpuAfter = pid === undefined ? null : processCpuSeconds(pid);
+      if (cpuBefore !== null && cpuAfter !== null && outcome.total > 0) {
+        (side === 'ours' ? cpu.ours : cpu.theirs).push(((cpuAfter - cpuBefore) * 1e6) / outcome.total);
+      }
       record(throughput, side, outcome.requestsPerSec);
       figures[side] = `${Math.round(outcome.requestsPerSec)}/s`;
     }
@@ -172,6 +184,9 @@ async function compareRoutes(
     result(`${comparison.name}.p99`, latency, raw, p99.raw, false),
     result(`${comparison.name}.bare-nest`, comparison.unit, bare, throughput.bare, true),
     ...(context.quick ? [] : [result(`${comparison.name}.bare-nest.p99`, latency, bare, p99.bare, false)]),
+    ...(cpu.ours.length === context.rounds && cpu.theirs.length === context.rounds
+      ? [result(`${comparison.name}.cpu`, 'µs CPU/request (all threads)', raw, cpu, false)]
+      : []),
   ];
 }
 
