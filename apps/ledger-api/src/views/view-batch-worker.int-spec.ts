@@ -41,11 +41,15 @@ describe('ViewBatchWorker (the view batch worker thread)', () => {
     const worker = workerWith();
     const prepared = await worker.prepare(body(Array.from({ length: 300 }, (_, n) => view(n))));
     expect(prepared).toBeInstanceOf(PreparedViewBatch);
-    const { events } = (prepared as PreparedViewBatch).batch();
-    expect(events).toHaveLength(300);
-    expect(events.every((event) => event.data.recordedAt === '2026-12-07T10:00:00.000Z')).toBe(true);
-    expect(new Set(events.map((event) => event.eventId)).size).toBe(300);
-    expect(events[0].eventId).toMatch(
+    const { events } = (prepared as PreparedViewBatch).rows();
+    expect(events.eventIds).toHaveLength(300);
+    expect(
+      events.dataJson.every(
+        (text) => (JSON.parse(text) as { recordedAt: string }).recordedAt === '2026-12-07T10:00:00.000Z',
+      ),
+    ).toBe(true);
+    expect(new Set(events.eventIds).size).toBe(300);
+    expect(events.eventIds[0]).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
   });

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { checkSerializedEvents } from '../append-rules';
 import { ConcurrencyError, EventStoreError, InvalidAppendError, StoreUnavailableError } from '../errors';
 import type { AppendResult, ExpectedRevision } from '../event-store.port';
 import type { LogPosition } from '../position';
@@ -11,7 +12,10 @@ import { StoredRowCodec, storedEventId } from './stored-row';
  * What the write transaction needs of a queued append, and where it records what it did. A `PendingAppend`
  * is one; the writer thread rebuilds the same shape from a message, without the caller's sink.
  */
-export type GroupMember = Pick<PendingAppend, 'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata'> &
+export type GroupMember = Pick<
+  PendingAppend,
+  'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata' | 'unchecked'
+> &
   Pick<PendingAppend, 'outcome' | 'firstPosition' | 'firstRevision'>;
 
 /** A committed group spans positions (groupStart, head]; a failed one wrote nothing. */
@@ -56,6 +60,27 @@ export function unavailable(error: unknown, doing: string): EventStoreError {
   if (error instanceof EventStoreError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new StoreUnavailableError(`${doing} failed: ${message}`, { cause: error });
+}
+
+/**
+ * Checks the serialized members' per-event rules (`appendSerialized`) before the transaction, here on the
+ * thread that writes: a refused member gets its error as outcome and stays out of the transaction. Returns
+ * the members to write (the batch itself when none was refused).
+ */
+function refuseInvalidRows(batch: readonly GroupMember[]): readonly GroupMember[] {
+  let refused = false;
+  for (const member of batch) {
+    if (!member.unchecked) continue;
+    try {
+      checkSerializedEvents(member.stream, { eventIds: member.ids, types: member.types, dataJson: member.data });
+    } catch (error) {
+      if (!(error instanceof InvalidAppendError)) throw error;
+      member.outcome = error;
+      member.firstPosition = NO_STREAM;
+      refused = true;
+    }
+  }
+  return refused ? batch.filter((member) => !(member.outcome instanceof InvalidAppendError)) : batch;
 }
 
 /**
@@ -106,8 +131,9 @@ export class GroupCommitter {
   /** Commits the group in one transaction, recording each member's outcome on the member itself. */
   commit(batch: readonly GroupMember[]): GroupCommitOutcome {
     this.txTouched = new Set<string>();
+    const writable = refuseInvalidRows(batch);
     try {
-      this.commitGroup.immediate(batch);
+      this.commitGroup.immediate(writable);
     } catch (error) {
       // Nothing of the group is on disk; what the group taught the revision cache and the codec may be false.
       for (const stream of this.txTouched) this.revisions.forget(stream);

@@ -14,6 +14,7 @@ import type {
   ReadAllPage,
   ReadStreamOptions,
   RecordedEvent,
+  SerializedAppendRequest,
   StoredEvent,
   StoredSubscriptionMessage,
   SubscribeOptions,
@@ -28,7 +29,13 @@ import {
   type CompiledFilter,
   type EventRow,
 } from './all-reader';
-import { EMPTY_METADATA, prepareAppend, type AppendSink, type PendingAppend } from './append-request';
+import {
+  EMPTY_METADATA,
+  prepareAppend,
+  prepareSerializedAppend,
+  type AppendSink,
+  type PendingAppend,
+} from './append-request';
 import { configureConnection } from './connection';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { GroupCommitter, unavailable, type GroupCommitOutcome } from './group-committer';
@@ -239,6 +246,22 @@ export class SqliteEventStore implements EventStore {
         settle: (_index, outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)),
       };
       this.enqueue(prepareAppend(request, sink, 0));
+      this.scheduleFlush();
+    });
+  }
+
+  /**
+   * The columns go to the group commit as they came: no object and no string per event on this thread. Their
+   * per-event rules (ids, types, each text exactly `JSON.stringify`'s) are checked by the group committer,
+   * on the writer thread when there is one, before its transaction.
+   */
+  appendSerialized(request: SerializedAppendRequest): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (this.closed) throw new StoreClosedError();
+      const sink: AppendSink = {
+        settle: (_index, outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)),
+      };
+      this.enqueue(prepareSerializedAppend(request, sink, 0));
       this.scheduleFlush();
     });
   }

@@ -9,7 +9,10 @@ export interface WriterThreadData {
 }
 
 /** An append as it crosses to the writer thread: the validated, serialized rows, no caller attached. */
-export type WireAppend = Pick<GroupMember, 'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata'>;
+export type WireAppend = Pick<
+  GroupMember,
+  'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata' | 'unchecked'
+>;
 
 /** A port error as it crosses back; rebuilt into the same class on the store's side. */
 export interface WireError {

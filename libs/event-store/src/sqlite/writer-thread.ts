@@ -70,13 +70,14 @@ export class WriterThread {
       this.worker.ref();
       const message: ToWriter = {
         kind: 'commit',
-        batch: batch.map(({ stream, expected, ids, types, data, metadata }) => ({
+        batch: batch.map(({ stream, expected, ids, types, data, metadata, unchecked }) => ({
           stream,
           expected,
           ids,
           types,
           data,
           metadata,
+          unchecked,
         })),
       };
       this.worker.postMessage(message);
