@@ -692,7 +692,10 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
-/** One value per event the group committed (failed requests and empty ones skipped), in commit order. */
+/**
+ * One value per event the group committed (failed requests and retries skipped), in commit order. A written
+ * request's rows sit at consecutive positions from its first.
+ */
 function committedOf<T>(
   batch: readonly PendingAppend[],
   build: (pending: PendingAppend, k: number, position: LogPosition) => T,
@@ -701,7 +704,8 @@ function committedOf<T>(
   for (const pending of batch) {
     const outcome = pending.outcome;
     if (outcome === undefined || outcome instanceof Error || pending.firstPosition < 0) continue;
-    for (let k = 0; k < pending.ids.length; k++) events.push(build(pending, k, outcome.positions[k]));
+    for (let k = 0; k < pending.ids.length; k++)
+      events.push(build(pending, k, toPosition(pending.firstPosition + k)));
   }
   return events;
 }

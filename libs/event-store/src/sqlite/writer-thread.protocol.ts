@@ -24,6 +24,10 @@ export interface WireError {
 }
 
 export interface WireOutcome {
+  /**
+   * A retry's result (its positions need not be consecutive). A request whose rows were written gets none:
+   * its result follows from `firstPosition`, its count and `firstRevision` (`writtenResult`).
+   */
   readonly result?: AppendResult;
   readonly error?: WireError;
   readonly firstPosition: number;
@@ -31,8 +35,7 @@ export interface WireOutcome {
 }
 
 export type ToWriter =
-  | { readonly kind: 'commit'; readonly batch: readonly WireAppend[] }
-  | { readonly kind: 'close' };
+  { readonly kind: 'commit'; readonly batch: readonly WireAppend[] } | { readonly kind: 'close' };
 
 export type FromWriter =
   | { readonly kind: 'ready' }

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../errors';
-import type { GroupCommitOutcome, GroupMember } from './group-committer';
+import { writtenResult, type GroupCommitOutcome, type GroupMember } from './group-committer';
 import {
   fromWireError,
   type FromWriter,
@@ -111,7 +111,15 @@ export class WriterThread {
           const member = batch[i];
           member.firstPosition = wire.firstPosition;
           member.firstRevision = wire.firstRevision;
-          member.outcome = wire.error === undefined ? wire.result : fromWireError(wire.error);
+          member.outcome =
+            wire.error !== undefined
+              ? fromWireError(wire.error)
+              : (wire.result ??
+                writtenResult(
+                  wire.firstPosition,
+                  member.ids.length,
+                  wire.firstRevision + member.ids.length - 1,
+                ));
         }
         this.settle({ ok: true, groupStart: message.groupStart, head: message.head });
         return;

@@ -40,11 +40,13 @@ port.on('message', (message: ToWriter) => {
     send({ kind: 'failed', error: toWireError(outcome.error) });
     return;
   }
-  const outcomes = batch.map(({ outcome: result, firstPosition, firstRevision }): WireOutcome =>
-    result instanceof Error
-      ? { error: toWireError(result), firstPosition, firstRevision }
-      : { result, firstPosition, firstRevision },
-  );
+  const outcomes = batch.map(({ outcome: result, firstPosition, firstRevision }): WireOutcome => {
+    if (result instanceof Error) return { error: toWireError(result), firstPosition, firstRevision };
+    // Rows written: the store's side rebuilds the result from the first position (`writtenResult`).
+    return firstPosition === NO_STREAM
+      ? { result, firstPosition, firstRevision }
+      : { firstPosition, firstRevision };
+  });
   send({ kind: 'committed', groupStart: outcome.groupStart, head: outcome.head, outcomes });
 });
 send({ kind: 'ready' });
