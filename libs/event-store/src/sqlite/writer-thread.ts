@@ -4,6 +4,8 @@ import { StoreUnavailableError } from '../errors';
 import { writtenResult, type GroupCommitOutcome, type GroupMember } from './group-committer';
 import {
   fromWireError,
+  packColumn,
+  type WireAppend,
   type FromWriter,
   type ToWriter,
   type WriterThreadData,
@@ -70,13 +72,13 @@ export class WriterThread {
       this.worker.ref();
       const message: ToWriter = {
         kind: 'commit',
-        batch: batch.map(({ stream, expected, ids, types, data, metadata, unchecked }) => ({
+        batch: batch.map(({ stream, expected, ids, types, data, metadata, unchecked }): WireAppend => ({
           stream,
           expected,
-          ids,
-          types,
-          data,
-          metadata,
+          ids: packColumn(ids),
+          types: packColumn(types),
+          data: packColumn(data),
+          metadata: metadata.every((text) => text === null) ? null : metadata,
           unchecked,
         })),
       };
