@@ -8,45 +8,11 @@ export interface WriterThreadData {
   readonly revisionCacheSize: number;
 }
 
-/**
- * One column of a request's rows (its ids, types or data texts) as it crosses threads: the texts side by side
- * in ONE string, the i-th ending at `ends[i]`. A string crosses as one copy; a thousand strings cost the
- * structured clone a thousand entries on the sending side, which is the event loop (posting the groups of a
- * bulk ingest was the biggest share of its long stretches after garbage collection).
- */
-export interface PackedColumn {
-  readonly text: string;
-  readonly ends: Uint32Array;
-}
-
-export function packColumn(values: readonly string[]): PackedColumn {
-  const ends = new Uint32Array(values.length);
-  let end = 0;
-  for (let i = 0; i < values.length; i++) {
-    end += values[i].length;
-    ends[i] = end;
-  }
-  return { text: values.join(''), ends };
-}
-
-export function unpackColumn({ text, ends }: PackedColumn): string[] {
-  const values = new Array<string>(ends.length);
-  let start = 0;
-  for (let i = 0; i < ends.length; i++) {
-    values[i] = text.slice(start, ends[i]);
-    start = ends[i];
-  }
-  return values;
-}
-
 /** An append as it crosses to the writer thread: the validated, serialized rows, no caller attached. */
-export interface WireAppend extends Pick<GroupMember, 'stream' | 'expected' | 'unchecked'> {
-  readonly ids: PackedColumn;
-  readonly types: PackedColumn;
-  readonly data: PackedColumn;
-  /** Null when no event of the request has metadata (every view of a batch). */
-  readonly metadata: readonly (string | null)[] | null;
-}
+export type WireAppend = Pick<
+  GroupMember,
+  'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata' | 'unchecked'
+>;
 
 /** A port error as it crosses back; rebuilt into the same class on the store's side. */
 export interface WireError {

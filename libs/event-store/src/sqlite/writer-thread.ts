@@ -4,8 +4,6 @@ import { StoreUnavailableError } from '../errors';
 import { writtenResult, type GroupCommitOutcome, type GroupMember } from './group-committer';
 import {
   fromWireError,
-  packColumn,
-  type WireAppend,
   type FromWriter,
   type ToWriter,
   type WriterThreadData,
@@ -72,13 +70,13 @@ export class WriterThread {
       this.worker.ref();
       const message: ToWriter = {
         kind: 'commit',
-        batch: batch.map(({ stream, expected, ids, types, data, metadata, unchecked }): WireAppend => ({
+        batch: batch.map(({ stream, expected, ids, types, data, metadata, unchecked }) => ({
           stream,
           expected,
-          ids: packColumn(ids),
-          types: packColumn(types),
-          data: packColumn(data),
-          metadata: metadata.every((text) => text === null) ? null : metadata,
+          ids,
+          types,
+          data,
+          metadata,
           unchecked,
         })),
       };

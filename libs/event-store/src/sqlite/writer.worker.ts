@@ -5,7 +5,6 @@ import { GroupCommitter, type GroupMember } from './group-committer';
 import { NO_STREAM } from './revision-cache';
 import {
   toWireError,
-  unpackColumn,
   type FromWriter,
   type ToWriter,
   type WireOutcome,
@@ -31,13 +30,7 @@ port.on('message', (message: ToWriter) => {
     return;
   }
   const batch: GroupMember[] = message.batch.map((wire) => ({
-    stream: wire.stream,
-    expected: wire.expected,
-    unchecked: wire.unchecked,
-    ids: unpackColumn(wire.ids),
-    types: unpackColumn(wire.types),
-    data: unpackColumn(wire.data),
-    metadata: wire.metadata ?? new Array<null>(wire.ids.ends.length).fill(null),
+    ...wire,
     outcome: undefined,
     firstPosition: NO_STREAM,
     firstRevision: NO_STREAM,
