@@ -35,17 +35,30 @@ export interface WireOutcome {
 }
 
 export type ToWriter =
-  { readonly kind: 'commit'; readonly batch: readonly WireAppend[] } | { readonly kind: 'close' };
+  | {
+      readonly kind: 'commit';
+      /** Numbers the groups: answers name it, as a group allowed to go first may be answered first. */
+      readonly seq: number;
+      readonly batch: readonly WireAppend[];
+      /**
+       * Every request of this small group may be committed before those of the groups posted ahead of it
+       * (`mayOvertake`): the thread then commits it as soon as it sees it, even in the middle of preparing a
+       * big group.
+       */
+      readonly mayGoFirst: boolean;
+    }
+  | { readonly kind: 'close' };
 
 export type FromWriter =
   | { readonly kind: 'ready' }
   | {
       readonly kind: 'committed';
+      readonly seq: number;
       readonly groupStart: number;
       readonly head: number;
       readonly outcomes: readonly WireOutcome[];
     }
-  | { readonly kind: 'failed'; readonly error: WireError }
+  | { readonly kind: 'failed'; readonly seq: number; readonly error: WireError }
   | { readonly kind: 'closed' };
 
 export function toWireError(error: Error): WireError {
