@@ -89,7 +89,7 @@ interface CodedRows {
   readonly data: string[];
 }
 
-/** Rows coded between two calls of a commit's `between`: ~1 ms of a 1000-row group's coding. */
+/** Rows coded between two calls of a commit's `between`: a tenth of a 1000-row group's coding. */
 const PRECODE_SLICE = 100;
 
 function noPause(): void {}
@@ -176,7 +176,7 @@ export class GroupCommitter {
    * shape are known — and `between` is called between its slices and right before the transaction begins: the
    * writer thread commits the small groups queued meanwhile there, ahead of this one (`writer.worker.ts`), so
    * what a one-event append waits for behind a 1000-view group is at most a slice of it, or its inserts.
-   * `between` may commit other groups through this committer; it must not be called from inside a commit.
+   * `between` may itself commit other groups through this committer: it is never called inside a transaction.
    */
   commit(batch: readonly GroupMember[], between: () => void = noPause): GroupCommitOutcome {
     let writable: readonly GroupMember[];
