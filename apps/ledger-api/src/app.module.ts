@@ -22,6 +22,7 @@ import { NonBlockingLogDestination } from './logging/non-blocking-log-destinatio
 import { DATA_DIR_LOCK, LEDGER_CONFIG, ledgerProviders } from './ledger.providers';
 import { MetricsController } from './metrics/metrics.controller';
 import { BulkIngestGate } from './views/bulk-ingest-gate';
+import { startViewBatchThread } from './views/view-batch-thread';
 import { ViewBatchWorker } from './views/view-batch-worker';
 import { ViewsController } from './views/views.controller';
 import { RelationshipFeed } from './watch/relationship-feed.service';
@@ -71,7 +72,8 @@ export class AppModule {
         {
           provide: ViewBatchWorker,
           inject: [LedgerCommands],
-          useFactory: (commands: LedgerCommands) => new ViewBatchWorker(commands),
+          useFactory: (commands: LedgerCommands) =>
+            new ViewBatchWorker(commands, startViewBatchThread, config.viewBatchTimeoutMs),
         },
         integrityMonitorProvider,
         IntegrityMonitorShutdown,

@@ -30,7 +30,12 @@ import type {
   TransferOwnershipInput,
   ViewInput,
 } from './inputs';
-import { buildViewBatch, parseTimeField, viewEvent, type ViewBatch } from './view-batch';
+import {
+  buildViewBatch,
+  parseTimeField,
+  viewEvent,
+  type SerializedViewBatch,
+} from './view-batch';
 import type { WriteContext, WriteResult } from './write-result';
 
 export interface LedgerCommandsOptions {
@@ -148,17 +153,17 @@ export class LedgerCommands {
   }
 
   /**
-   * A batch of views `buildViewBatch` built elsewhere (off the event loop), from this ledger's receipt time
+   * A batch of views `buildViewBatch` built and serialized elsewhere (off the event loop), from this ledger's receipt time
    * (`receiptTime`) and ids made by `timeOrderedIds`, the generator of writes without an Idempotency-Key:
    * appended as `recordViews` appends a batch sent without one. With a key the ids derive from the key and the
    * remembered answer comes first, so such a batch goes through `recordViews`.
    */
-  appendViewBatch(batch: ViewBatch): Promise<WriteResult> {
-    // Not through `idempotent` (nothing to remember without a key): no closure holds the batch's thousand
-    // events while its commit is in flight, so they die young instead of being copied by every scavenge.
-    const count = batch.events.length;
+  appendViewBatch(batch: SerializedViewBatch): Promise<WriteResult> {
+    // Not through `idempotent` (nothing to remember without a key). The events come serialized: the loop
+    // neither parses nor re-serializes a thousand events, and what its commit holds is a few strings.
+    const count = batch.events.eventIds.length;
     return this.store
-      .append({ stream: batch.stream, expectedRevision: 'any', events: batch.events })
+      .appendSerialized({ stream: batch.stream, expectedRevision: 'any', events: batch.events })
       .then((result) => ({ status: 201, body: { count, token: positionToToken(result.position) } }));
   }
 

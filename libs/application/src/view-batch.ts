@@ -7,7 +7,12 @@ import {
   viewShardFor,
   type MediaViewed,
 } from '@ledger/domain';
-import { MalformedTokenError, tokenToPosition, type NewEvent } from '@ledger/event-store';
+import {
+  MalformedTokenError,
+  tokenToPosition,
+  type NewEvent,
+  type SerializedEvents,
+} from '@ledger/event-store';
 import { mediaViewed } from './device-change';
 import type { ViewInput } from './inputs';
 
@@ -18,6 +23,12 @@ export const MAX_VIEWS_PER_BATCH = 1000;
 export interface ViewBatch {
   readonly stream: string;
   readonly events: NewEvent[];
+}
+
+/** A batch of views in the form the store keeps them (`EventStore.appendSerialized`), as built off the loop. */
+export interface SerializedViewBatch {
+  readonly stream: string;
+  readonly events: SerializedEvents;
 }
 
 /** A time field of an input, parsed; a malformed one is a 400 naming the field. */

@@ -26,6 +26,16 @@ describe('loadConfig', () => {
     ).not.toThrow();
   });
 
+  it('bounds the view batch worker\'s time per batch, 10 s unless LEDGER_VIEW_BATCH_TIMEOUT_MS says', () => {
+    expect(loadConfig({}).viewBatchTimeoutMs).toBe(10_000);
+    expect(loadConfig({ LEDGER_VIEW_BATCH_TIMEOUT_MS: '2500' }).viewBatchTimeoutMs).toBe(2500);
+    for (const value of ['0', '5', 'soon', '600001']) {
+      expect(configError({ LEDGER_VIEW_BATCH_TIMEOUT_MS: value }).variable).toBe(
+        'LEDGER_VIEW_BATCH_TIMEOUT_MS',
+      );
+    }
+  });
+
   it('validates the watch feed limits, with defaults', () => {
     expect(loadConfig({}).watch).toEqual({
       maxConnectionsPerKey: 64,

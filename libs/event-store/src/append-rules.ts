@@ -1,5 +1,13 @@
 import { InvalidAppendError } from './errors';
-import type { ExpectedRevision, JsonObject } from './event-store.port';
+import type {
+  AppendRequest,
+  EventStore,
+  ExpectedRevision,
+  JsonObject,
+  NewEvent,
+  SerializedAppendRequest,
+  SerializedEvents,
+} from './event-store.port';
 
 /**
  * The port's rules for an append, shared by every adapter and pinned by the store contract suite, so a request
@@ -8,6 +16,7 @@ import type { ExpectedRevision, JsonObject } from './event-store.port';
  */
 export const MAX_STREAM_NAME_LENGTH = 512;
 
+const LOWER_CASE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** Revisions are EventStoreDB's signed 64-bit stream versions; 2^63 - 1 is the tombstone's. */
@@ -69,4 +78,89 @@ export function serializeJsonObject(what: string, value: unknown): string {
   }
   if (json === undefined) throw new InvalidAppendError(`${what} is not serializable as JSON`);
   return json;
+}
+
+/**
+ * The checks of a serialized append that look at no event: stream, expected revision, and three columns of one
+ * length, at least one event. Returns the number of events.
+ */
+export function checkSerializedRequest(request: SerializedAppendRequest): number {
+  if (typeof request !== 'object' || request === null)
+    throw new InvalidAppendError('append request is missing');
+  const stream = checkStreamName(request.stream);
+  checkExpectedRevision(stream, request.expectedRevision);
+  const events = request.events as Partial<SerializedEvents> | null;
+  const count = Array.isArray(events?.eventIds) ? events.eventIds.length : 0;
+  if (
+    count === 0 ||
+    !Array.isArray(events?.types) ||
+    !Array.isArray(events?.dataJson) ||
+    events.types.length !== count ||
+    events.dataJson.length !== count
+  ) {
+    throw new InvalidAppendError(
+      `append to ${stream}: no events, or event ids, types and data of different lengths`,
+    );
+  }
+  return count;
+}
+
+/**
+ * The per-event rules of a serialized append (`SerializedEvents`): lower-case UUIDs, none twice; valid types;
+ * each data text exactly `JSON.stringify` of an object, so what is stored is what `append` would store.
+ */
+export function checkSerializedEvents(stream: string, events: SerializedEvents): void {
+  const { eventIds, types, dataJson } = events;
+  const seen = new Set<string>();
+  let lastType: unknown;
+  for (let i = 0; i < eventIds.length; i++) {
+    const id = eventIds[i];
+    if (typeof id !== 'string' || !LOWER_CASE_UUID.test(id)) {
+      throw new InvalidAppendError(
+        `append to ${stream}: event id ${String(id)} is not a lower-case UUID (serialized events)`,
+      );
+    }
+    if (seen.has(id)) throw new InvalidAppendError(`append to ${stream}: event id ${id} appears twice`);
+    seen.add(id);
+    // A batch usually holds one type: it is checked once.
+    if (types[i] !== lastType) lastType = checkEventType(stream, id, types[i]);
+    checkSerializedData(`append to ${stream}: event ${id} data`, dataJson[i]);
+  }
+}
+
+/** Text that `JSON.stringify` writes for an object, byte for byte (any JSON.stringify output is a fixed point). */
+function checkSerializedData(what: string, text: unknown): void {
+  if (typeof text !== 'string') throw new InvalidAppendError(`${what} is not JSON text`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidAppendError(`${what} is not JSON text`);
+  }
+  if (!isJsonObject(value)) throw new InvalidAppendError(`${what} is not an object`);
+  if (JSON.stringify(value) !== text)
+    throw new InvalidAppendError(`${what} is not JSON.stringify's text of its value`);
+}
+
+/**
+ * `appendSerialized` through `append`: checked by the same rules, then appended as parsed events. For adapters
+ * whose client takes objects anyway (EventStoreDB's), and stores kept for tests.
+ */
+export function appendSerializedViaAppend(
+  store: Pick<EventStore, 'append'>,
+  request: SerializedAppendRequest,
+): ReturnType<EventStore['append']> {
+  try {
+    checkSerializedRequest(request);
+    checkSerializedEvents(request.stream, request.events);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const { eventIds, types, dataJson } = request.events;
+  const events = new Array<NewEvent>(eventIds.length);
+  for (let i = 0; i < eventIds.length; i++) {
+    events[i] = { eventId: eventIds[i], type: types[i], data: JSON.parse(dataJson[i]) as JsonObject };
+  }
+  const append: AppendRequest = { stream: request.stream, events, expectedRevision: request.expectedRevision };
+  return store.append(append);
 }

@@ -44,6 +44,27 @@ export interface AppendRequest {
   readonly expectedRevision: ExpectedRevision;
 }
 
+/**
+ * The events of one append in the form the store keeps them, for a writer that made that form already (off
+ * the service's thread, say): the i-th event is `(eventIds[i], types[i], dataJson[i])`, with no metadata. An
+ * adapter can then store a thousand events without building or serializing a thousand objects where the
+ * request arrives. The rules are `append`'s, stated on the text: each id a lower-case UUID (as the store hands
+ * ids back), each `dataJson[i]` exactly what `JSON.stringify` writes for an object (so the stored text, and
+ * every byte derived from it, is what `append` of the parsed object stores). A request that breaks a rule is
+ * refused whole with `InvalidAppendError`, writing nothing.
+ */
+export interface SerializedEvents {
+  readonly eventIds: readonly string[];
+  readonly types: readonly string[];
+  readonly dataJson: readonly string[];
+}
+
+export interface SerializedAppendRequest {
+  readonly stream: string;
+  readonly events: SerializedEvents;
+  readonly expectedRevision: ExpectedRevision;
+}
+
 export interface ReadStreamOptions {
   readonly fromRevision?: bigint;
   readonly direction?: 'forwards' | 'backwards';
@@ -146,6 +167,12 @@ export interface EventStore {
    * await an append before making one that must come after it, or use `appendMany`.
    */
   append(request: AppendRequest): Promise<AppendResult>;
+  /**
+   * `append` of events given in their stored form (`SerializedEvents`): the same atomicity, expected revision,
+   * idempotent retry by event id and refusals; what it stores and delivers is what `append` of the parsed
+   * events would. `appendSerializedViaAppend` is the generic form any adapter can use.
+   */
+  appendSerialized(request: SerializedAppendRequest): Promise<AppendResult>;
   /**
    * Appends several requests; each is atomic on its own and may fail on its own (results in order). Requests to
    * one stream are appended in the order given.

@@ -21,13 +21,22 @@ const view = (n: number, overrides: Record<string, unknown> = {}): ViewInput => 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
 
 describe('prepareViewBatch (the view batch worker)', () => {
-  it('builds the very events the loop builds from the same views, time and ids', () => {
+  it('builds the very events the loop builds from the same views, time and ids, serialized as stored', () => {
     const views = [view(0), view(1, { servedBy: 'cdn-1', decisionToken: 'lt1.1f' }), view(2)];
     const built = prepareViewBatch(bytes(JSON.stringify({ views })), NOW, ids);
     expect(built).not.toBeNull();
-    const batch = new PreparedViewBatch(built!).batch();
-    expect(batch).toEqual(buildViewBatch(views, NOW, ids));
-    expect(batch.events[1].data).toMatchObject({
+    const rows = new PreparedViewBatch(built!).rows();
+    const onTheLoop = buildViewBatch(views, NOW, ids);
+    // The text `append` stores for an event's data is `JSON.stringify` of it (serializeJsonObject).
+    expect(rows).toEqual({
+      stream: onTheLoop.stream,
+      events: {
+        eventIds: onTheLoop.events.map((event) => event.eventId),
+        types: onTheLoop.events.map((event) => event.type),
+        dataJson: onTheLoop.events.map((event) => JSON.stringify(event.data)),
+      },
+    });
+    expect(JSON.parse(rows.events.dataJson[1])).toMatchObject({
       recordedAt: '2026-12-07T10:00:00.000Z',
       servedBy: 'cdn-1',
       decisionToken: 'lt1.1f',

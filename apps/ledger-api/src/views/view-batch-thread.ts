@@ -15,6 +15,12 @@ export type BatchBuilt =
   | { readonly id: number; readonly built: BuiltViewBatch }
   | { readonly id: number; readonly built: null; readonly body: Uint8Array };
 
+/** What the thread sends: answers, and once, when its code is loaded, that it is ready to build. */
+export type FromViewBatchThread = BatchBuilt | typeof VIEW_BATCH_THREAD_READY;
+
+/** Sent once the thread's code is loaded: from then on, each batch's time is the build's alone. */
+export const VIEW_BATCH_THREAD_READY = 'ready';
+
 /**
  * The worker's loop: each body is answered, in order, with its batch or with the body itself. Ids are
  * `timeOrderedIds`, the service's ids for writes without an Idempotency-Key (the only ones sent here). An
@@ -33,6 +39,7 @@ export function serveViewBatches(port: Pick<MessagePort, 'on' | 'postMessage'>):
     if (built !== null) port.postMessage({ id, built } satisfies BatchBuilt);
     else port.postMessage({ id, built, body } satisfies BatchBuilt, transferable(body));
   });
+  port.postMessage(VIEW_BATCH_THREAD_READY);
 }
 
 /** The body's memory, when the view spans all of it: it moves between threads instead of being copied. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { comparePositions } from '@ledger/event-store';
 import { startLedger, uniqueIds, type LedgerTestApp } from '../../../../test/support/ledger-test-app';
 import { sendRaw } from '../../../../test/support/raw-http';
+import { VIEW_BATCH_THREAD_READY } from './view-batch-thread';
 import { ViewBatchWorker } from './view-batch-worker';
 
 describe('POST /v1/views/batch on the view batch worker', () => {
@@ -131,6 +132,40 @@ describe('POST /v1/views/batch on the view batch worker', () => {
       expect(comparePositions(await ledger.head(), before)).toBe(0);
     } finally {
       internals.startThread = startThread;
+    }
+    const next = await ledger.http('POST', '/v1/views/batch', { views: [view(1)] });
+    expect(next.status).toBe(201);
+    expect((await ledger.http('GET', '/health/live')).status).toBe(200);
+  });
+
+  it('answers 503 with nothing stored when the thread hangs past the batch timeout, and serves the next one', async () => {
+    const batches = ledger.app.get(ViewBatchWorker);
+    // The next thread starts, then blocks on its first batch and never answers.
+    const internals = batches as unknown as { startThread: () => Worker; batchTimeoutMs: number };
+    const { startThread, batchTimeoutMs } = internals;
+    internals.startThread = () =>
+      new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         parentPort.on('message', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+         parentPort.postMessage(${JSON.stringify(VIEW_BATCH_THREAD_READY)});`,
+        { eval: true },
+      );
+    internals.batchTimeoutMs = 1000;
+    await batches.onModuleDestroy();
+    const before = await ledger.head();
+    try {
+      const failed = await ledger.http('POST', '/v1/views/batch', { views: [view(0)] });
+      expect(failed.status).toBe(503);
+      expect(failed.headers.get('retry-after')).toBe('1');
+      expect(failed.body).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: expect.stringMatching(/did not answer a batch within 1000 ms.*nothing was stored, retry/),
+      });
+      expect(comparePositions(await ledger.head(), before)).toBe(0);
+    } finally {
+      internals.startThread = startThread;
+      internals.batchTimeoutMs = batchTimeoutMs;
     }
     const next = await ledger.http('POST', '/v1/views/batch', { views: [view(1)] });
     expect(next.status).toBe(201);

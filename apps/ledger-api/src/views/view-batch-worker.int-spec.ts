@@ -2,7 +2,11 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { LedgerCommands } from '@ledger/application';
 import { PreparedViewBatch } from './view-batch-preparation';
-import { startViewBatchThread, VIEW_BATCH_WORKER_NICENESS } from './view-batch-thread';
+import {
+  startViewBatchThread,
+  VIEW_BATCH_THREAD_READY,
+  VIEW_BATCH_WORKER_NICENESS,
+} from './view-batch-thread';
 import { ViewBatchWorker, ViewBatchWorkerFailedError } from './view-batch-worker';
 import { niceOfThreads } from '../../../../test/support/thread-nice';
 
@@ -26,10 +30,19 @@ const dyingThread = () =>
     eval: true,
   });
 
+/** A thread that starts, then never answers (blocked, not crashed), as a build stuck in a wait would. */
+const hangingThread = () =>
+  new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     parentPort.on('message', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+     parentPort.postMessage(${JSON.stringify(VIEW_BATCH_THREAD_READY)});`,
+    { eval: true },
+  );
+
 describe('ViewBatchWorker (the view batch worker thread)', () => {
   const started: ViewBatchWorker[] = [];
-  const workerWith = (startThread?: () => Worker) => {
-    const worker = new ViewBatchWorker(commands, startThread);
+  const workerWith = (startThread?: () => Worker, batchTimeoutMs?: number) => {
+    const worker = new ViewBatchWorker(commands, startThread, batchTimeoutMs);
     started.push(worker);
     return worker;
   };
@@ -41,11 +54,15 @@ describe('ViewBatchWorker (the view batch worker thread)', () => {
     const worker = workerWith();
     const prepared = await worker.prepare(body(Array.from({ length: 300 }, (_, n) => view(n))));
     expect(prepared).toBeInstanceOf(PreparedViewBatch);
-    const { events } = (prepared as PreparedViewBatch).batch();
-    expect(events).toHaveLength(300);
-    expect(events.every((event) => event.data.recordedAt === '2026-12-07T10:00:00.000Z')).toBe(true);
-    expect(new Set(events.map((event) => event.eventId)).size).toBe(300);
-    expect(events[0].eventId).toMatch(
+    const { events } = (prepared as PreparedViewBatch).rows();
+    expect(events.eventIds).toHaveLength(300);
+    expect(
+      events.dataJson.every(
+        (text) => (JSON.parse(text) as { recordedAt: string }).recordedAt === '2026-12-07T10:00:00.000Z',
+      ),
+    ).toBe(true);
+    expect(new Set(events.eventIds).size).toBe(300);
+    expect(events.eventIds[0]).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
   });
@@ -80,6 +97,21 @@ describe('ViewBatchWorker (the view batch worker thread)', () => {
       await expect(batch).rejects.toThrow(ViewBatchWorkerFailedError);
       await expect(batch).rejects.toThrow(/exited with code 7.*nothing was stored, retry/);
     }
+    await expect(worker.prepare(body([view(2)]))).resolves.toBeInstanceOf(PreparedViewBatch);
+  });
+
+  it('fails the batches a hung thread held after the batch timeout, ends that thread, and starts a new one', async () => {
+    let hung: Worker | undefined;
+    const threads = [() => (hung = hangingThread()), startViewBatchThread];
+    const worker = workerWith(() => (threads.shift() ?? startViewBatchThread)(), 1000);
+    const held = [worker.prepare(body([view(0)])), worker.prepare(body([view(1)]))];
+    for (const batch of held) {
+      await expect(batch).rejects.toThrow(ViewBatchWorkerFailedError);
+      await expect(batch).rejects.toThrow(/did not answer a batch within 1000 ms.*nothing was stored, retry/);
+    }
+    // The stuck thread is terminated, not left blocked beside the new one.
+    expect(hung).toBeDefined();
+    await new Promise((resolve) => (hung as Worker).once('exit', resolve));
     await expect(worker.prepare(body([view(2)]))).resolves.toBeInstanceOf(PreparedViewBatch);
   });
 });

@@ -4,8 +4,16 @@ import type { Worker } from 'node:worker_threads';
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { LedgerCommands } from '@ledger/application';
+import { DEFAULT_VIEW_BATCH_TIMEOUT_MS } from '@ledger/config';
 import { PreparedViewBatch } from './view-batch-preparation';
-import { startViewBatchThread, transferable, type BatchBuilt, type BatchToBuild } from './view-batch-thread';
+import {
+  startViewBatchThread,
+  transferable,
+  VIEW_BATCH_THREAD_READY,
+  type BatchBuilt,
+  type BatchToBuild,
+  type FromViewBatchThread,
+} from './view-batch-thread';
 
 /** The batch's worker thread died before it answered: nothing of the batch was appended; retry. */
 export class ViewBatchWorkerFailedError extends Error {
@@ -15,6 +23,13 @@ export class ViewBatchWorkerFailedError extends Error {
 }
 
 const BATCH_ROUTE = '/v1/views/batch';
+
+/**
+ * The longest a new thread may take to load its code before its first batch's time starts (loading the
+ * TypeScript sources through the test loader takes seconds on a busy machine): a thread that hangs while
+ * starting is bounded too.
+ */
+const THREAD_START_MS = 30_000;
 
 /**
  * Builds `POST /v1/views/batch` bodies on a worker thread. Parsing a 190 KiB body, scanning it for duplicate
@@ -29,7 +44,9 @@ const BATCH_ROUTE = '/v1/views/batch';
  * time anyway), at a lower scheduling priority than the service's thread (`VIEW_BATCH_WORKER_NICENESS`): on
  * two busy cores, authorizations and their commits get the CPU before the next batch's build. If the thread
  * dies, the batches it held fail with `ViewBatchWorkerFailedError` (503, nothing stored) and the next batch
- * starts a new one.
+ * starts a new one. A thread that hangs instead (no answer to its oldest batch within `batchTimeoutMs`) is
+ * treated the same way and terminated: a stuck build must not hold the route's gate, and the clients
+ * waiting on it, forever.
  */
 export class ViewBatchWorker implements OnModuleDestroy {
   private thread: Worker | null = null;
@@ -40,10 +57,16 @@ export class ViewBatchWorker implements OnModuleDestroy {
   private nextId = 0;
   /** Connections with view batches in progress (how many): a client half-closing one still gets its answer. */
   private readonly holding = new Map<Socket, number>();
+  /** Fires when the thread's oldest batch has waited `batchTimeoutMs` for its answer. */
+  private deadline: NodeJS.Timeout | null = null;
+  /** The current thread has loaded its code: from then on the deadline is the batch timeout alone. */
+  private threadReady = false;
 
   constructor(
     private readonly commands: LedgerCommands,
     private readonly startThread: () => Worker = startViewBatchThread,
+    /** The longest one batch may take on the thread (`LEDGER_VIEW_BATCH_TIMEOUT_MS`). */
+    private readonly batchTimeoutMs: number = DEFAULT_VIEW_BATCH_TIMEOUT_MS,
   ) {}
 
   /**
@@ -113,6 +136,7 @@ export class ViewBatchWorker implements OnModuleDestroy {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
+      if (this.waiting.size === 1) this.armDeadline(thread);
       thread.ref();
       const message: BatchToBuild = { id, now: this.commands.receiptTime(), body };
       thread.postMessage(message, transferable(body));
@@ -122,11 +146,20 @@ export class ViewBatchWorker implements OnModuleDestroy {
   private start(): Worker {
     const thread = this.startThread();
     this.thread = thread;
+    this.threadReady = false;
     thread.unref();
-    thread.on('message', (answer: BatchBuilt) => {
+    thread.on('message', (answer: FromViewBatchThread) => {
+      if (answer === VIEW_BATCH_THREAD_READY) {
+        if (this.thread !== thread) return;
+        this.threadReady = true;
+        this.armDeadline(thread);
+        return;
+      }
       const waiter = this.waiting.get(answer.id);
       this.waiting.delete(answer.id);
       if (this.waiting.size === 0) thread.unref();
+      // The thread answers in order: the next batch's time starts now.
+      if (this.thread === thread) this.armDeadline(thread);
       waiter?.resolve(answer);
     });
     thread.on('error', (error) => this.fail(thread, error.message));
@@ -134,10 +167,32 @@ export class ViewBatchWorker implements OnModuleDestroy {
     return thread;
   }
 
-  /** The thread is gone: every batch it held fails, and the next one starts a fresh thread. */
+  /** Gives the thread's oldest batch `batchTimeoutMs` to be answered; past it the thread is taken for hung. */
+  private armDeadline(thread: Worker): void {
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.deadline = null;
+    if (this.waiting.size === 0) return;
+    const started = this.threadReady;
+    const limit = started ? this.batchTimeoutMs : Math.max(this.batchTimeoutMs, THREAD_START_MS);
+    this.deadline = setTimeout(() => {
+      this.deadline = null;
+      this.fail(
+        thread,
+        started ? `it did not answer a batch within ${limit} ms` : `it did not start within ${limit} ms`,
+      );
+      // Its late answers, if any, find no waiter: the batches were failed, and nothing of them was stored.
+      void thread.terminate();
+    }, limit);
+    // The batches in flight keep the thread referenced; the timer alone must not hold the process open.
+    this.deadline.unref();
+  }
+
+  /** The thread is gone (or hung): every batch it held fails, and the next one starts a fresh thread. */
   private fail(thread: Worker, reason: string): void {
     if (this.thread !== thread) return;
     this.thread = null;
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.deadline = null;
     const error = new ViewBatchWorkerFailedError(reason);
     const waiters = [...this.waiting.values()];
     this.waiting.clear();

@@ -36,8 +36,9 @@ export class ViewsController {
   @ApiOperation({ summary: 'Record 1–1000 views atomically: all valid or none stored' })
   @ApiAnswers({ status: 201, example: { count: 250, token: 'lt1.3b' } }, [413])
   async batch(@Body() body: ViewBatchDto, @WriteCtx() ctx: WriteContext) {
-    // Built on the view batch worker from the body's bytes (no Idempotency-Key): only its append is left.
-    if (body instanceof PreparedViewBatch) return (await this.commands.appendViewBatch(body.batch())).body;
+    // Built and serialized on the view batch worker from the body's bytes (no Idempotency-Key): only its
+    // append is left.
+    if (body instanceof PreparedViewBatch) return (await this.commands.appendViewBatch(body.rows())).body;
     return (await this.commands.recordViews(body.views, ctx)).body;
   }
 

@@ -15,6 +15,7 @@ function keptOpen(store: EventStore): EventStore {
   return {
     name: store.name,
     append: (request) => store.append(request),
+    appendSerialized: (request) => store.appendSerialized(request),
     appendMany: (requests) => store.appendMany(requests),
     readStream: (stream, options) => store.readStream(stream, options),
     readAll: (options) => store.readAll(options),

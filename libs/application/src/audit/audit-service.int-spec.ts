@@ -43,6 +43,7 @@ class FailingAuditAppends implements EventStore {
     }
     return this.inner.append(request);
   }
+  appendSerialized: EventStore['appendSerialized'] = (request) => this.inner.appendSerialized(request);
   appendMany: EventStore['appendMany'] = (requests) => this.inner.appendMany(requests);
   readStream: EventStore['readStream'] = (stream, options) => this.inner.readStream(stream, options);
   readAll: EventStore['readAll'] = (options) => this.inner.readAll(options);

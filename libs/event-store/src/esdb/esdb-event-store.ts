@@ -33,10 +33,12 @@ import type {
   ReadAllPage,
   ReadStreamOptions,
   RecordedEvent,
+  SerializedAppendRequest,
   SubscribeOptions,
   StoredSubscriptionMessage,
   SubscriptionMessage,
 } from '../event-store.port';
+import { appendSerializedViaAppend } from '../append-rules';
 import { readAllDataViaReadAll } from '../read-all-data';
 import { subscribeStoredViaSubscribe } from '../stored-subscription';
 import { START as LOG_START, type LogPosition } from '../position';
@@ -180,6 +182,12 @@ export class EsdbEventStore implements EventStore {
     this.assertOpen();
     const valid = this.validSized(request);
     return this.guard('append to', valid.stream, valid.expectedRevision, () => this.appendValid(valid));
+  }
+
+  /** The client takes event objects: the rows are checked by the port's rules, parsed and appended as such. */
+  async appendSerialized(request: SerializedAppendRequest): Promise<AppendResult> {
+    this.assertOpen();
+    return appendSerializedViaAppend(this, request);
   }
 
   async appendMany(requests: readonly AppendRequest[]): Promise<ReadonlyArray<AppendResult | Error>> {

@@ -1,4 +1,5 @@
 import {
+  checkSerializedRequest,
   checkEventId,
   checkEventType,
   checkExpectedRevision,
@@ -6,7 +7,12 @@ import {
   isJsonObject,
   serializeJsonObject,
 } from '../append-rules';
-import type { AppendRequest, AppendResult, ExpectedRevision } from '../event-store.port';
+import type {
+  AppendRequest,
+  AppendResult,
+  ExpectedRevision,
+  SerializedAppendRequest,
+} from '../event-store.port';
 import { InvalidAppendError } from '../errors';
 import { NO_STREAM } from './revision-cache';
 
@@ -29,6 +35,12 @@ export interface PendingAppend {
   readonly types: readonly string[];
   readonly data: readonly string[];
   readonly metadata: readonly (string | null)[];
+  /**
+   * The rows came serialized (`appendSerialized`) and their per-event rules are not checked yet: the group
+   * committer checks them before its transaction, on the thread that writes, so the service's thread never
+   * parses them. A request refused there writes nothing.
+   */
+  readonly unchecked: boolean;
   readonly sink: AppendSink;
   readonly index: number;
   outcome: AppendResult | Error | undefined;
@@ -78,6 +90,34 @@ export function prepareAppend(request: AppendRequest, sink: AppendSink, index: n
     types,
     data,
     metadata,
+    unchecked: false,
+    sink,
+    index,
+    outcome: undefined,
+    firstPosition: NO_STREAM,
+    firstRevision: NO_STREAM,
+  };
+}
+
+/**
+ * A serialized append (`appendSerialized`) as a queued request: its columns are taken as they are, without an
+ * object or a string made per event here; their per-event rules are checked where the group is committed.
+ */
+export function prepareSerializedAppend(
+  request: SerializedAppendRequest,
+  sink: AppendSink,
+  index: number,
+): PendingAppend {
+  const count = checkSerializedRequest(request);
+  const { eventIds, types, dataJson } = request.events;
+  return {
+    stream: request.stream,
+    expected: request.expectedRevision,
+    ids: eventIds,
+    types,
+    data: dataJson,
+    metadata: new Array<null>(count).fill(null),
+    unchecked: true,
     sink,
     index,
     outcome: undefined,

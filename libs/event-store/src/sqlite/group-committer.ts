@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { checkSerializedEvents } from '../append-rules';
 import { ConcurrencyError, EventStoreError, InvalidAppendError, StoreUnavailableError } from '../errors';
 import type { AppendResult, ExpectedRevision } from '../event-store.port';
 import type { LogPosition } from '../position';
@@ -11,7 +12,10 @@ import { StoredRowCodec, storedEventId } from './stored-row';
  * What the write transaction needs of a queued append, and where it records what it did. A `PendingAppend`
  * is one; the writer thread rebuilds the same shape from a message, without the caller's sink.
  */
-export type GroupMember = Pick<PendingAppend, 'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata'> &
+export type GroupMember = Pick<
+  PendingAppend,
+  'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata' | 'unchecked'
+> &
   Pick<PendingAppend, 'outcome' | 'firstPosition' | 'firstRevision'>;
 
 /** A committed group spans positions (groupStart, head]; a failed one wrote nothing. */
@@ -22,6 +26,27 @@ export type GroupCommitOutcome =
 function toPosition(position: number): LogPosition {
   const value = BigInt(position);
   return { commit: value, prepare: value };
+}
+
+/**
+ * The result of a request whose `count` rows were written from `firstPosition` on: their positions are
+ * consecutive, so the list is made only if a caller reads it. A 1000-view append is answered with its last
+ * position alone, without a thousand position objects (and two thousand BigInts) made, or copied between
+ * threads, for nobody.
+ */
+export function writtenResult(firstPosition: number, count: number, lastRevision: number): AppendResult {
+  let positions: LogPosition[] | undefined;
+  return {
+    nextExpectedRevision: BigInt(lastRevision),
+    position: toPosition(firstPosition + count - 1),
+    get positions(): LogPosition[] {
+      if (positions === undefined) {
+        positions = new Array<LogPosition>(count);
+        for (let k = 0; k < count; k++) positions[k] = toPosition(firstPosition + k);
+      }
+      return positions;
+    },
+  };
 }
 
 function describeExpected(expected: ExpectedRevision): string {
@@ -58,6 +83,43 @@ export function unavailable(error: unknown, doing: string): EventStoreError {
   return new StoreUnavailableError(`${doing} failed: ${message}`, { cause: error });
 }
 
+/** A member's type ids and stored data texts, as its rows are inserted. */
+interface CodedRows {
+  readonly typeIds: number[];
+  readonly data: string[];
+}
+
+/** Rows coded between two calls of a commit's `between`: a tenth of a 1000-row group's coding. */
+const PRECODE_SLICE = 100;
+
+function noPause(): void {}
+
+/**
+ * Checks the serialized members' per-event rules (`appendSerialized`) before the transaction, here on the
+ * thread that writes: a refused member gets its error as outcome and stays out of the transaction. Returns
+ * the members to write (the batch itself when none was refused).
+ */
+function refuseInvalidRows(batch: readonly GroupMember[], between: () => void): readonly GroupMember[] {
+  let refused = false;
+  for (const member of batch) {
+    if (!member.unchecked) continue;
+    between();
+    try {
+      checkSerializedEvents(member.stream, {
+        eventIds: member.ids,
+        types: member.types,
+        dataJson: member.data,
+      });
+    } catch (error) {
+      if (!(error instanceof InvalidAppendError)) throw error;
+      member.outcome = error;
+      member.firstPosition = NO_STREAM;
+      refused = true;
+    }
+  }
+  return refused ? batch.filter((member) => !(member.outcome instanceof InvalidAppendError)) : batch;
+}
+
 /**
  * The write transaction of group commit, on one connection: a group of appends committed together (one
  * fsync). Expected revisions are checked against remembered stream revisions (reconciled with the database at
@@ -72,13 +134,15 @@ export class GroupCommitter {
   private readonly lastRevisionOf: Database.Statement<unknown[], unknown>;
   private readonly lastPosition: Database.Statement<unknown[], unknown>;
   private readonly eventById: Database.Statement<unknown[], unknown>;
-  private readonly commitGroup: Database.Transaction<(batch: readonly GroupMember[]) => void>;
+  private readonly commitGroup: Database.Transaction<
+    (batch: readonly GroupMember[], precoded: Map<GroupMember, CodedRows>) => void
+  >;
   /** Nested inside `commitGroup`, so it runs as a savepoint: one request's rows, all or none. */
   private readonly writeRequestRows: Database.Transaction<(pending: GroupMember, current: number) => number>;
   private readonly revisions: RevisionCache;
   private readonly rows: StoredRowCodec;
   /** Each member's type ids and stored data, coded before any of the group's savepoints. */
-  private coded = new Map<GroupMember, { readonly typeIds: number[]; readonly data: string[] }>();
+  private coded = new Map<GroupMember, CodedRows>();
 
   /** Head at the start of the running write transaction, after noticing writes by other connections. */
   private txHeadBefore = NO_STREAM;
@@ -95,7 +159,10 @@ export class GroupCommitter {
     this.lastRevisionOf = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
     this.lastPosition = db.prepare('SELECT max(position) FROM events').pluck();
     this.eventById = db.prepare('SELECT position, stream, revision FROM events WHERE event_id = ?').raw();
-    this.commitGroup = db.transaction((batch: readonly GroupMember[]) => this.applyGroup(batch));
+    this.commitGroup = db.transaction(
+      (batch: readonly GroupMember[], precoded: Map<GroupMember, CodedRows>) =>
+        this.applyGroup(batch, precoded),
+    );
     this.writeRequestRows = db.transaction((pending: GroupMember, current: number) =>
       this.insertRows(pending, current),
     );
@@ -103,11 +170,27 @@ export class GroupCommitter {
     this.rows = new StoredRowCodec(db);
   }
 
-  /** Commits the group in one transaction, recording each member's outcome on the member itself. */
-  commit(batch: readonly GroupMember[]): GroupCommitOutcome {
+  /**
+   * Commits the group in one transaction, recording each member's outcome on the member itself. The work that
+   * needs no transaction comes first — the serialized rows' checks, and the coding of rows whose type and
+   * shape are known — and `between` is called between its slices and right before the transaction begins: the
+   * writer thread commits the small groups queued meanwhile there, ahead of this one (`writer.worker.ts`), so
+   * what a one-event append waits for behind a 1000-view group is at most a slice of it, or its inserts.
+   * `between` may itself commit other groups through this committer: it is never called inside a transaction.
+   */
+  commit(batch: readonly GroupMember[], between: () => void = noPause): GroupCommitOutcome {
+    let writable: readonly GroupMember[];
+    let precoded: Map<GroupMember, CodedRows>;
+    try {
+      writable = refuseInvalidRows(batch, between);
+      precoded = this.precode(writable, between);
+    } catch (error) {
+      return { ok: false, error: unavailable(error, 'appending') };
+    }
+    between();
     this.txTouched = new Set<string>();
     try {
-      this.commitGroup.immediate(batch);
+      this.commitGroup.immediate(writable, precoded);
     } catch (error) {
       // Nothing of the group is on disk; what the group taught the revision cache and the codec may be false.
       for (const stream of this.txTouched) this.revisions.forget(stream);
@@ -129,28 +212,50 @@ export class GroupCommitter {
   }
 
   /**
+   * Each member's rows coded as far as no transaction is needed: known types and shapes only (ids the store
+   * committed, so no failed transaction can take them back); the rest is left (-1, undefined) for
+   * `applyGroup`. `between` is called every `PRECODE_SLICE` rows.
+   */
+  private precode(batch: readonly GroupMember[], between: () => void): Map<GroupMember, CodedRows> {
+    const precoded = new Map<GroupMember, CodedRows>();
+    let sinceYield = 0;
+    for (const pending of batch) {
+      const count = pending.ids.length;
+      const typeIds = new Array<number>(count);
+      const data = new Array<string | undefined>(count);
+      for (let k = 0; k < count; k++) {
+        if (++sinceYield === PRECODE_SLICE) {
+          sinceYield = 0;
+          between();
+        }
+        typeIds[k] = this.rows.knownTypeId(pending.types[k]) ?? -1;
+        data[k] = this.rows.codeDataIfKnown(pending.data[k]);
+      }
+      precoded.set(pending, { typeIds, data: data as string[] });
+    }
+    return precoded;
+  }
+
+  /**
    * Runs inside the write transaction. Each request's rows go in through a savepoint, so a request that fails
    * (a conflict, a constraint, a trigger, an I/O error on its rows) is undone alone and the others commit.
    * Only when SQLite itself rolled the transaction back (it does so for some disk and memory errors) does the
    * error escape and fail the whole group: then nothing of it is on disk.
    */
-  private applyGroup(batch: readonly GroupMember[]): void {
+  private applyGroup(batch: readonly GroupMember[], precoded: Map<GroupMember, CodedRows>): void {
     const dbHead = this.readHead();
     this.revisions.reconcile(dbHead, (after) => this.streamsWrittenAfter.all(after) as string[]);
     this.txHeadBefore = dbHead;
     this.txPosition = dbHead;
-    // Types and shapes are interned here, outside every request's savepoint, so a request undone alone never
-    // takes back an id the codec has handed out to another.
-    this.coded.clear();
+    // New types and shapes are interned here, outside every request's savepoint, so a request undone alone
+    // never takes back an id the codec has handed out to another.
+    this.coded = precoded;
     for (const pending of batch) {
-      const count = pending.ids.length;
-      const typeIds = new Array<number>(count);
-      const data = new Array<string>(count);
-      for (let k = 0; k < count; k++) {
-        typeIds[k] = this.rows.internType(pending.types[k]);
-        data[k] = this.rows.codeData(pending.data[k]);
+      const { typeIds, data } = precoded.get(pending) as CodedRows;
+      for (let k = 0; k < typeIds.length; k++) {
+        if (typeIds[k] < 0) typeIds[k] = this.rows.internType(pending.types[k]);
+        if (data[k] === undefined) data[k] = this.rows.codeData(pending.data[k]);
       }
-      this.coded.set(pending, { typeIds, data });
     }
     for (const pending of batch) {
       pending.firstPosition = NO_STREAM;
@@ -207,9 +312,7 @@ export class GroupCommitter {
       this.revisions.remember(stream, revision);
       pending.firstPosition = firstPosition;
       pending.firstRevision = current + 1;
-      const positions = new Array<LogPosition>(ids.length);
-      for (let k = 0; k < ids.length; k++) positions[k] = toPosition(firstPosition + k);
-      return { nextExpectedRevision: BigInt(revision), position: positions[ids.length - 1], positions };
+      return writtenResult(firstPosition, ids.length, revision);
     }
   }
 

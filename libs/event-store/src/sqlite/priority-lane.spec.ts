@@ -19,6 +19,7 @@ function request(
     types: ids.map(() => 't'),
     data: ids.map(() => '{}'),
     metadata: ids.map(() => null),
+    unchecked: false,
     sink,
     index: 0,
     outcome: undefined,

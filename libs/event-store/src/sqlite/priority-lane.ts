@@ -16,7 +16,7 @@ export interface SmallAhead {
  * calls — neither was acknowledged when the other was made, so no caller can have ordered them, as with two
  * concurrent appends to EventStoreDB. The requests of one `appendMany` share their sink and keep their order.
  */
-function mayOvertake(later: PendingAppend, earlier: PendingAppend): boolean {
+export function mayOvertake(later: PendingAppend, earlier: PendingAppend): boolean {
   if (later.stream !== earlier.stream) return true;
   return later.expected === 'any' && earlier.expected === 'any' && later.sink !== earlier.sink;
 }

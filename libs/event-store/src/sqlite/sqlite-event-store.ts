@@ -14,6 +14,7 @@ import type {
   ReadAllPage,
   ReadStreamOptions,
   RecordedEvent,
+  SerializedAppendRequest,
   StoredEvent,
   StoredSubscriptionMessage,
   SubscribeOptions,
@@ -28,11 +29,17 @@ import {
   type CompiledFilter,
   type EventRow,
 } from './all-reader';
-import { EMPTY_METADATA, prepareAppend, type AppendSink, type PendingAppend } from './append-request';
+import {
+  EMPTY_METADATA,
+  prepareAppend,
+  prepareSerializedAppend,
+  type AppendSink,
+  type PendingAppend,
+} from './append-request';
 import { configureConnection } from './connection';
 import { ForeignCommitWatcher } from './foreign-commit-watcher';
 import { GroupCommitter, unavailable, type GroupCommitOutcome } from './group-committer';
-import { SMALL_REQUEST_EVENTS, takeSmall, takeSmallAhead } from './priority-lane';
+import { mayOvertake, SMALL_REQUEST_EVENTS, takeSmall, takeSmallAhead } from './priority-lane';
 import { NO_STREAM } from './revision-cache';
 import { DataReader } from './data-reader';
 import { WriterThread } from './writer-thread';
@@ -163,10 +170,10 @@ export class SqliteEventStore implements EventStore {
   /** Exactly one of the two writes: the writer thread when asked for, else this connection. */
   private readonly committer: GroupCommitter | null;
   private readonly thread: WriterThread | null;
-  /** The last group posted to the writer thread, until its outcome was handed out (every earlier one's was). */
-  private inFlight: Promise<void> | null = null;
-  /** The writer thread's oldest group in flight holds a big request: an urgent group may be posted behind it. */
-  private bigInFlight = false;
+  /** The groups posted to the writer thread whose outcome was not handed out yet. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The group in flight on the writer thread that holds a big request: an urgent group may be posted behind it. */
+  private bigInFlight: readonly PendingAppend[] | null = null;
 
   /** Last committed position as this process knows it. */
   private head: number;
@@ -239,6 +246,22 @@ export class SqliteEventStore implements EventStore {
         settle: (_index, outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)),
       };
       this.enqueue(prepareAppend(request, sink, 0));
+      this.scheduleFlush();
+    });
+  }
+
+  /**
+   * The columns go to the group commit as they came: no object and no string per event on this thread. Their
+   * per-event rules (ids, types, each text exactly `JSON.stringify`'s) are checked by the group committer,
+   * on the writer thread when there is one, before its transaction.
+   */
+  appendSerialized(request: SerializedAppendRequest): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (this.closed) throw new StoreClosedError();
+      const sink: AppendSink = {
+        settle: (_index, outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)),
+      };
+      this.enqueue(prepareSerializedAppend(request, sink, 0));
       this.scheduleFlush();
     });
   }
@@ -410,9 +433,9 @@ export class SqliteEventStore implements EventStore {
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     if (this.thread !== null) {
-      while (this.inFlight !== null || this.queue.length > 0) {
-        if (this.inFlight === null) this.startGroup();
-        await this.inFlight;
+      while (this.inFlight.size > 0 || this.queue.length > 0) {
+        if (this.inFlight.size === 0) this.startGroup();
+        await Promise.all(this.inFlight);
       }
       await this.thread.close();
     }
@@ -485,13 +508,17 @@ export class SqliteEventStore implements EventStore {
     // small appends that may go ahead (`takeSmall`) are posted at once behind a big group, so the thread
     // commits them as soon as the big one is done, without waiting for the event loop — busy building the
     // next batch, perhaps — to handle its answer first. One such group at a time, and only behind a big one,
-    // so big requests are never held back by a stream of small ones.
-    if (this.thread !== null && this.bigInFlight && this.thread.groupsInFlight === 1) {
+    // so big requests are never held back by a stream of small ones. When each of its requests may also be
+    // committed before every request of the big group (`mayOvertake`: an authorization's view beside a batch
+    // of views), the thread commits it in the middle of preparing the big one instead of after it.
+    const big = this.bigInFlight;
+    if (this.thread !== null && big !== null && this.thread.groupsInFlight === 1) {
       const urgent = takeSmall(this.queue, this.maxBatchEvents);
       if (urgent === null) return;
       this.queue = urgent.rest;
       this.queuedEvents -= urgent.events;
-      this.postGroup(this.thread, urgent.group, false);
+      const goesFirst = urgent.group.every((later) => big.every((earlier) => mayOvertake(later, earlier)));
+      this.postGroup(this.thread, urgent.group, false, goesFirst);
     }
   }
 
@@ -538,16 +565,24 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  /** Posts a group to the writer thread, behind any in flight; its outcome is handed out in posting order. */
-  private postGroup(thread: WriterThread, batch: readonly PendingAppend[], big: boolean): void {
+  /**
+   * Posts a group to the writer thread, behind any in flight (or, `mayGoFirst`, possibly ahead of the one
+   * being prepared); its outcome is handed out in the order the thread committed the groups.
+   */
+  private postGroup(
+    thread: WriterThread,
+    batch: readonly PendingAppend[],
+    big: boolean,
+    mayGoFirst = false,
+  ): void {
     this.committing = true;
-    if (big) this.bigInFlight = true;
-    const answered: Promise<void> = thread.commit(batch).then((outcome) => {
-      if (this.inFlight === answered) this.inFlight = null;
-      if (big) this.bigInFlight = false;
+    if (big) this.bigInFlight = batch;
+    const answered: Promise<void> = thread.commit(batch, mayGoFirst).then((outcome) => {
+      this.inFlight.delete(answered);
+      if (this.bigInFlight === batch) this.bigInFlight = null;
       this.finishGroup(batch, outcome);
     });
-    this.inFlight = answered;
+    this.inFlight.add(answered);
   }
 
   /** Hands out a group's outcome: callers settled, observers and subscribers told, the next group flushed. */
@@ -669,7 +704,10 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
-/** One value per event the group committed (failed requests and empty ones skipped), in commit order. */
+/**
+ * One value per event the group committed (failed requests and retries skipped), in commit order. A written
+ * request's rows sit at consecutive positions from its first.
+ */
 function committedOf<T>(
   batch: readonly PendingAppend[],
   build: (pending: PendingAppend, k: number, position: LogPosition) => T,
@@ -678,7 +716,8 @@ function committedOf<T>(
   for (const pending of batch) {
     const outcome = pending.outcome;
     if (outcome === undefined || outcome instanceof Error || pending.firstPosition < 0) continue;
-    for (let k = 0; k < pending.ids.length; k++) events.push(build(pending, k, outcome.positions[k]));
+    for (let k = 0; k < pending.ids.length; k++)
+      events.push(build(pending, k, toPosition(pending.firstPosition + k)));
   }
   return events;
 }

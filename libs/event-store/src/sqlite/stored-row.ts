@@ -167,6 +167,22 @@ export class StoredRowCodec {
     return this.data.codedText(text, encoded, id ?? null);
   }
 
+  /** The id of a type this codec knows (committed), without touching the database. */
+  knownTypeId(name: string): number | undefined {
+    return this.typeIds.get(name);
+  }
+
+  /**
+   * `codeData`'s answer when it needs no write: text that codes without a shape, or whose folded shape this
+   * codec knows (committed). Undefined otherwise: `codeData` decides it inside the write transaction.
+   */
+  codeDataIfKnown(text: string): string | undefined {
+    const folded = encodeData(text, true);
+    if (folded === null) return this.data.codedText(text, null, null);
+    const id = this.data.idOf(folded.shape);
+    return id === undefined ? undefined : this.data.codedText(text, folded, id);
+  }
+
   /** The id of a shape, interned if the table holds fewer than `limit` shapes; undefined if it is full. */
   private shapeId(shape: ShapeText, limit: number): number | undefined {
     const id = this.data.idOf(shape) ?? (this.shapeIdOf.get(shape) as number | undefined);

@@ -9,7 +9,10 @@ export interface WriterThreadData {
 }
 
 /** An append as it crosses to the writer thread: the validated, serialized rows, no caller attached. */
-export type WireAppend = Pick<GroupMember, 'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata'>;
+export type WireAppend = Pick<
+  GroupMember,
+  'stream' | 'expected' | 'ids' | 'types' | 'data' | 'metadata' | 'unchecked'
+>;
 
 /** A port error as it crosses back; rebuilt into the same class on the store's side. */
 export interface WireError {
@@ -21,6 +24,10 @@ export interface WireError {
 }
 
 export interface WireOutcome {
+  /**
+   * A retry's result (its positions need not be consecutive). A request whose rows were written gets none:
+   * its result follows from `firstPosition`, its count and `firstRevision` (`writtenResult`).
+   */
   readonly result?: AppendResult;
   readonly error?: WireError;
   readonly firstPosition: number;
@@ -28,18 +35,30 @@ export interface WireOutcome {
 }
 
 export type ToWriter =
-  | { readonly kind: 'commit'; readonly batch: readonly WireAppend[] }
+  | {
+      readonly kind: 'commit';
+      /** Numbers the groups: answers name it, as a group allowed to go first may be answered first. */
+      readonly seq: number;
+      readonly batch: readonly WireAppend[];
+      /**
+       * Every request of this small group may be committed before those of the groups posted ahead of it
+       * (`mayOvertake`): the thread then commits it as soon as it sees it, even in the middle of preparing a
+       * big group.
+       */
+      readonly mayGoFirst: boolean;
+    }
   | { readonly kind: 'close' };
 
 export type FromWriter =
   | { readonly kind: 'ready' }
   | {
       readonly kind: 'committed';
+      readonly seq: number;
       readonly groupStart: number;
       readonly head: number;
       readonly outcomes: readonly WireOutcome[];
     }
-  | { readonly kind: 'failed'; readonly error: WireError }
+  | { readonly kind: 'failed'; readonly seq: number; readonly error: WireError }
   | { readonly kind: 'closed' };
 
 export function toWireError(error: Error): WireError {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../errors';
-import type { GroupCommitOutcome, GroupMember } from './group-committer';
+import { writtenResult, type GroupCommitOutcome, type GroupMember } from './group-committer';
 import {
   fromWireError,
   type FromWriter,
@@ -28,17 +28,20 @@ function startWorker(data: WriterThreadData): Worker {
  * fsync; on the event loop, every request (a check, an authorization) waited behind it. Here the commit runs
  * on the thread's own connection while the loop keeps serving; the caller is answered only once the thread
  * reports the transaction committed, which with `synchronous=FULL` means after the fsync. The thread commits
- * groups one after another in the order they were posted and answers them in that order, so positions and the
- * order of acknowledgements stay those of the posts; the store posts a second group only to put an urgent one
- * right behind a big one (see `SqliteEventStore.flush`).
+ * groups one after another in the order they were posted and answers each as it commits it, except a small
+ * group posted with `mayGoFirst` (every request of it may be committed before those posted ahead of it): the
+ * thread commits that one as soon as it sees it, between the slices of a big group's preparation, so an
+ * authorization waits for at most a slice of a 1000-view group, or its inserts, not all of it (see
+ * `SqliteEventStore.flush`). Answers name their group (`seq`).
  */
 export class WriterThread {
   private readonly worker: Worker;
   /** Groups posted and not yet answered, oldest first: the thread answers them in this order. */
-  private readonly inFlight: {
-    batch: readonly GroupMember[];
-    resolve: (outcome: GroupCommitOutcome) => void;
-  }[] = [];
+  private readonly inFlight = new Map<
+    number,
+    { batch: readonly GroupMember[]; resolve: (outcome: GroupCommitOutcome) => void }
+  >();
+  private nextSeq = 0;
   private closing: (() => void) | null = null;
   private failure: StoreUnavailableError | null = null;
 
@@ -56,27 +59,31 @@ export class WriterThread {
 
   /** Groups posted and not yet answered. */
   get groupsInFlight(): number {
-    return this.inFlight.length;
+    return this.inFlight.size;
   }
 
   /**
    * Commits one group on the thread, after the groups already posted; each member's outcome is recorded on the
    * member, as inline.
    */
-  commit(batch: readonly GroupMember[]): Promise<GroupCommitOutcome> {
+  commit(batch: readonly GroupMember[], mayGoFirst = false): Promise<GroupCommitOutcome> {
     if (this.failure !== null) return Promise.resolve({ ok: false, error: this.failure });
     return new Promise<GroupCommitOutcome>((resolve) => {
-      this.inFlight.push({ batch, resolve });
+      const seq = this.nextSeq++;
+      this.inFlight.set(seq, { batch, resolve });
       this.worker.ref();
       const message: ToWriter = {
         kind: 'commit',
-        batch: batch.map(({ stream, expected, ids, types, data, metadata }) => ({
+        seq,
+        mayGoFirst,
+        batch: batch.map(({ stream, expected, ids, types, data, metadata, unchecked }) => ({
           stream,
           expected,
           ids,
           types,
           data,
           metadata,
+          unchecked,
         })),
       };
       this.worker.postMessage(message);
@@ -101,18 +108,29 @@ export class WriterThread {
         void this.worker.terminate();
         return;
       case 'failed':
-        this.settle({ ok: false, error: fromWireError(message.error) as StoreUnavailableError });
+        this.settle(message.seq, {
+          ok: false,
+          error: fromWireError(message.error) as StoreUnavailableError,
+        });
         return;
       case 'committed': {
-        const batch = this.inFlight[0]?.batch ?? [];
+        const batch = this.inFlight.get(message.seq)?.batch ?? [];
         for (let i = 0; i < batch.length; i++) {
           const wire = message.outcomes[i];
           const member = batch[i];
           member.firstPosition = wire.firstPosition;
           member.firstRevision = wire.firstRevision;
-          member.outcome = wire.error === undefined ? wire.result : fromWireError(wire.error);
+          member.outcome =
+            wire.error !== undefined
+              ? fromWireError(wire.error)
+              : (wire.result ??
+                writtenResult(
+                  wire.firstPosition,
+                  member.ids.length,
+                  wire.firstRevision + member.ids.length - 1,
+                ));
         }
-        this.settle({ ok: true, groupStart: message.groupStart, head: message.head });
+        this.settle(message.seq, { ok: true, groupStart: message.groupStart, head: message.head });
         return;
       }
       default: {
@@ -122,17 +140,18 @@ export class WriterThread {
     }
   }
 
-  /** Answers the oldest group in flight. */
-  private settle(outcome: GroupCommitOutcome): void {
-    const oldest = this.inFlight.shift();
-    if (this.inFlight.length === 0 && this.closing === null) this.worker.unref();
-    oldest?.resolve(outcome);
+  /** Answers a group in flight. */
+  private settle(seq: number, outcome: GroupCommitOutcome): void {
+    const group = this.inFlight.get(seq);
+    this.inFlight.delete(seq);
+    if (this.inFlight.size === 0 && this.closing === null) this.worker.unref();
+    group?.resolve(outcome);
   }
 
   /** A dead thread fails the groups in flight and every later one: nothing it did not confirm is acknowledged. */
   private fail(reason: string): void {
     this.failure ??= new StoreUnavailableError(`appending failed: ${reason}`);
     const error = this.failure;
-    while (this.inFlight.length > 0) this.settle({ ok: false, error });
+    for (const seq of [...this.inFlight.keys()]) this.settle(seq, { ok: false, error });
   }
 }

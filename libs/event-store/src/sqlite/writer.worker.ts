@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { configureConnection } from './connection';
 import { GroupCommitter, type GroupMember } from './group-committer';
@@ -22,29 +22,78 @@ configureConnection(db);
 const committer = new GroupCommitter(db, revisionCacheSize);
 const send = (message: FromWriter): void => port.postMessage(message);
 
+/** Messages received and not yet handled, in the order they were posted (but for groups that may go first). */
+const backlog: ToWriter[] = [];
+let handling = false;
+let closed = false;
+
 port.on('message', (message: ToWriter) => {
+  backlog.push(message);
+  if (!handling) handleBacklog();
+});
+
+function handleBacklog(): void {
+  handling = true;
+  try {
+    while (backlog.length > 0 && !closed) handle(backlog.shift() as ToWriter);
+  } finally {
+    handling = false;
+  }
+}
+
+function handle(message: ToWriter): void {
   if (message.kind === 'close') {
+    closed = true;
     db.close();
     send({ kind: 'closed' });
-    port.close();
+    port?.close();
     return;
   }
+  commit(message, takeGroupsThatGoFirst);
+}
+
+/**
+ * Called by a commit between slices of its preparation: a small group posted meanwhile whose requests may all
+ * be committed before the ones ahead of them (an authorization's view behind a batch of views) is committed
+ * now, and answered at once, instead of after the group being prepared. Everything else keeps its order.
+ */
+function takeGroupsThatGoFirst(): void {
+  for (
+    let received = receiveMessageOnPort(port!);
+    received !== undefined;
+    received = receiveMessageOnPort(port!)
+  ) {
+    backlog.push(received.message as ToWriter);
+  }
+  for (let i = 0; i < backlog.length; i++) {
+    const message = backlog[i];
+    if (message.kind === 'close') return;
+    if (!message.mayGoFirst) continue;
+    backlog.splice(i--, 1);
+    commit(message, () => undefined);
+  }
+}
+
+function commit(message: Extract<ToWriter, { kind: 'commit' }>, between: () => void): void {
   const batch: GroupMember[] = message.batch.map((wire) => ({
     ...wire,
     outcome: undefined,
     firstPosition: NO_STREAM,
     firstRevision: NO_STREAM,
   }));
-  const outcome = committer.commit(batch);
+  const outcome = committer.commit(batch, between);
   if (!outcome.ok) {
-    send({ kind: 'failed', error: toWireError(outcome.error) });
+    send({ kind: 'failed', seq: message.seq, error: toWireError(outcome.error) });
     return;
   }
-  const outcomes = batch.map(({ outcome: result, firstPosition, firstRevision }): WireOutcome =>
-    result instanceof Error
-      ? { error: toWireError(result), firstPosition, firstRevision }
-      : { result, firstPosition, firstRevision },
-  );
-  send({ kind: 'committed', groupStart: outcome.groupStart, head: outcome.head, outcomes });
-});
+  const outcomes = batch.map(({ outcome: result, firstPosition, firstRevision }): WireOutcome => {
+    if (result instanceof Error) return { error: toWireError(result), firstPosition, firstRevision };
+    // Rows written: the store's side rebuilds the result from the first position (`writtenResult`).
+    return firstPosition === NO_STREAM
+      ? { result, firstPosition, firstRevision }
+      : { firstPosition, firstRevision };
+  });
+  send({ kind: 'committed', seq: message.seq, groupStart: outcome.groupStart, head: outcome.head, outcomes });
+}
+
 send({ kind: 'ready' });

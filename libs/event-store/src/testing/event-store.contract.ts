@@ -11,6 +11,7 @@ import type {
   NewEvent,
   ReadAllOptions,
   RecordedEvent,
+  SerializedEvents,
   StoredSubscriptionMessage,
   SubscriptionMessage,
 } from '../event-store.port';
@@ -49,6 +50,15 @@ function expectStrictlyIncreasing(positions: readonly LogPosition[]): void {
   for (let i = 1; i < positions.length; i++) {
     expect(comparePositions(positions[i - 1], positions[i])).toBeLessThan(0);
   }
+}
+
+/** The events in the form `appendSerialized` takes. */
+function serialized(events: readonly NewEvent[]): SerializedEvents {
+  return {
+    eventIds: events.map((event) => event.eventId),
+    types: events.map((event) => event.type),
+    dataJson: events.map((event) => JSON.stringify(event.data)),
+  };
 }
 
 function ids(events: readonly { eventId: string }[]): string[] {
@@ -868,6 +878,144 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
           parsed.unsubscribe();
           storedSubscription.unsubscribe();
         }
+      });
+    });
+
+    describe('appendSerialized', () => {
+      const awkward: JsonObject[] = [
+        { viewerId: 'user-é"\n\t', nested: { b: 1, a: [true, null, 'x'] } },
+        { '10': 'integer-like keys', b: 1, '2': 2, zero: -0, big: 1e21, tiny: 5e-324, float: 0.1 },
+        { text: '\u2028\u2029 \ud83d\ude00 \u0001 \u007f ü 漢', empty: {}, list: [] },
+      ];
+
+      it('stores and delivers what append of the parsed events does, the stored text byte for byte', async () => {
+        const from = await markStart();
+        const viaObjects = awkward.map((data) => newEvent('seen', data));
+        const viaText = awkward.map((data) => newEvent('seen', data));
+        const stored: StoredSubscriptionMessage[] = [];
+        const subscription = store
+          .subscribeToAllStored({ from, filter: { streamPrefixes: [prefix] } })
+          .subscribe((message) => stored.push(message));
+        try {
+          const objects = await store.append({
+            stream: streamName('objects'),
+            events: viaObjects,
+            expectedRevision: 'no_stream',
+          });
+          const text = await store.appendSerialized({
+            stream: streamName('text'),
+            events: serialized(viaText),
+            expectedRevision: 'no_stream',
+          });
+          expect(text.nextExpectedRevision).toBe(2n);
+          expect(text.positions).toHaveLength(3);
+          expect(comparePositions(text.position, text.positions[2])).toBe(0);
+          expectStrictlyIncreasing([...objects.positions, ...text.positions]);
+
+          const read = await store.readStream(streamName('text'));
+          expect(ids(read)).toEqual(ids(viaText));
+          // As append of the objects reads back (-0 is stored as 0 by both forms).
+          const readObjects = await store.readStream(streamName('objects'));
+          expect(read.map((event) => event.data)).toEqual(readObjects.map((event) => event.data));
+          expect(read.map((event) => event.metadata)).toEqual([{}, {}, {}]);
+          read.forEach((event, i) => expect(comparePositions(event.position, text.positions[i])).toBe(0));
+
+          const deadline = Date.now() + WAIT_LIMIT_MS;
+          while (stored.filter((message) => message.kind === 'event').length < 6 && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          const events = stored.flatMap((message) => (message.kind === 'event' ? [message.event] : []));
+          expect(events).toHaveLength(6);
+          expect(events.slice(3).map((event) => event.dataJson)).toEqual(
+            events.slice(0, 3).map((event) => event.dataJson),
+          );
+          expect(events.slice(3).map((event) => event.dataJson)).toEqual(serialized(viaText).dataJson);
+          expect(events.slice(3).map((event) => event.metadataJson)).toEqual(['{}', '{}', '{}']);
+        } finally {
+          subscription.unsubscribe();
+        }
+      });
+
+      it('keeps the expected revision and the retry rules of append, across both forms', async () => {
+        const stream = streamName('serialized-retry');
+        const events = newEvents(2);
+        const original = await store.append({ stream, events, expectedRevision: 'no_stream' });
+        const retried = await store.appendSerialized({
+          stream,
+          events: serialized(events),
+          expectedRevision: 'no_stream',
+        });
+        expect(retried.nextExpectedRevision).toBe(original.nextExpectedRevision);
+        retried.positions.forEach((position, i) =>
+          expect(comparePositions(position, original.positions[i])).toBe(0),
+        );
+        const partly = await rejectionOf(
+          store.appendSerialized({
+            stream,
+            events: serialized([newEvent('fresh'), events[1]]),
+            expectedRevision: 'any',
+          }),
+        );
+        expect(partly).toBeInstanceOf(InvalidAppendError);
+        const conflict = await rejectionOf(
+          store.appendSerialized({ stream, events: serialized(newEvents(1)), expectedRevision: 0n }),
+        );
+        expect(conflict).toBeInstanceOf(ConcurrencyError);
+        expect(ids(await store.readStream(stream))).toEqual(ids(events));
+      });
+
+      it('refuses a request breaking a rule of its text, whole, writing nothing', async () => {
+        await markStart();
+        const stream = streamName('serialized-invalid');
+        const good = (): SerializedEvents => serialized(newEvents(2));
+        const withData = (text: string): SerializedEvents => {
+          const events = good();
+          return { ...events, dataJson: [events.dataJson[0], text] };
+        };
+        const cases: SerializedEvents[] = [
+          { eventIds: [], types: [], dataJson: [] },
+          { ...good(), types: ['t'] },
+          { ...good(), eventIds: [randomUUID(), 'not-a-uuid'] },
+          { ...good(), eventIds: [randomUUID(), randomUUID().toUpperCase()] },
+          ((id) => ({ ...good(), eventIds: [id, id] }))(randomUUID()),
+          { ...good(), types: ['t', '$metadata'] },
+          withData('{"i": 1}'),
+          withData('{"i":1.0}'),
+          withData('[1]'),
+          withData('null'),
+          withData('{"i":'),
+          withData(''),
+        ];
+        for (const events of cases) {
+          const error = await rejectionOf(store.appendSerialized({ stream, events, expectedRevision: 'any' }));
+          expect(error).toBeInstanceOf(InvalidAppendError);
+        }
+        expect(
+          await rejectionOf(
+            store.appendSerialized({ stream: `$${prefix}x`, events: good(), expectedRevision: 'any' }),
+          ),
+        ).toBeInstanceOf(InvalidAppendError);
+        expect((await readOwn('forwards', 100)).events).toEqual([]);
+      });
+
+      it('a refused request in the same group as others fails alone', async () => {
+        const fine = newEvents(2);
+        const [accepted, refused] = await Promise.allSettled([
+          store.appendSerialized({
+            stream: streamName('group-fine'),
+            events: serialized(fine),
+            expectedRevision: 'no_stream',
+          }),
+          store.appendSerialized({
+            stream: streamName('group-bad'),
+            events: { ...serialized(newEvents(1)), dataJson: ['{ }'] },
+            expectedRevision: 'no_stream',
+          }),
+        ]);
+        expect(accepted.status).toBe('fulfilled');
+        expect(refused.status === 'rejected' && refused.reason).toBeInstanceOf(InvalidAppendError);
+        expect(ids(await store.readStream(streamName('group-fine')))).toEqual(ids(fine));
+        expect(await store.readStream(streamName('group-bad'))).toEqual([]);
       });
     });
 

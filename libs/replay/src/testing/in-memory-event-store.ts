@@ -7,6 +7,7 @@ import {
   comparePositions,
   ConcurrencyError,
   InvalidAppendError,
+  appendSerializedViaAppend,
   readAllDataViaReadAll,
   subscribeStoredViaSubscribe,
   isJsonObject,
@@ -18,6 +19,7 @@ import {
   type AppendResult,
   type EventStore,
   type JsonObject,
+  type SerializedAppendRequest,
   type LogPosition,
   type ReadAllDataOptions,
   type ReadAllDataPage,
@@ -61,6 +63,11 @@ export class InMemoryEventStore implements EventStore {
   async append(request: AppendRequest): Promise<AppendResult> {
     this.assertOpen();
     return this.appendNow(request);
+  }
+
+  async appendSerialized(request: SerializedAppendRequest): Promise<AppendResult> {
+    this.assertOpen();
+    return appendSerializedViaAppend(this, request);
   }
 
   async appendMany(requests: readonly AppendRequest[]): Promise<ReadonlyArray<AppendResult | Error>> {
