@@ -1,71 +1,45 @@
-import type { Registry } from 'prom-client';
+import { BoundMetric, type BoundSeries } from './bound-metric';
 
 /** One label set's count. */
 export interface CounterSeries {
   inc(value?: number): void;
 }
 
-interface Series extends CounterSeries {
-  readonly labels: Readonly<Record<string, string>>;
+interface Series extends CounterSeries, BoundSeries {
   value: number;
-  /** Counted since the last reset: prom-client exports a label set from its first increment on. */
-  exported: boolean;
 }
 
 /**
- * A Prometheus counter whose label sets are bound once and counted through the handle they return, for a
- * counter incremented on every request (the access decisions). prom-client's `Counter` validates and hashes
- * the labels object on every increment. The exposition is prom-client's own for the same increments, series
- * in the order of their first increment (`bound-counter.spec.ts` compares them).
+ * A Prometheus counter whose label sets are bound once and counted through the handle they return (the access
+ * decisions, counted on every request). The exposition is prom-client's `Counter`'s for the same increments,
+ * a label set shown from its first increment (`bound-counter.spec.ts` compares them).
  */
-export class BoundCounter<L extends string> {
+export class BoundCounter<L extends string> extends BoundMetric<L, Series> {
   readonly type = 'counter';
-  readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series>();
-  private exported: Series[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly L[],
-    registry: Registry,
-  ) {
-    // The registry reads what it exports through `get()`: the only interface it needs.
-    registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
-  }
 
   /** The series of one label set, created on first use; keep it and count through it. */
   bind(labels: Readonly<Record<L, string>>): CounterSeries {
-    const key = this.labelNames.map((name) => labels[name]).join('\u0000');
-    let series = this.series.get(key);
-    if (series === undefined) {
-      const created: Series = {
-        labels: Object.fromEntries(this.labelNames.map((name) => [name, labels[name]])),
-        value: 0,
-        exported: false,
-        inc: (value = 1) => {
-          if (!(value >= 0) || !Number.isFinite(value)) {
-            throw new Error(`${this.name}: a counter only grows by a finite amount, not ${value}`);
-          }
-          if (!created.exported) {
-            created.exported = true;
-            this.exported.push(created);
-          }
-          created.value += value;
-        },
-      };
-      series = created;
-      this.series.set(key, series);
-    }
+    return this.seriesFor(labels, (own) => this.created(own), false);
+  }
+
+  private created(labels: Readonly<Record<string, string>>): Series {
+    const series: Series = {
+      labels,
+      value: 0,
+      exported: false,
+      inc: (value = 1) => {
+        if (!(value >= 0) || !Number.isFinite(value)) {
+          throw new Error(`${this.name}: a counter only grows by a finite amount, not ${value}`);
+        }
+        this.shown(series);
+        series.value += value;
+      },
+    };
     return series;
   }
 
-  reset(): void {
-    for (const series of this.exported) {
-      series.value = 0;
-      series.exported = false;
-    }
-    this.exported = [];
+  protected zero(series: Series): void {
+    series.value = 0;
   }
 
   /** The values as prom-client's `get()` gives a counter's. */
