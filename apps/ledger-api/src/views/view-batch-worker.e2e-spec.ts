@@ -109,6 +109,20 @@ describe('POST /v1/views/batch on the view batch worker', () => {
     }
   });
 
+  /** A batch sent now gets the worker's 503 with `Retry-After`, its message matching `message`, and the log stays as it was. */
+  async function expectRefusedWithNothingStored(message: RegExp): Promise<void> {
+    const before = await ledger.head();
+    const failed = await ledger.http('POST', '/v1/views/batch', { views: [view(0)] });
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('retry-after')).toBe('1');
+    expect(failed.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: expect.stringMatching(message),
+    });
+    expect(comparePositions(await ledger.head(), before)).toBe(0);
+  }
+
   it('answers 503 with nothing stored when the thread dies holding the batch, and serves the next one', async () => {
     const batches = ledger.app.get(ViewBatchWorker);
     // The next thread dies on its first batch, as a crash in the middle of one would.
@@ -119,17 +133,8 @@ describe('POST /v1/views/batch on the view batch worker', () => {
         eval: true,
       });
     await batches.onModuleDestroy();
-    const before = await ledger.head();
     try {
-      const failed = await ledger.http('POST', '/v1/views/batch', { views: [view(0)] });
-      expect(failed.status).toBe(503);
-      expect(failed.headers.get('retry-after')).toBe('1');
-      expect(failed.body).toEqual({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: expect.stringMatching(/view batch worker failed .*nothing was stored, retry/),
-      });
-      expect(comparePositions(await ledger.head(), before)).toBe(0);
+      await expectRefusedWithNothingStored(/view batch worker failed .*nothing was stored, retry/);
     } finally {
       internals.startThread = startThread;
     }
@@ -152,17 +157,10 @@ describe('POST /v1/views/batch on the view batch worker', () => {
       );
     internals.batchTimeoutMs = 1000;
     await batches.onModuleDestroy();
-    const before = await ledger.head();
     try {
-      const failed = await ledger.http('POST', '/v1/views/batch', { views: [view(0)] });
-      expect(failed.status).toBe(503);
-      expect(failed.headers.get('retry-after')).toBe('1');
-      expect(failed.body).toEqual({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: expect.stringMatching(/did not answer a batch within 1000 ms.*nothing was stored, retry/),
-      });
-      expect(comparePositions(await ledger.head(), before)).toBe(0);
+      await expectRefusedWithNothingStored(
+        /did not answer a batch within 1000 ms.*nothing was stored, retry/,
+      );
     } finally {
       internals.startThread = startThread;
       internals.batchTimeoutMs = batchTimeoutMs;
