@@ -105,15 +105,26 @@ export function checkSerializedRequest(request: SerializedAppendRequest): number
   return count;
 }
 
+/** Events checked between two calls of `checkSerializedEvents`' `between`. */
+const CHECK_SLICE = 100;
+
+function noPause(): void {}
+
 /**
  * The per-event rules of a serialized append (`SerializedEvents`): lower-case UUIDs, none twice; valid types;
  * each data text exactly `JSON.stringify` of an object, so what is stored is what `append` would store.
+ * `between` is called every `CHECK_SLICE` events: the writer thread commits what may not wait there.
  */
-export function checkSerializedEvents(stream: string, events: SerializedEvents): void {
+export function checkSerializedEvents(
+  stream: string,
+  events: SerializedEvents,
+  between: () => void = noPause,
+): void {
   const { eventIds, types, dataJson } = events;
   const seen = new Set<string>();
   let lastType: unknown;
   for (let i = 0; i < eventIds.length; i++) {
+    if (i % CHECK_SLICE === CHECK_SLICE - 1) between();
     const id = eventIds[i];
     if (typeof id !== 'string' || !LOWER_CASE_UUID.test(id)) {
       throw new InvalidAppendError(
@@ -161,6 +172,10 @@ export function appendSerializedViaAppend(
   for (let i = 0; i < eventIds.length; i++) {
     events[i] = { eventId: eventIds[i], type: types[i], data: JSON.parse(dataJson[i]) as JsonObject };
   }
-  const append: AppendRequest = { stream: request.stream, events, expectedRevision: request.expectedRevision };
+  const append: AppendRequest = {
+    stream: request.stream,
+    events,
+    expectedRevision: request.expectedRevision,
+  };
   return store.append(append);
 }

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type { AppendResult } from '../event-store.port';
 import { InvalidAppendError } from '../errors';
 import { configureConnection } from './connection';
-import { GroupCommitter, type GroupMember } from './group-committer';
+import { GroupCommitter, MAX_GIVE_WAYS, type GroupMember } from './group-committer';
 import { NO_STREAM } from './revision-cache';
 import { migrate } from './schema';
 
@@ -57,8 +57,9 @@ describe('GroupCommitter', () => {
       pauses++;
       smallOutcome ??= committer.commit([small]);
     });
-    // One pause per slice of 100 rows coded, one for the serialized rows' check, one before the transaction.
-    expect(pauses).toBe(1 + 10 + 1);
+    // One pause per slice of 100 rows checked and per slice coded, one for the serialized member's check, and
+    // one before the transaction.
+    expect(pauses).toBe(1 + 10 + 10 + 1);
     expect(smallOutcome).toEqual({ ok: true, groupStart: 0, head: 1 });
     expect(bigOutcome).toEqual({ ok: true, groupStart: 1, head: 1001 });
     expect((small.outcome as AppendResult).position.commit).toBe(1n);
@@ -68,6 +69,71 @@ describe('GroupCommitter', () => {
     expect((big.outcome as AppendResult).nextExpectedRevision).toBe(1001n);
     const rows = db.prepare('SELECT position, revision FROM events ORDER BY position').raw().all();
     expect(rows).toEqual(Array.from({ length: 1002 }, (_, k) => [k, k]));
+  });
+
+  it('gives its transaction up to a group waiting to go first, commits that one, then writes its own rows whole', () => {
+    committer.commit([member('views-5', 'aaaaaaaa', 1)]);
+    const big = member('views-5', 'bbbbbbbb', 1000, true);
+    // The same stream: the revisions the rolled-back rows had taken go to the small group first.
+    const small = member('views-5', 'cccccccc', 1);
+    let waiting = false;
+    let asked = 0;
+    const bigOutcome = committer.commit(
+      [big],
+      () => {
+        if (!waiting) return;
+        waiting = false;
+        expect(db.inTransaction).toBe(false);
+        committer.commit([small]);
+      },
+      () => {
+        asked++;
+        // The small group is posted once the big one's transaction has inserted 300 rows.
+        if (asked === 3 && (small.outcome as unknown) === undefined) waiting = true;
+        return waiting;
+      },
+    );
+    expect(bigOutcome).toEqual({ ok: true, groupStart: 1, head: 1001 });
+    // The small group took the position after the first append; the big group's rows follow it, none twice.
+    expect((small.outcome as AppendResult).position.commit).toBe(1n);
+    expect((big.outcome as AppendResult).position.commit).toBe(1001n);
+    expect((big.outcome as AppendResult).nextExpectedRevision).toBe(1001n);
+    const rows = db.prepare('SELECT position, stream, revision FROM events ORDER BY position').raw().all();
+    expect(rows).toEqual(Array.from({ length: 1002 }, (_, k) => [k, 'views-5', k]));
+  });
+
+  it(`gives way at most ${MAX_GIVE_WAYS} times, then commits however many groups wait`, () => {
+    committer.commit([member('views-7', 'aaaaaaaa', 1)]);
+    const big = member('views-7', 'bbbbbbbb', 500, true);
+    let asked = 0;
+    const outcome = committer.commit(
+      [big],
+      () => undefined,
+      () => {
+        expect(db.inTransaction).toBe(true);
+        asked++;
+        return true;
+      },
+    );
+    expect(outcome).toEqual({ ok: true, groupStart: 0, head: 500 });
+    // Asked once per attempt that gave way; the last attempt is not asked at all.
+    expect(asked).toBe(MAX_GIVE_WAYS);
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(501);
+  });
+
+  it('does not give way in a transaction that interned a type or a shape (the codec keeps what it interned)', () => {
+    const first = member('views-8', 'dddddddd', 300, true);
+    let asked = 0;
+    const outcome = committer.commit(
+      [first],
+      () => undefined,
+      () => {
+        asked++;
+        return true;
+      },
+    );
+    expect(outcome).toEqual({ ok: true, groupStart: -1, head: 299 });
+    expect(asked).toBe(0);
   });
 
   it('codes in the transaction what its preparation could not (a type and a shape seen first)', () => {

@@ -92,7 +92,23 @@ interface CodedRows {
 /** Rows coded between two calls of a commit's `between`: a tenth of a 1000-row group's coding. */
 const PRECODE_SLICE = 100;
 
+/** Rows inserted between two calls of a commit's `giveWay`. */
+const INSERT_SLICE = 100;
+
+/**
+ * How often one group's transaction may be given up for others: each time, the rows it had inserted are
+ * written again, so the bound keeps a steady stream of small appends from starving a batch of views.
+ */
+export const MAX_GIVE_WAYS = 2;
+
 function noPause(): void {}
+
+function neverGiveWay(): boolean {
+  return false;
+}
+
+/** Thrown inside the write transaction to roll it back when `giveWay` asks for the connection. */
+const GAVE_WAY = Symbol('gave way');
 
 /**
  * Checks the serialized members' per-event rules (`appendSerialized`) before the transaction, here on the
@@ -105,11 +121,11 @@ function refuseInvalidRows(batch: readonly GroupMember[], between: () => void): 
     if (!member.unchecked) continue;
     between();
     try {
-      checkSerializedEvents(member.stream, {
-        eventIds: member.ids,
-        types: member.types,
-        dataJson: member.data,
-      });
+      checkSerializedEvents(
+        member.stream,
+        { eventIds: member.ids, types: member.types, dataJson: member.data },
+        between,
+      );
     } catch (error) {
       if (!(error instanceof InvalidAppendError)) throw error;
       member.outcome = error;
@@ -144,6 +160,8 @@ export class GroupCommitter {
   /** Each member's type ids and stored data, coded before any of the group's savepoints. */
   private coded = new Map<GroupMember, CodedRows>();
 
+  /** Asked between slices of the running transaction's inserts; `neverGiveWay` once it may not give way. */
+  private txGiveWay: () => boolean = neverGiveWay;
   /** Head at the start of the running write transaction, after noticing writes by other connections. */
   private txHeadBefore = NO_STREAM;
   /** Last position assigned inside the running write transaction. */
@@ -174,11 +192,18 @@ export class GroupCommitter {
    * Commits the group in one transaction, recording each member's outcome on the member itself. The work that
    * needs no transaction comes first — the serialized rows' checks, and the coding of rows whose type and
    * shape are known — and `between` is called between its slices and right before the transaction begins: the
-   * writer thread commits the small groups queued meanwhile there, ahead of this one (`writer.worker.ts`), so
-   * what a one-event append waits for behind a 1000-view group is at most a slice of it, or its inserts.
-   * `between` may itself commit other groups through this committer: it is never called inside a transaction.
+   * writer thread commits the small groups queued meanwhile there, ahead of this one (`writer.worker.ts`).
+   * Inside the transaction, `giveWay` is asked between slices of the inserts: when it says another group is
+   * waiting, the transaction is rolled back, `between` runs, and the group is written again from the start (at
+   * most `MAX_GIVE_WAYS` times). So what a one-event append waits for behind a 1000-view group is at most a
+   * slice of it, or its commit. `between` may itself commit other groups through this committer: it is never
+   * called inside a transaction.
    */
-  commit(batch: readonly GroupMember[], between: () => void = noPause): GroupCommitOutcome {
+  commit(
+    batch: readonly GroupMember[],
+    between: () => void = noPause,
+    giveWay: () => boolean = neverGiveWay,
+  ): GroupCommitOutcome {
     let writable: readonly GroupMember[];
     let precoded: Map<GroupMember, CodedRows>;
     try {
@@ -187,20 +212,27 @@ export class GroupCommitter {
     } catch (error) {
       return { ok: false, error: unavailable(error, 'appending') };
     }
-    between();
-    this.txTouched = new Set<string>();
-    try {
-      this.commitGroup.immediate(writable, precoded);
-    } catch (error) {
-      // Nothing of the group is on disk; what the group taught the revision cache and the codec may be false.
-      for (const stream of this.txTouched) this.revisions.forget(stream);
-      this.coded.clear();
+    for (let gaveWay = 0; ; gaveWay++) {
+      between();
+      this.txTouched = new Set<string>();
+      this.txGiveWay = gaveWay < MAX_GIVE_WAYS ? giveWay : neverGiveWay;
       try {
-        this.rows.reload();
-      } catch {
-        // Read again on the next group's first unknown type or shape.
+        this.commitGroup.immediate(writable, precoded);
+        break;
+      } catch (error) {
+        // Nothing of the group is on disk; what the transaction taught the revision cache may be false.
+        for (const stream of this.txTouched) this.revisions.forget(stream);
+        if (error === GAVE_WAY) continue;
+        this.coded.clear();
+        try {
+          this.rows.reload();
+        } catch {
+          // Read again on the next group's first unknown type or shape.
+        }
+        return { ok: false, error: unavailable(error, 'appending') };
+      } finally {
+        this.txGiveWay = neverGiveWay;
       }
-      return { ok: false, error: unavailable(error, 'appending') };
     }
     this.coded.clear();
     this.revisions.committedUpTo(this.txPosition);
@@ -253,8 +285,16 @@ export class GroupCommitter {
     for (const pending of batch) {
       const { typeIds, data } = precoded.get(pending) as CodedRows;
       for (let k = 0; k < typeIds.length; k++) {
-        if (typeIds[k] < 0) typeIds[k] = this.rows.internType(pending.types[k]);
-        if (data[k] === undefined) data[k] = this.rows.codeData(pending.data[k]);
+        // What is interned here is taken back with the transaction, and the group's coded rows would keep it:
+        // a transaction that interns may not give way and be written again from them.
+        if (typeIds[k] < 0) {
+          typeIds[k] = this.rows.internType(pending.types[k]);
+          this.txGiveWay = neverGiveWay;
+        }
+        if (data[k] === undefined) {
+          data[k] = this.rows.codeData(pending.data[k]);
+          this.txGiveWay = neverGiveWay;
+        }
       }
     }
     for (const pending of batch) {
@@ -262,7 +302,7 @@ export class GroupCommitter {
       try {
         pending.outcome = this.applyOne(pending);
       } catch (error) {
-        if (!this.db.inTransaction) throw error;
+        if (error === GAVE_WAY || !this.db.inTransaction) throw error;
         this.revisions.forget(pending.stream);
         pending.outcome =
           error instanceof ConcurrencyError || error instanceof InvalidAppendError
@@ -323,6 +363,7 @@ export class GroupCommitter {
     if (coded === undefined) throw new Error('a group member was not coded before its rows were written');
     let revision = current;
     for (let k = 0; k < ids.length; k++) {
+      if (k % INSERT_SLICE === INSERT_SLICE - 1 && this.txGiveWay()) throw GAVE_WAY;
       this.insertEvent.run(
         ++this.txPosition,
         storedEventId(ids[k]),

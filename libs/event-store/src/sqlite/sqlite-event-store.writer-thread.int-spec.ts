@@ -155,6 +155,102 @@ describe('SqliteEventStore with the writer thread', () => {
     }
   });
 
+  it('posts each later urgent append behind the big group too, without waiting for the urgent ones already posted', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-urgent-many-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
+    const posted = jest.spyOn(WriterThread.prototype, 'commit');
+    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const big = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('aaaaaaaa', 1000),
+      });
+      const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
+      // Authorizations arriving one turn after another while the big group is held on the thread, as under
+      // bulk ingest: each is posted as it comes. One urgent group at a time made the second wait for the
+      // whole big group.
+      const urgent: Array<Promise<AppendResult>> = [];
+      for (const [k, prefix] of ['cccccccc', 'dddddddd', 'eeeeeeee'].entries()) {
+        urgent.push(
+          store.append({ stream: `views-${k + 3}`, expectedRevision: 'any', events: views(prefix, 1) }),
+        );
+        await nextTurn();
+        await nextTurn();
+      }
+      expect(posted.mock.calls.map(([batch]) => batch.map((member) => member.stream))).toEqual([
+        ['views-1'],
+        ['views-3'],
+        ['views-4'],
+        ['views-5'],
+      ]);
+      // Each may overtake the big group (other streams), so each is posted to go first.
+      expect(posted.mock.calls.map(([, mayGoFirst]) => mayGoFirst)).toEqual([false, true, true, true]);
+      blocker.exec('ROLLBACK');
+      const [first, ...singles] = await Promise.all([big, ...urgent]);
+      expect(first.nextExpectedRevision).toBe(999n);
+      // Committed in the order they were posted, relative to each other.
+      const positions = singles.map((single) => single.position.commit);
+      expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
+      const page = await store.readAll({ from: START, direction: 'forwards', maxCount: 2000 });
+      expect(page.events.length).toBe(1003);
+    } finally {
+      blocker.close();
+      posted.mockRestore();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps an urgent append that may overtake the big group but not an urgent one held behind it in its place', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-urgent-held-'));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
+    const posted = jest.spyOn(WriterThread.prototype, 'commit');
+    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const big = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('aaaaaaaa', 1000),
+      });
+      const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
+      // Expects the big group's last revision: it is held behind the big group.
+      const held = store.append({ stream: 'views-1', expectedRevision: 999n, events: views('cccccccc', 1) });
+      await nextTurn();
+      await nextTurn();
+      // Revision `any` may overtake the big group, but not the held append: going first, it would take a
+      // revision the held one expects to find free.
+      const anyRevision = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('dddddddd', 1),
+      });
+      await nextTurn();
+      await nextTurn();
+      expect(
+        posted.mock.calls.map(([batch, mayGoFirst]) => [batch.map((m) => m.stream), mayGoFirst]),
+      ).toEqual([
+        [['views-1'], false],
+        [['views-1'], false],
+        [['views-1'], false],
+      ]);
+      blocker.exec('ROLLBACK');
+      const [first, heldResult, anyResult] = await Promise.all([big, held, anyRevision]);
+      expect(heldResult.nextExpectedRevision).toBe(1000n);
+      expect(heldResult.position.commit).toBe(first.position.commit + 1n);
+      expect(anyResult.nextExpectedRevision).toBe(1001n);
+    } finally {
+      blocker.close();
+      posted.mockRestore();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('commits on close what was accepted before it, and refuses appends after it', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-close-'));
     const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 10 });

@@ -30,9 +30,10 @@ function startWorker(data: WriterThreadData): Worker {
  * reports the transaction committed, which with `synchronous=FULL` means after the fsync. The thread commits
  * groups one after another in the order they were posted and answers each as it commits it, except a small
  * group posted with `mayGoFirst` (every request of it may be committed before those posted ahead of it): the
- * thread commits that one as soon as it sees it, between the slices of a big group's preparation, so an
- * authorization waits for at most a slice of a 1000-view group, or its inserts, not all of it (see
- * `SqliteEventStore.flush`). Answers name their group (`seq`).
+ * thread commits that one as soon as it sees it, between the slices of a big group's preparation, or by
+ * rolling back the big group's transaction between slices of its inserts and writing it again after (a bounded
+ * number of times, `GroupCommitter.commit`), so an authorization waits for at most a slice of a 1000-view
+ * group, or its commit, not all of it (see `SqliteEventStore.flush`). Answers name their group (`seq`).
  */
 export class WriterThread {
   private readonly worker: Worker;

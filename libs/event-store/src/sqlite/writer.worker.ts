@@ -49,7 +49,31 @@ function handle(message: ToWriter): void {
     port?.close();
     return;
   }
-  commit(message, takeGroupsThatGoFirst);
+  commit(message, takeGroupsThatGoFirst, groupWaitsToGoFirst);
+}
+
+function receivePosted(): void {
+  for (
+    let received = receiveMessageOnPort(port!);
+    received !== undefined;
+    received = receiveMessageOnPort(port!)
+  ) {
+    backlog.push(received.message as ToWriter);
+  }
+}
+
+/**
+ * Asked between slices of a big group's inserts: whether a group that may go first was posted meanwhile. If so
+ * the big group's transaction gives way to it (`GroupCommitter.commit`) rather than make an authorization wait
+ * for a thousand inserts.
+ */
+function groupWaitsToGoFirst(): boolean {
+  receivePosted();
+  for (const message of backlog) {
+    if (message.kind === 'close') return false;
+    if (message.mayGoFirst) return true;
+  }
+  return false;
 }
 
 /**
@@ -58,13 +82,7 @@ function handle(message: ToWriter): void {
  * now, and answered at once, instead of after the group being prepared. Everything else keeps its order.
  */
 function takeGroupsThatGoFirst(): void {
-  for (
-    let received = receiveMessageOnPort(port!);
-    received !== undefined;
-    received = receiveMessageOnPort(port!)
-  ) {
-    backlog.push(received.message as ToWriter);
-  }
+  receivePosted();
   for (let i = 0; i < backlog.length; i++) {
     const message = backlog[i];
     if (message.kind === 'close') return;
@@ -74,14 +92,18 @@ function takeGroupsThatGoFirst(): void {
   }
 }
 
-function commit(message: Extract<ToWriter, { kind: 'commit' }>, between: () => void): void {
+function commit(
+  message: Extract<ToWriter, { kind: 'commit' }>,
+  between: () => void,
+  giveWay?: () => boolean,
+): void {
   const batch: GroupMember[] = message.batch.map((wire) => ({
     ...wire,
     outcome: undefined,
     firstPosition: NO_STREAM,
     firstRevision: NO_STREAM,
   }));
-  const outcome = committer.commit(batch, between);
+  const outcome = committer.commit(batch, between, giveWay);
   if (!outcome.ok) {
     send({ kind: 'failed', seq: message.seq, error: toWireError(outcome.error) });
     return;
