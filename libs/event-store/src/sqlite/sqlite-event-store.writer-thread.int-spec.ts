@@ -33,6 +33,42 @@ describe('SqliteEventStore with the writer thread', () => {
       data: { i },
     }));
 
+  const spyOnPosts = () => jest.spyOn(WriterThread.prototype, 'commit');
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  /**
+   * A store with a 1000-view append to `views-1` made: another connection holds the write lock, so the writer
+   * thread's commit of it waits (busy timeout) until `release`.
+   */
+  async function withBigGroupHeld(
+    name: string,
+    work: (held: {
+      store: SqliteEventStore;
+      big: Promise<AppendResult>;
+      posted: ReturnType<typeof spyOnPosts>;
+      release: () => void;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `ledger-sqlite-thread-${name}-`));
+    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
+    const posted = spyOnPosts();
+    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const big = store.append({
+        stream: 'views-1',
+        expectedRevision: 'any',
+        events: views('aaaaaaaa', 1000),
+      });
+      await work({ store, big, posted, release: () => blocker.exec('ROLLBACK') });
+    } finally {
+      blocker.close();
+      posted.mockRestore();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+
   it('serves reads while a group is written on the thread, and answers the append after its commit', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-'));
     const store = SqliteEventStore.open({ dataDir, writerThread: true });
@@ -43,8 +79,8 @@ describe('SqliteEventStore with the writer thread', () => {
         .finally(() => (settled = true));
       // The group is flushed on the next turn; after it, the 1000 rows are being written on the thread (inline,
       // they would be committed and the append settled by now), and the event loop still answers a read.
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
+      await nextTurn();
       expect(await store.readStream('views-1')).toEqual([]);
       expect(settled).toBe(false);
       const result = await batch;
@@ -105,19 +141,8 @@ describe('SqliteEventStore with the writer thread', () => {
     }
   });
 
-  it('posts an urgent append to the thread right behind the big group in flight, before that group is answered', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-urgent-'));
-    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
-    const posted = jest.spyOn(WriterThread.prototype, 'commit');
-    // Holds the write lock, so the thread's first commit waits (busy timeout) until the test lets it go.
-    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
-    try {
-      blocker.exec('BEGIN IMMEDIATE');
-      const big = store.append({
-        stream: 'views-1',
-        expectedRevision: 'any',
-        events: views('aaaaaaaa', 1000),
-      });
+  it('posts an urgent append to the thread right behind the big group in flight, before that group is answered', () =>
+    withBigGroupHeld('urgent', async ({ store, big, posted, release }) => {
       const nextBig = store.append({
         stream: 'views-2',
         expectedRevision: 'any',
@@ -128,15 +153,15 @@ describe('SqliteEventStore with the writer thread', () => {
         expectedRevision: 'any',
         events: views('cccccccc', 1),
       });
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
+      await nextTurn();
       // The first batch is on the thread, unanswered; the one-event append is already posted behind it, and the
       // second batch waits on the loop for its turn.
       expect(posted.mock.calls.map(([batch]) => batch.map((member) => member.stream))).toEqual([
         ['views-1'],
         ['views-3'],
       ]);
-      blocker.exec('ROLLBACK');
+      release();
       const [first, second, single] = await Promise.all([big, nextBig, urgent]);
       // Right behind the big group, or ahead of it if the thread met it while still preparing that group.
       const goneFirst = single.position.commit < first.positions[0].commit;
@@ -147,27 +172,10 @@ describe('SqliteEventStore with the writer thread', () => {
         (goneFirst ? first.position.commit : single.position.commit) + 1n,
       );
       expect(posted).toHaveBeenCalledTimes(3);
-    } finally {
-      blocker.close();
-      posted.mockRestore();
-      await store.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('posts each later urgent append behind the big group too, without waiting for the urgent ones already posted', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-urgent-many-'));
-    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
-    const posted = jest.spyOn(WriterThread.prototype, 'commit');
-    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
-    try {
-      blocker.exec('BEGIN IMMEDIATE');
-      const big = store.append({
-        stream: 'views-1',
-        expectedRevision: 'any',
-        events: views('aaaaaaaa', 1000),
-      });
-      const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  it('posts each later urgent append behind the big group too, without waiting for the urgent ones already posted', () =>
+    withBigGroupHeld('urgent-many', async ({ store, big, posted, release }) => {
       await nextTurn();
       // Authorizations arriving one turn after another while the big group is held on the thread, as under
       // bulk ingest: each is posted as it comes. One urgent group at a time made the second wait for the
@@ -188,7 +196,7 @@ describe('SqliteEventStore with the writer thread', () => {
       ]);
       // Each may overtake the big group (other streams), so each is posted to go first.
       expect(posted.mock.calls.map(([, mayGoFirst]) => mayGoFirst)).toEqual([false, true, true, true]);
-      blocker.exec('ROLLBACK');
+      release();
       const [first, ...singles] = await Promise.all([big, ...urgent]);
       expect(first.nextExpectedRevision).toBe(999n);
       // Committed in the order they were posted, relative to each other.
@@ -196,27 +204,10 @@ describe('SqliteEventStore with the writer thread', () => {
       expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
       const page = await store.readAll({ from: START, direction: 'forwards', maxCount: 2000 });
       expect(page.events.length).toBe(1003);
-    } finally {
-      blocker.close();
-      posted.mockRestore();
-      await store.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('keeps an urgent append that may overtake the big group but not an urgent one held behind it in its place', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-urgent-held-'));
-    const store = SqliteEventStore.open({ dataDir, writerThread: true, maxBatchEvents: 1000 });
-    const posted = jest.spyOn(WriterThread.prototype, 'commit');
-    const blocker = new Database(path.join(dataDir, 'events.sqlite3'));
-    try {
-      blocker.exec('BEGIN IMMEDIATE');
-      const big = store.append({
-        stream: 'views-1',
-        expectedRevision: 'any',
-        events: views('aaaaaaaa', 1000),
-      });
-      const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  it('keeps an urgent append that may overtake the big group but not an urgent one held behind it in its place', () =>
+    withBigGroupHeld('urgent-held', async ({ store, big, posted, release }) => {
       await nextTurn();
       // Expects the big group's last revision: it is held behind the big group.
       const held = store.append({ stream: 'views-1', expectedRevision: 999n, events: views('cccccccc', 1) });
@@ -238,18 +229,12 @@ describe('SqliteEventStore with the writer thread', () => {
         [['views-1'], false],
         [['views-1'], false],
       ]);
-      blocker.exec('ROLLBACK');
+      release();
       const [first, heldResult, anyResult] = await Promise.all([big, held, anyRevision]);
       expect(heldResult.nextExpectedRevision).toBe(1000n);
       expect(heldResult.position.commit).toBe(first.position.commit + 1n);
       expect(anyResult.nextExpectedRevision).toBe(1001n);
-    } finally {
-      blocker.close();
-      posted.mockRestore();
-      await store.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it('commits on close what was accepted before it, and refuses appends after it', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-sqlite-thread-close-'));
