@@ -95,15 +95,6 @@ const PRECODE_SLICE = 100;
 /** Rows inserted between two calls of a commit's `giveWay`. */
 const INSERT_SLICE = 100;
 
-/**
- * How often one group's transaction may be given up for others: each time, the rows it had inserted are
- * written again, so the bound keeps a steady stream of small appends from starving a batch of views. A
- * 1000-view group lives 15–40 ms on a busy writer thread, long enough for several authorizations at 100/s to
- * arrive during it; with 2, the third waited for the whole group (`authorize.http.during-ingest`: p99 of the
- * rounds' medians 18.5 ms with 2, 12 ms with 6, same machine, interleaved runs).
- */
-export const MAX_GIVE_WAYS = 6;
-
 function noPause(): void {}
 
 function neverGiveWay(): boolean {
@@ -165,6 +156,8 @@ export class GroupCommitter {
 
   /** Asked between slices of the running transaction's inserts; `neverGiveWay` once it may not give way. */
   private txGiveWay: () => boolean = neverGiveWay;
+  /** Rows the running transaction has inserted. */
+  private txRows = 0;
   /** Head at the start of the running write transaction, after noticing writes by other connections. */
   private txHeadBefore = NO_STREAM;
   /** Last position assigned inside the running write transaction. */
@@ -197,9 +190,12 @@ export class GroupCommitter {
    * shape are known — and `between` is called between its slices and right before the transaction begins: the
    * writer thread commits the small groups queued meanwhile there, ahead of this one (`writer.worker.ts`).
    * Inside the transaction, `giveWay` is asked between slices of the inserts: when it says another group is
-   * waiting, the transaction is rolled back, `between` runs, and the group is written again from the start (at
-   * most `MAX_GIVE_WAYS` times). So what a one-event append waits for behind a 1000-view group is at most a
-   * slice of it, or its commit. `between` may itself commit other groups through this committer: it is never
+   * waiting, the transaction is rolled back, `between` runs, and the group is written again from the start. It
+   * gives way as long as the rows it has had to write again are fewer than its own: so a steady stream of small
+   * appends never starves a batch of views (at most twice its inserts), while a burst of authorizations, which
+   * mostly arrive early in an attempt and cost a slice each, is let through whole (counting give-ways instead,
+   * six were spent by one burst, after which the rest waited for the whole group). So what a one-event append
+   * waits for behind a 1000-view group is at most a slice of it, or its commit. `between` may itself commit other groups through this committer: it is never
    * called inside a transaction.
    */
   commit(
@@ -215,10 +211,13 @@ export class GroupCommitter {
     } catch (error) {
       return { ok: false, error: unavailable(error, 'appending') };
     }
-    for (let gaveWay = 0; ; gaveWay++) {
+    let rows = 0;
+    for (const member of writable) rows += member.ids.length;
+    for (let rewritten = 0; ; rewritten += this.txRows) {
       between();
       this.txTouched = new Set<string>();
-      this.txGiveWay = gaveWay < MAX_GIVE_WAYS ? giveWay : neverGiveWay;
+      this.txRows = 0;
+      this.txGiveWay = rewritten < rows ? giveWay : neverGiveWay;
       try {
         this.commitGroup.immediate(writable, precoded);
         break;
@@ -366,7 +365,8 @@ export class GroupCommitter {
     if (coded === undefined) throw new Error('a group member was not coded before its rows were written');
     let revision = current;
     for (let k = 0; k < ids.length; k++) {
-      if (k % INSERT_SLICE === INSERT_SLICE - 1 && this.txGiveWay()) throw GAVE_WAY;
+      if (this.txRows !== 0 && this.txRows % INSERT_SLICE === 0 && this.txGiveWay()) throw GAVE_WAY;
+      this.txRows++;
       this.insertEvent.run(
         ++this.txPosition,
         storedEventId(ids[k]),
