@@ -191,12 +191,12 @@ export class GroupCommitter {
    * writer thread commits the small groups queued meanwhile there, ahead of this one (`writer.worker.ts`).
    * Inside the transaction, `giveWay` is asked between slices of the inserts: when it says another group is
    * waiting, the transaction is rolled back, `between` runs, and the group is written again from the start. It
-   * gives way as long as the rows it has had to write again are fewer than its own: so a steady stream of small
+   * gives way as long as the rows it has had to write again are fewer than its own: a steady stream of small
    * appends never starves a batch of views (at most twice its inserts), while a burst of authorizations, which
-   * mostly arrive early in an attempt and cost a slice each, is let through whole (counting give-ways instead,
-   * six were spent by one burst, after which the rest waited for the whole group). So what a one-event append
-   * waits for behind a 1000-view group is at most a slice of it, or its commit. `between` may itself commit other groups through this committer: it is never
-   * called inside a transaction.
+   * mostly arrive early in an attempt and cost a slice each, is let through whole (a fixed count of give-ways
+   * was spent by one burst, and the rest of it waited for the whole group). So what a one-event append waits
+   * for behind a 1000-view group is at most a slice of it, or its commit. `between` may itself commit other
+   * groups through this committer: it is never called inside a transaction.
    */
   commit(
     batch: readonly GroupMember[],

@@ -63,17 +63,26 @@ function receivePosted(): void {
 }
 
 /**
+ * Where in the backlog, from `from` on, the next group that may go first waits; -1 when none does before a
+ * close (nothing posted after the close is committed ahead of it).
+ */
+function nextGroupThatGoesFirst(from: number): number {
+  for (let i = from; i < backlog.length; i++) {
+    const message = backlog[i];
+    if (message.kind === 'close') return -1;
+    if (message.mayGoFirst) return i;
+  }
+  return -1;
+}
+
+/**
  * Asked between slices of a big group's inserts: whether a group that may go first was posted meanwhile. If so
  * the big group's transaction gives way to it (`GroupCommitter.commit`) rather than make an authorization wait
  * for a thousand inserts.
  */
 function groupWaitsToGoFirst(): boolean {
   receivePosted();
-  for (const message of backlog) {
-    if (message.kind === 'close') return false;
-    if (message.mayGoFirst) return true;
-  }
-  return false;
+  return nextGroupThatGoesFirst(0) >= 0;
 }
 
 /**
@@ -83,11 +92,8 @@ function groupWaitsToGoFirst(): boolean {
  */
 function takeGroupsThatGoFirst(): void {
   receivePosted();
-  for (let i = 0; i < backlog.length; i++) {
-    const message = backlog[i];
-    if (message.kind === 'close') return;
-    if (!message.mayGoFirst) continue;
-    backlog.splice(i--, 1);
+  for (let i = nextGroupThatGoesFirst(0); i >= 0; i = nextGroupThatGoesFirst(i)) {
+    const [message] = backlog.splice(i, 1) as [Extract<ToWriter, { kind: 'commit' }>];
     commit(message, () => undefined);
   }
 }
