@@ -27,11 +27,7 @@ export function requiredScope(handler: object): Scope | undefined {
 
 /** An HTTP request's key checked for `scope`: the caller on the request, or the contract's 401/403. */
 export function authenticateRequest(registry: ApiKeyRegistry, request: FastifyRequest, scope: Scope): void {
-  const authentication = registry.authenticateOn(
-    request.raw.socket ?? request.raw,
-    request.headers.authorization,
-    scope,
-  );
+  const authentication = registry.authenticate(request.headers.authorization, scope);
   if (!authentication.ok) {
     throw authentication.failure === 'forbidden'
       ? new ForbiddenException(authentication.message)
