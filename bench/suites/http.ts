@@ -105,19 +105,47 @@ export async function load(
   return outcome;
 }
 
-type Side = 'ours' | 'bare' | 'raw';
+type Baseline = 'bare' | 'raw' | 'durable';
+type Side = 'ours' | Baseline;
+
+interface RouteTarget {
+  readonly target: Target;
+  readonly path: string;
+}
 
 interface RouteComparison {
   readonly name: string;
   readonly unit: string;
-  /** The product's route, the bare Nest route beside it, and the raw Fastify route (same path as ours). */
-  readonly routes: Record<Side, { target: Target; path: string }>;
+  /**
+   * The product's route, the bare Nest route beside it, the raw Fastify route (same path as ours) and, for a
+   * route that writes, the peer doing the same durable write with Fastify and better-sqlite3 alone.
+   */
+  readonly routes: Record<'ours' | 'bare' | 'raw', RouteTarget> & { readonly durable?: RouteTarget };
   readonly bodies: readonly string[];
 }
 
+/** What each baseline is, as the results name it. */
+const BASELINES: Record<Baseline, { suffix: string; text: string }> = {
+  raw: {
+    suffix: '',
+    text: 'raw Fastify 5 route in its own process (no Nest, guard, validation, pino or metrics), same response bytes',
+  },
+  bare: {
+    suffix: '.bare-nest',
+    text: 'bare Nest route on the same server stack (guard, pipes, filter, pino-http, metrics hook), no DTO, no ledger',
+  },
+  durable: {
+    suffix: '.durable-peer',
+    text:
+      'raw Fastify 5 + better-sqlite3 in its own process: in-memory role map, one row per view, one transaction ' +
+      'per event-loop turn (WAL, synchronous=FULL), answered once committed, same response bytes',
+  },
+};
+
 /**
- * Throughput from 32 connections, then p50/p99 at a fixed rate, for our route, the bare Nest route on the
- * same stack and raw Fastify, measured in turn in every round (the order rotates, so drift is shared).
+ * Throughput from 32 connections, then p50/p99 at a fixed rate, for our route and each baseline (the bare Nest
+ * route on the same stack, raw Fastify, and the durable peer when there is one), measured in turn in every round
+ * (the order rotates, so drift is shared).
  */
 async function compareRoutes(
   context: SuiteContext,
@@ -126,34 +154,34 @@ async function compareRoutes(
   comparison: RouteComparison,
 ): Promise<BenchResult[]> {
   const seconds = context.quick ? 3 : 10;
-  const sides: Side[] = ['ours', 'bare', 'raw'];
+  const routes: Partial<Record<Side, RouteTarget>> = comparison.routes;
+  const sides = (['ours', 'bare', 'raw', 'durable'] as const).filter((side) => routes[side] !== undefined);
+  const baselines = sides.filter((side): side is Baseline => side !== 'ours');
   const run = (side: Side, extra: { connections: number; durationSeconds: number; overallRate?: number }) =>
-    load(comparison.routes[side].target, specDir, {
-      path: comparison.routes[side].path,
-      bodies: comparison.bodies,
-      ...extra,
-    });
+    load(routes[side]!.target, specDir, { path: routes[side]!.path, bodies: comparison.bodies, ...extra });
   for (const side of sides) await run(side, { connections: 32, durationSeconds: 2 });
-  const throughput = { bare: paired(), raw: paired() };
+  const pairs = () => Object.fromEntries(baselines.map((b) => [b, paired()])) as Record<Baseline, Paired>;
+  const throughput = pairs();
   // CPU per request of the whole serving process (every thread): a machine shared with other work moves the
-  // throughput pair more than this one, which says what each request costs however the cores were shared.
-  const cpu = paired();
-  const p50 = { bare: paired(), raw: paired() };
-  const p99 = { bare: paired(), raw: paired() };
-  const record = (pair: Record<'bare' | 'raw', Paired>, side: Side, value: number) => {
-    if (side === 'ours') for (const p of Object.values(pair)) p.ours.push(value);
+  // throughput pair more than this one, which says what each request costs however the cores were shared. The
+  // bare route shares our process, so it has none of its own.
+  const cpu = pairs();
+  const p50 = pairs();
+  const p99 = pairs();
+  const record = (pair: Record<Baseline, Paired>, side: Side, value: number) => {
+    if (side === 'ours') for (const b of baselines) pair[b].ours.push(value);
     else pair[side].theirs.push(value);
   };
   for (let round = 0; round < context.rounds; round++) {
     const order = sides.map((_, i) => sides[(i + round) % sides.length]);
-    const figures: Record<Side, string> = { ours: '', bare: '', raw: '' };
+    const figures: Partial<Record<Side, string>> = {};
     for (const side of order) {
-      const pid = side === 'bare' ? undefined : comparison.routes[side].target.pid;
+      const pid = side === 'bare' ? undefined : routes[side]!.target.pid;
       const cpuBefore = pid === undefined ? null : processCpuSeconds(pid);
       const outcome = await run(side, { connections: 32, durationSeconds: seconds });
       const cpuAfter = pid === undefined ? null : processCpuSeconds(pid);
       if (cpuBefore !== null && cpuAfter !== null && outcome.total > 0) {
-        (side === 'ours' ? cpu.ours : cpu.theirs).push(((cpuAfter - cpuBefore) * 1e6) / outcome.total);
+        record(cpu, side, ((cpuAfter - cpuBefore) * 1e6) / outcome.total);
       }
       record(throughput, side, outcome.requestsPerSec);
       figures[side] = `${Math.round(outcome.requestsPerSec)}/s`;
@@ -169,25 +197,34 @@ async function compareRoutes(
       record(p99, side, Math.max(outcome.p99, 0.1));
       figures[side] += ` p50 ${outcome.p50} p99 ${outcome.p99} ms`;
     }
-    log(
-      `round ${round + 1}: ${comparison.routes.ours.path} ${figures.ours}; bare Nest ${figures.bare}; raw Fastify ${figures.raw}`,
-    );
+    const named: Record<Side, string> = {
+      ours: routes.ours!.path,
+      bare: 'bare Nest',
+      raw: 'raw Fastify',
+      durable: 'durable peer',
+    };
+    log(`round ${round + 1}: ${sides.map((side) => `${named[side]} ${figures[side]}`).join('; ')}`);
   }
-  const raw =
-    'raw Fastify 5 route in its own process (no Nest, guard, validation, pino or metrics), same response bytes';
-  const bare =
-    'bare Nest route on the same server stack (guard, pipes, filter, pino-http, metrics hook), no DTO, no ledger';
   const latency = `ms at ${LATENCY_RATE} req/s`;
-  return [
-    result(comparison.name, comparison.unit, raw, throughput.raw, true),
-    result(`${comparison.name}.p50`, latency, raw, p50.raw, false),
-    result(`${comparison.name}.p99`, latency, raw, p99.raw, false),
-    result(`${comparison.name}.bare-nest`, comparison.unit, bare, throughput.bare, true),
-    ...(context.quick ? [] : [result(`${comparison.name}.bare-nest.p99`, latency, bare, p99.bare, false)]),
-    ...(cpu.ours.length === context.rounds && cpu.theirs.length === context.rounds
-      ? [result(`${comparison.name}.cpu`, 'µs CPU/request (all threads)', raw, cpu, false)]
-      : []),
-  ];
+  const { name, unit } = comparison;
+  return baselines.flatMap((b) => {
+    const { suffix, text } = BASELINES[b];
+    // The bare route's p50 says nothing its p99 does not; its p99 is measured in full runs only.
+    const latencies =
+      b === 'bare'
+        ? context.quick
+          ? []
+          : [result(`${name}${suffix}.p99`, latency, text, p99[b], false)]
+        : [
+            result(`${name}${suffix}.p50`, latency, text, p50[b], false),
+            result(`${name}${suffix}.p99`, latency, text, p99[b], false),
+          ];
+    const cpuPerRequest =
+      b !== 'bare' && cpu[b].ours.length === context.rounds && cpu[b].theirs.length === context.rounds
+        ? [result(`${name}${suffix}.cpu`, 'µs CPU/request (all threads)', text, cpu[b], false)]
+        : [];
+    return [result(`${name}${suffix}`, unit, text, throughput[b], true), ...latencies, ...cpuPerRequest];
+  });
 }
 
 function checkBodies(): string[] {
@@ -252,28 +289,54 @@ export const checkHttp: Suite = async (context, log) =>
     }));
   });
 
-/** authorize.http: POST /v1/media/authorize (a durable write per call) against the same two baselines. */
+/**
+ * authorize.http: POST /v1/media/authorize (a durable write per call) against the same two baselines, and against
+ * the peer that makes the same durable write with Fastify and better-sqlite3 alone (authorize.http.durable-peer).
+ */
 export const authorizeHttp: Suite = async (context, log) =>
   withServer(context, CHECK_FLEET, async (server) => {
     const bodies = authorizeBodies();
     const canned = await sampleAnswer(server, '/v1/media/authorize', bodies[1]);
-    return withRawFastify({ '/v1/media/authorize': canned }, async (raw) => ({
-      results: await compareRoutes(context, log, server.specDir, {
-        name: 'authorize.http',
-        unit: 'authorizations/s',
-        bodies,
-        routes: {
-          ours: { target: server, path: '/v1/media/authorize' },
-          bare: { target: server, path: '/bench/bare/media/authorize' },
-          raw: { target: raw, path: '/v1/media/authorize' },
-        },
-      }),
-      notes: [
-        `authorize.http: every call decides at the head of the log and appends its view (group commit, synchronous=FULL); ` +
-          `same connections and rates as check.http; raw Fastify answers ${canned.body.length} bytes.`,
-      ],
-    }));
+    return withRawFastify({ '/v1/media/authorize': canned }, (raw) =>
+      withDurablePeer(context, canned, async (durable) => ({
+        results: await compareRoutes(context, log, server.specDir, {
+          name: 'authorize.http',
+          unit: 'authorizations/s',
+          bodies,
+          routes: {
+            ours: { target: server, path: '/v1/media/authorize' },
+            bare: { target: server, path: '/bench/bare/media/authorize' },
+            raw: { target: raw, path: '/v1/media/authorize' },
+            durable: { target: durable, path: '/v1/media/authorize' },
+          },
+        }),
+        notes: [
+          `authorize.http: every call decides at the head of the log and appends its view (group commit, synchronous=FULL); ` +
+            `same connections and rates as check.http; raw Fastify and the durable peer answer ${canned.body.length} bytes.`,
+        ],
+      })),
+    );
   });
+
+/** The durable peer of an authorization (`raw-durable-authorize-server`) on a data dir of its own. */
+async function withDurablePeer<T>(
+  context: SuiteContext,
+  answer: { status: number; body: string },
+  work: (target: Target) => Promise<T>,
+): Promise<T> {
+  const dataDir = fs.mkdtempSync(path.join(context.workDir, 'durable-peer-'));
+  const running = await startChild<{ baseUrl: string }>(
+    'bench/children/raw-durable-authorize-server',
+    [JSON.stringify({ dataDir, fleet: CHECK_FLEET, answer })],
+    { ipc: true },
+  );
+  try {
+    return await work({ baseUrl: running.info.baseUrl, apiKey: 'none', pid: running.child.pid });
+  } finally {
+    await running.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
 
 /**
  * ingest.http: views/s through POST /v1/views/batch (1000 views a request, 4 connections) against the store
