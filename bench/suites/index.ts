@@ -1,4 +1,5 @@
 import type { Suite } from '../lib/types';
+import { appendEmbedded } from './append-embedded';
 import { checkHttpDuringReplay } from './check-http-during-replay';
 import { checkInproc } from './check-inproc';
 import { disk } from './disk';
@@ -28,6 +29,7 @@ export interface SuiteEntry {
 /** Every suite, in the order a run executes them. */
 export const SUITES: Readonly<Record<string, SuiteEntry>> = {
   'ingest.embedded': { run: ingestEmbedded, hotPath: 'suite' },
+  'append.embedded': { run: appendEmbedded, hotPath: 'suite' },
   import: { run: importSuite, hotPath: 'suite' },
   disk: { run: disk, hotPath: 'suite' },
   'check.inproc': { run: checkInproc, hotPath: 'suite' },

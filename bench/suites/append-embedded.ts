@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { NewEvent } from '@ledger/event-store';
+import { SqliteEventStore } from '../../libs/event-store/src/sqlite';
+import { viewEvents, viewStream, type FleetShape } from '../lib/fixtures';
+import { INSERT_EVENT, openRawEventsDb } from '../lib/raw-sqlite';
+import { median, paired, perSecond, result, timeIt } from '../lib/stats';
+import type { Suite } from '../lib/types';
+
+const SHAPE: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 0 };
+/** As many appends in flight as the HTTP benches' connections: each authorization appends one view. */
+const IN_FLIGHT = 32;
+
+type Side = 'thread' | 'inline' | 'raw';
+
+interface SideOutcome {
+  readonly ms: number;
+  /** Process CPU (every thread: user + system) per append, in µs. */
+  readonly cpuUs: number;
+  readonly eventsPerCommit: number;
+}
+
+/**
+ * append.embedded: the write of an authorization, without HTTP. One-view appends to the views' shard streams,
+ * `IN_FLIGHT` in a closed loop, through the store port as the service opens it (commits on the writer thread),
+ * and committed inline on the event loop, against raw better-sqlite3 inserting the same rows `IN_FLIGHT` per
+ * transaction (the durable peer of authorize.http commits what arrived in one turn of its loop: the same
+ * groups). Throughput and CPU per append of the whole process, so the writer thread's own cost is counted.
+ */
+export const appendEmbedded: Suite = async (context, log) => {
+  const total = context.quick ? 20_000 : 100_000;
+  const appends = viewEvents(0, total, SHAPE).map((event) => [event]);
+  const throughput = paired();
+  const cpu = paired();
+  const inlineCpu = paired();
+  const groupSizes: number[] = [];
+  for (let round = 0; round < context.rounds; round++) {
+    const order: readonly Side[] = [
+      ['thread', 'inline', 'raw'],
+      ['raw', 'inline', 'thread'],
+      ['inline', 'raw', 'thread'],
+    ][round % 3] as Side[];
+    const outcomes: Partial<Record<Side, SideOutcome>> = {};
+    for (const side of order) {
+      const dir = fs.mkdtempSync(path.join(context.workDir, `append-${side}-`));
+      try {
+        outcomes[side] = side === 'raw' ? rawInserts(dir, appends) : await throughStore(dir, appends, side);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const { thread, inline, raw } = outcomes as Record<Side, SideOutcome>;
+    throughput.ours.push(perSecond(total, thread.ms));
+    throughput.theirs.push(perSecond(total, raw.ms));
+    cpu.ours.push(thread.cpuUs);
+    cpu.theirs.push(raw.cpuUs);
+    inlineCpu.ours.push(inline.cpuUs);
+    inlineCpu.theirs.push(raw.cpuUs);
+    groupSizes.push(thread.eventsPerCommit);
+    log(
+      `round ${round + 1}: writer thread ${Math.round(perSecond(total, thread.ms))}/s ${thread.cpuUs.toFixed(1)} µs CPU; ` +
+        `inline ${Math.round(perSecond(total, inline.ms))}/s ${inline.cpuUs.toFixed(1)} µs; ` +
+        `raw ${Math.round(perSecond(total, raw.ms))}/s ${raw.cpuUs.toFixed(1)} µs`,
+    );
+  }
+  const baseline = `raw better-sqlite3 INSERTs of the same rows, ${IN_FLIGHT} per transaction, same schema and pragmas (WAL, synchronous=FULL)`;
+  return {
+    results: [
+      result('append.embedded', 'appends/s', baseline, throughput, true),
+      result('append.embedded.cpu', 'µs CPU/append (all threads)', baseline, cpu, false),
+      result(
+        'append.embedded.inline.cpu',
+        'µs CPU/append, committed on the event loop',
+        baseline,
+        inlineCpu,
+        false,
+      ),
+    ],
+    notes: [
+      `append.embedded: ${total.toLocaleString('en-US')} one-view appends per round, ${IN_FLIGHT} in flight; ` +
+        `group commit on the writer thread wrote a median ${Math.round(median(groupSizes))} events per transaction.`,
+    ],
+  };
+};
+
+function cpuPerAppend(before: NodeJS.CpuUsage, appends: number): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / appends;
+}
+
+async function throughStore(
+  dir: string,
+  appends: readonly (readonly NewEvent[])[],
+  side: 'thread' | 'inline',
+): Promise<SideOutcome> {
+  let commits = 0;
+  let events = 0;
+  const store = SqliteEventStore.open({
+    dataDir: dir,
+    writerThread: side === 'thread',
+    onGroupCommit: (info) => {
+      commits++;
+      events += info.events;
+    },
+  });
+  try {
+    // The writer thread started, its statements prepared: the first append pays that, not the measurement.
+    await store.append({
+      stream: viewStream(appends[0]),
+      expectedRevision: 'any',
+      events: viewEvents(0, 1, SHAPE),
+    });
+    commits = 0;
+    events = 0;
+    const before = process.cpuUsage();
+    let next = 0;
+    const ms = await timeIt(() =>
+      Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (next < appends.length) {
+            const events = appends[next++];
+            await store.append({ stream: viewStream(events), expectedRevision: 'any', events });
+          }
+        }),
+      ),
+    );
+    return {
+      ms,
+      cpuUs: cpuPerAppend(before, appends.length),
+      eventsPerCommit: events / Math.max(1, commits),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The same rows, `IN_FLIGHT` per transaction. */
+function rawInserts(dir: string, appends: readonly (readonly NewEvent[])[]): SideOutcome {
+  const db = openRawEventsDb(dir);
+  try {
+    const insert = db.prepare(INSERT_EVENT);
+    const revisions = new Map<string, number>();
+    let position = -1;
+    const writeGroup = db.transaction((group: readonly (readonly NewEvent[])[]) => {
+      for (const [event] of group) {
+        const stream = viewStream([event]);
+        const revision = (revisions.get(stream) ?? -1) + 1;
+        revisions.set(stream, revision);
+        insert.run(++position, event.eventId, stream, revision, event.type, JSON.stringify(event.data), null);
+      }
+    });
+    const before = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < appends.length; i += IN_FLIGHT) writeGroup.immediate(appends.slice(i, i + IN_FLIGHT));
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    return { ms, cpuUs: cpuPerAppend(before, appends.length), eventsPerCommit: IN_FLIGHT };
+  } finally {
+    db.close();
+  }
+}
