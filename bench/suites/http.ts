@@ -227,6 +227,15 @@ async function compareRoutes(
   });
 }
 
+/** Our route, the bare Nest route beside it on the same server, and raw Fastify answering at our route's path. */
+function nestAndRaw(server: LedgerServer, raw: Target, route: string, bareRoute: string) {
+  return {
+    ours: { target: server, path: route },
+    bare: { target: server, path: bareRoute },
+    raw: { target: raw, path: route },
+  };
+}
+
 function checkBodies(): string[] {
   const bodies: string[] = [];
   for (let i = 0; i < 32; i++) {
@@ -275,11 +284,7 @@ export const checkHttp: Suite = async (context, log) =>
         name: 'check.http',
         unit: 'checks/s',
         bodies,
-        routes: {
-          ours: { target: server, path: '/v1/check' },
-          bare: { target: server, path: '/bench/bare/check' },
-          raw: { target: raw, path: '/v1/check' },
-        },
+        routes: nestAndRaw(server, raw, '/v1/check', '/bench/bare/check'),
       }),
       notes: [
         `check.http: ${CHECK_FLEET.devices.toLocaleString('en-US')} devices in the projection; autocannon in another process, ` +
@@ -304,9 +309,7 @@ export const authorizeHttp: Suite = async (context, log) =>
           unit: 'authorizations/s',
           bodies,
           routes: {
-            ours: { target: server, path: '/v1/media/authorize' },
-            bare: { target: server, path: '/bench/bare/media/authorize' },
-            raw: { target: raw, path: '/v1/media/authorize' },
+            ...nestAndRaw(server, raw, '/v1/media/authorize', '/bench/bare/media/authorize'),
             durable: { target: durable, path: '/v1/media/authorize' },
           },
         }),
