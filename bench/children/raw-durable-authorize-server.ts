@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyReply } from 'fastify';
 import { Streams, viewShardFor } from '@ledger/domain';
-import { deviceId, ownerOf, userId, viewerOf, type FleetShape } from '../lib/fixtures';
+import { currentRoles, type FleetShape } from '../lib/fixtures';
 import { reportReady } from '../lib/node-child';
 import { INSERT_EVENT, openRawEventsDb } from '../lib/raw-sqlite';
 
@@ -27,22 +27,9 @@ interface PendingView {
   readonly reply: FastifyReply;
 }
 
-function roles(fleet: FleetShape): Map<string, string> {
-  const roleOf = new Map<string, string>();
-  for (let d = 0; d < fleet.devices; d++) {
-    const device = deviceId(d);
-    roleOf.set(`${userId(ownerOf(d, fleet))}|${device}`, 'owner');
-    for (let k = 0; k < fleet.viewersPerDevice; k++) {
-      const revoked = k === 0 && fleet.revokeEvery > 0 && d % fleet.revokeEvery === 0;
-      if (!revoked) roleOf.set(`${userId(viewerOf(d, k, fleet))}|${device}`, 'viewer');
-    }
-  }
-  return roleOf;
-}
-
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2]) as PeerRequest;
-  const roleOf = roles(request.fleet);
+  const roleOf = currentRoles(request.fleet);
   const db = openRawEventsDb(request.dataDir);
   const insert = db.prepare(INSERT_EVENT);
   const revisions = new Map<string, number>();

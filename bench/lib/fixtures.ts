@@ -32,6 +32,20 @@ export const ownerOf = (device: number, shape: FleetShape): number => (device * 
 export const viewerOf = (device: number, k: number, shape: FleetShape): number =>
   (device * 3 + 1 + k) % shape.users;
 
+/** Who may see each device once its whole history is applied: `user|device` → role, revoked viewers left out. */
+export function currentRoles(shape: FleetShape): Map<string, string> {
+  const roles = new Map<string, string>();
+  for (let d = 0; d < shape.devices; d++) {
+    const device = deviceId(d);
+    roles.set(`${userId(ownerOf(d, shape))}|${device}`, 'owner');
+    for (let k = 0; k < shape.viewersPerDevice; k++) {
+      const revoked = k === 0 && shape.revokeEvery > 0 && d % shape.revokeEvery === 0;
+      if (!revoked) roles.set(`${userId(viewerOf(d, k, shape))}|${device}`, 'viewer');
+    }
+  }
+  return roles;
+}
+
 /** A device's history, decided by the ledger's own decider (so it is a history the API would accept). */
 export function deviceHistory(device: number, shape: FleetShape): DeviceEvent[] {
   const id = deviceId(device);

@@ -1,11 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { NewEvent } from '@ledger/event-store';
-import { SqliteEventStore } from '../../libs/event-store/src/sqlite';
-import { viewEvents, viewStream, type FleetShape } from '../lib/fixtures';
-import { INSERT_EVENT, openRawEventsDb } from '../lib/raw-sqlite';
-import { median, paired, perSecond, result, timeIt } from '../lib/stats';
+import { viewEvents, type FleetShape } from '../lib/fixtures';
+import { median, paired, perSecond, result } from '../lib/stats';
 import type { Suite } from '../lib/types';
+import { rawInserts, throughStore } from './ingest-embedded';
 
 const SHAPE: FleetShape = { devices: 20_000, users: 40_000, viewersPerDevice: 2, revokeEvery: 0 };
 /** As many appends in flight as the HTTP benches' connections: each authorization appends one view. */
@@ -17,7 +15,6 @@ interface SideOutcome {
   readonly ms: number;
   /** Process CPU (every thread: user + system) per append, in µs. */
   readonly cpuUs: number;
-  readonly eventsPerCommit: number;
 }
 
 /**
@@ -44,7 +41,17 @@ export const appendEmbedded: Suite = async (context, log) => {
     for (const side of order) {
       const dir = fs.mkdtempSync(path.join(context.workDir, `append-${side}-`));
       try {
-        outcomes[side] = side === 'raw' ? rawInserts(dir, appends) : await throughStore(dir, appends, side);
+        if (side === 'raw') {
+          const cost = rawInserts(dir, appends, IN_FLIGHT);
+          outcomes.raw = { ms: cost.ms, cpuUs: cost.cpuMicros / total };
+        } else {
+          const cost = await throughStore(dir, appends, {
+            inFlight: IN_FLIGHT,
+            writerThread: side === 'thread',
+          });
+          outcomes[side] = { ms: cost.ms, cpuUs: cost.cpuMicros / total };
+          if (side === 'thread') groupSizes.push(cost.eventsPerCommit);
+        }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -56,7 +63,6 @@ export const appendEmbedded: Suite = async (context, log) => {
     cpu.theirs.push(raw.cpuUs);
     inlineCpu.ours.push(inline.cpuUs);
     inlineCpu.theirs.push(raw.cpuUs);
-    groupSizes.push(thread.eventsPerCommit);
     log(
       `round ${round + 1}: writer thread ${Math.round(perSecond(total, thread.ms))}/s ${thread.cpuUs.toFixed(1)} µs CPU; ` +
         `inline ${Math.round(perSecond(total, inline.ms))}/s ${inline.cpuUs.toFixed(1)} µs; ` +
@@ -82,79 +88,3 @@ export const appendEmbedded: Suite = async (context, log) => {
     ],
   };
 };
-
-function cpuPerAppend(before: NodeJS.CpuUsage, appends: number): number {
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / appends;
-}
-
-async function throughStore(
-  dir: string,
-  appends: readonly (readonly NewEvent[])[],
-  side: 'thread' | 'inline',
-): Promise<SideOutcome> {
-  let commits = 0;
-  let events = 0;
-  const store = SqliteEventStore.open({
-    dataDir: dir,
-    writerThread: side === 'thread',
-    onGroupCommit: (info) => {
-      commits++;
-      events += info.events;
-    },
-  });
-  try {
-    // The writer thread started, its statements prepared: the first append pays that, not the measurement.
-    await store.append({
-      stream: viewStream(appends[0]),
-      expectedRevision: 'any',
-      events: viewEvents(0, 1, SHAPE),
-    });
-    commits = 0;
-    events = 0;
-    const before = process.cpuUsage();
-    let next = 0;
-    const ms = await timeIt(() =>
-      Promise.all(
-        Array.from({ length: IN_FLIGHT }, async () => {
-          while (next < appends.length) {
-            const events = appends[next++];
-            await store.append({ stream: viewStream(events), expectedRevision: 'any', events });
-          }
-        }),
-      ),
-    );
-    return {
-      ms,
-      cpuUs: cpuPerAppend(before, appends.length),
-      eventsPerCommit: events / Math.max(1, commits),
-    };
-  } finally {
-    await store.close();
-  }
-}
-
-/** The same rows, `IN_FLIGHT` per transaction. */
-function rawInserts(dir: string, appends: readonly (readonly NewEvent[])[]): SideOutcome {
-  const db = openRawEventsDb(dir);
-  try {
-    const insert = db.prepare(INSERT_EVENT);
-    const revisions = new Map<string, number>();
-    let position = -1;
-    const writeGroup = db.transaction((group: readonly (readonly NewEvent[])[]) => {
-      for (const [event] of group) {
-        const stream = viewStream([event]);
-        const revision = (revisions.get(stream) ?? -1) + 1;
-        revisions.set(stream, revision);
-        insert.run(++position, event.eventId, stream, revision, event.type, JSON.stringify(event.data), null);
-      }
-    });
-    const before = process.cpuUsage();
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < appends.length; i += IN_FLIGHT) writeGroup.immediate(appends.slice(i, i + IN_FLIGHT));
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    return { ms, cpuUs: cpuPerAppend(before, appends.length), eventsPerCommit: IN_FLIGHT };
-  } finally {
-    db.close();
-  }
-}

@@ -1,5 +1,6 @@
 import { RelationshipTable } from '@ledger/projections';
 import {
+  currentRoles,
   deviceId,
   FIXTURE_NOW,
   ownerOf,
@@ -20,17 +21,12 @@ const SHAPE: FleetShape = { devices: 100_000, users: 200_000, viewersPerDevice: 
  */
 export const checkInproc: Suite = async (context, log) => {
   const table = new RelationshipTable();
-  const current = new Map<string, string>();
   let position = 0;
   for (let d = 0; d < SHAPE.devices; d++) {
     for (const event of recordedHistory(d, SHAPE, position)) table.apply(event);
     position += 8;
-    current.set(`${userId(ownerOf(d, SHAPE))}|${deviceId(d)}`, 'owner');
-    for (let k = 0; k < SHAPE.viewersPerDevice; k++) {
-      if (k === 0 && d % SHAPE.revokeEvery === 0) continue;
-      current.set(`${userId(viewerOf(d, k, SHAPE))}|${deviceId(d)}`, 'viewer');
-    }
   }
+  const current = currentRoles(SHAPE);
   const count = context.quick ? 1_000_000 : 2_000_000;
   const users = new Array<string>(count);
   const devices = new Array<string>(count);

@@ -37,9 +37,9 @@ export const ingestEmbedded: Suite = async (context, log) => {
           rounds.ours.push(perSecond(total, ms));
           groupSizes.push(eventsPerCommit);
         } else if (side === 'tree') {
-          withTree.ours.push(perSecond(total, (await throughStore(dir, batches, true)).ms));
+          withTree.ours.push(perSecond(total, (await throughStore(dir, batches, { tree: true })).ms));
         } else {
-          rounds.theirs.push(perSecond(total, await rawInserts(dir, batches)));
+          rounds.theirs.push(perSecond(total, rawInserts(dir, batches).ms));
         }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -76,16 +76,35 @@ export const ingestEmbedded: Suite = async (context, log) => {
 
 const benchSigner = { keyId: 'ed25519:0000000000000000', sign: () => '' };
 
-/** Views through the store port, `IN_FLIGHT` batches at a time: the baseline of ingest.http and of the import figure. */
+/** Wall time, and CPU of the whole process (every thread, user + system), of one measured pass. */
+export interface PassCost {
+  readonly ms: number;
+  readonly cpuMicros: number;
+}
+
+export interface ThroughStoreOptions {
+  /** Appends awaited at once, each by its own closed-loop appender. */
+  readonly inFlight?: number;
+  /** The Merkle tree follows the log (and records its state), as in the service. */
+  readonly tree?: boolean;
+  /** Commits on the writer thread, as the service opens the store; otherwise inline on the event loop. */
+  readonly writerThread?: boolean;
+}
+
+/**
+ * Appends through the store port, `inFlight` at a time (each batch one append to its view shard stream): the
+ * baseline of ingest.http and of the import figure, and the ours of ingest.embedded and append.embedded.
+ */
 export async function throughStore(
   dir: string,
-  batches: readonly NewEvent[][],
-  tree = false,
-): Promise<{ ms: number; eventsPerCommit: number }> {
+  batches: readonly (readonly NewEvent[])[],
+  { inFlight = IN_FLIGHT, tree = false, writerThread = false }: ThroughStoreOptions = {},
+): Promise<PassCost & { eventsPerCommit: number }> {
   let commits = 0;
   let events = 0;
   const store = SqliteEventStore.open({
     dataDir: dir,
+    writerThread,
     onGroupCommit: (info) => {
       commits++;
       events += info.events;
@@ -102,10 +121,21 @@ export async function throughStore(
     : null;
   monitor?.start();
   try {
+    // A writer thread is started and its statements prepared by a first append, which is not measured.
+    if (writerThread) {
+      await store.append({
+        stream: viewStream(batches[0]),
+        expectedRevision: 'any',
+        events: viewEvents(0, 1, SHAPE),
+      });
+      commits = 0;
+      events = 0;
+    }
+    const before = process.cpuUsage();
     let next = 0;
     const ms = await timeIt(async () => {
       await Promise.all(
-        Array.from({ length: IN_FLIGHT }, async () => {
+        Array.from({ length: inFlight }, async () => {
           while (next < batches.length) {
             const batch = batches[next++];
             await store.append({ stream: viewStream(batch), expectedRevision: 'any', events: batch });
@@ -115,20 +145,28 @@ export async function throughStore(
       // Counted until the tree holds every event: hashing that lags behind is not free.
       if (monitor) await monitor.waitFor(await store.headPosition(), 120_000);
     });
-    return { ms, eventsPerCommit: events / Math.max(1, commits) };
+    return { ms, cpuMicros: cpuMicrosSince(before), eventsPerCommit: events / Math.max(1, commits) };
   } finally {
     await monitor?.stop();
     await store.close();
   }
 }
 
-async function rawInserts(dir: string, batches: readonly NewEvent[][]): Promise<number> {
+/**
+ * Raw better-sqlite3 INSERTs of the same rows, `perTransaction` batches per transaction: as few fsyncs as the
+ * store's group commit can reach with that many appends in flight.
+ */
+export function rawInserts(
+  dir: string,
+  batches: readonly (readonly NewEvent[])[],
+  perTransaction = IN_FLIGHT,
+): PassCost {
   const db = openRawEventsDb(dir);
   try {
     const insert = db.prepare(INSERT_EVENT);
     const revisions = new Map<string, number>();
     let position = -1;
-    const writeBatches = db.transaction((group: readonly NewEvent[][]) => {
+    const writeBatches = db.transaction((group: readonly (readonly NewEvent[])[]) => {
       for (const events of group) {
         const stream = viewStream(events);
         let revision = revisions.get(stream) ?? -1;
@@ -146,11 +184,17 @@ async function rawInserts(dir: string, batches: readonly NewEvent[][]): Promise<
         revisions.set(stream, revision);
       }
     });
-    return await timeIt(() => {
-      for (let i = 0; i < batches.length; i += IN_FLIGHT)
-        writeBatches.immediate(batches.slice(i, i + IN_FLIGHT));
-    });
+    const before = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < batches.length; i += perTransaction)
+      writeBatches.immediate(batches.slice(i, i + perTransaction));
+    return { ms: Number(process.hrtime.bigint() - start) / 1e6, cpuMicros: cpuMicrosSince(before) };
   } finally {
     db.close();
   }
+}
+
+function cpuMicrosSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return used.user + used.system;
 }
